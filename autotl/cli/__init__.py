@@ -1,0 +1,77 @@
+"""The ``autotl`` command line.
+
+Exit status: 0 success; 2 bad input or usage (one ``Error: ...`` line, no
+traceback); 1 an internal error. Warnings go to stderr; ``--json`` output alone
+goes to stdout.
+"""
+
+import functools
+import logging
+from typing import Callable
+
+import typer
+
+from autotl import __version__, plugins
+from autotl.cli import catalog, inspect
+from autotl.errors import AutotlError
+
+
+def _user_errors_exit_2(function: Callable) -> Callable:
+    """Turns an AutotlError from a command into one ``Error:`` line and exit status 2."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except AutotlError as error:
+            typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(2) from None
+
+    return run
+
+
+class _WarningLine(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(f"Warning: {record.getMessage()}", err=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"autotl {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    name="autotl",
+    help="Find the pretrained model, transfer strategy and regularizer that suit your labelled data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="Print the version."),
+) -> None:
+    pass
+
+
+def add_command(function: Callable, name: str | None = None) -> None:
+    app.command(name)(_user_errors_exit_2(function))
+
+
+add_command(inspect.inspect_command, "inspect")
+add_command(catalog.plugins_command, "plugins")
+add_command(catalog.models_command, "models")
+
+_logger = logging.getLogger("autotl")
+_logger.addHandler(_WarningLine())
+_logger.setLevel(logging.WARNING)
+_logger.propagate = False
+
+plugins.register_commands(add_command)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,78 @@
+"""``autotl inspect``: what ``select`` would see of a dataset, and which candidates it would build."""
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from autotl.cli import options
+
+
+def inspect_command(
+    data: options.Data,
+    text_column: options.TextColumn = "text",
+    label_column: options.LabelColumn = "label",
+    skip_bad_files: options.SkipBadFiles = False,
+    seed: options.Seed = 0,
+    models: options.Models = None,
+    strategies: options.Strategies = None,
+    regularizers: options.Regularizers = None,
+    json: options.Json = False,
+) -> None:
+    """Validate and profile a dataset, and list the candidates select would try on it."""
+    from autotl.data.intake import read_dataset
+    from autotl.data.profile import profile
+    from autotl.plugins import build_registry
+
+    registry = build_registry()
+    chosen = {"sources": models, "strategies": strategies, "regularizers": regularizers}
+    chosen = {kind: registry.pick(kind, options.names(value)) for kind, value in chosen.items()}
+    dataset = read_dataset(data, options.intake_options(text_column, label_column, skip_bad_files, seed), registry)
+    kept, left_out = registry.candidates(dataset.modality, **chosen)
+    report = profile(dataset)
+    report["candidates"] = [c.label for c in kept]
+    report["left_out"] = [{"what": item.what, "reason": item.reason} for item in left_out]
+    if json:
+        options.print_json(report)
+    else:
+        _print(report)
+
+
+def _print(report: dict[str, Any]) -> None:
+    console = Console(highlight=False)
+    sizes = report["split_sizes"]
+    console.print(f"[bold]{report['path']}[/bold]: {report['modality']} data ({report['format']})")
+    console.print(
+        f"{report['num_examples']} examples in {report['num_classes']} classes; "
+        f"train {sizes['train']}, val {sizes['val']}, test {sizes['test']}"
+    )
+    origins = report["split_origin"]
+    if len(set(origins.values())) == 1:
+        console.print(f"Splits: {next(iter(origins.values()))}")
+    else:
+        console.print("Splits: " + "; ".join(f"{split} {origin}" for split, origin in origins.items()))
+    for name, value in report["inputs"].items():
+        console.print(f"{name}: {_describe(value)}")
+    table = Table("class", "train", "val", "test", title="Examples per class and split", title_justify="left")
+    for label, counts in report["counts"].items():
+        table.add_row(label, *(str(counts[split]) for split in ("train", "val", "test")))
+    console.print(table)
+    console.print(f"Imbalance (largest / smallest train class): {report['imbalance']:.2f}")
+    console.print("Problems: " + ("none" if not report["problems"] else ""))
+    for problem in report["problems"]:
+        console.print(f"  - {problem}")
+    console.print(f"Candidates select would try: {len(report['candidates'])}")
+    for label in report["candidates"]:
+        console.print(f"  - {label}")
+    if report["left_out"]:
+        console.print(f"Left out: {len(report['left_out'])}")
+        for item in report["left_out"]:
+            console.print(f"  - {item['what']}: {item['reason']}")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"min", "median", "max"}:
+        return f"min {value['min']:g}, median {value['median']:g}, max {value['max']:g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {count}" for key, count in value.items())
+    return str(value)

@@ -1,0 +1,34 @@
+"""Options that several commands share, declared once."""
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from autotl.data import IntakeOptions
+
+Data = Annotated[Path, typer.Option("--data", help="A folder of images (one sub-folder per class) or a .csv/.tsv/.jsonl file.")]
+TextColumn = Annotated[str, typer.Option(help="Column holding the texts (text data).")]
+LabelColumn = Annotated[str, typer.Option(help="Column holding the labels (text data).")]
+SkipBadFiles = Annotated[bool, typer.Option(help="Leave out unreadable files and empty rows, with a warning, instead of stopping.")]
+Seed = Annotated[int, typer.Option(help="Seed for the splits and everything random.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
+Models = Annotated[str | None, typer.Option(help="Comma list of source models to consider (see `autotl models`).")]
+Strategies = Annotated[str | None, typer.Option(help="Comma list of transfer strategies to consider.")]
+Regularizers = Annotated[str | None, typer.Option(help="Comma list of regularizers to consider.")]
+
+
+def intake_options(text_column: str, label_column: str, skip_bad_files: bool, seed: int) -> IntakeOptions:
+    return IntakeOptions(text_column=text_column, label_column=label_column, skip_bad_files=skip_bad_files, seed=seed)
+
+
+def names(value: str | None) -> list[str] | None:
+    """A comma list option as names; None when the option was not given."""
+    if value is None:
+        return None
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))

@@ -1,0 +1,64 @@
+"""The shapes target data takes inside autotl, from reading to splitting."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autotl.sources import Modality
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class IntakeOptions:
+    """How to read and split a dataset; the CLI's ``--text-column`` and friends."""
+
+    text_column: str = "text"
+    label_column: str = "label"
+    skip_bad_files: bool = False
+    seed: int = 0
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class Example:
+    """One input (an image file path or a text) with its label.
+
+    ``fingerprint`` hashes the content, not the path: it keys the feature cache
+    and finds the same input in two splits.
+    """
+
+    input: str
+    label: str
+    fingerprint: str
+
+
+@dataclass
+class LoadedData:
+    """What a data format reads: the splits the data came with, before any are carved.
+
+    An unsplit layout gives everything as ``train`` with ``splits_given`` false.
+    ``summary`` describes the
+    inputs (image sizes, text lengths) for the profile; ``problems`` are what
+    the user should know but that did not stop the read.
+    """
+
+    splits: dict[str, list[Example]]
+    splits_given: bool
+    summary: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Dataset:
+    """A labelled dataset with train, val and test splits, ready for selection."""
+
+    path: Path
+    format: str
+    modality: Modality
+    classes: tuple[str, ...]
+    splits: dict[str, list[Example]]
+    split_origin: dict[str, str]
+    summary: dict[str, Any]
+    problems: list[str]

@@ -1,0 +1,68 @@
+"""From ``--data PATH`` to a checked, split :class:`Dataset`."""
+
+from collections import Counter
+from pathlib import Path
+
+from autotl.data import DataFormat, Dataset, IntakeOptions
+from autotl.data.splits import complete_splits
+from autotl.errors import AutotlError
+from autotl.registry import Registry
+
+
+def read_dataset(path: str | Path, options: IntakeOptions, registry: Registry) -> Dataset:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise AutotlError(f"{path} does not exist: pass --data a folder of images or a .csv/.tsv/.jsonl file")
+    data_format = _format_for(path, registry.items("data_formats"))
+    loaded = data_format.read(path, options)
+    classes = _check_labels(path, loaded.splits)
+    splits, origin = complete_splits(loaded.splits, loaded.splits_given, options)
+    problems = loaded.problems + _missing_classes(splits, classes)
+    return Dataset(
+        path=path,
+        format=data_format.name,
+        modality=data_format.modality,
+        classes=classes,
+        splits=splits,
+        split_origin=origin,
+        summary=loaded.summary,
+        problems=problems,
+    )
+
+
+def _format_for(path: Path, formats: list[DataFormat]) -> DataFormat:
+    matching = [f for f in formats if f.matches(path)]
+    if len(matching) == 1:
+        return matching[0]
+    if not matching:
+        layouts = "; or ".join(f.layout for f in formats)
+        raise AutotlError(f"cannot read {path}: expected {layouts}")
+    names = ", ".join(f.name for f in matching)
+    raise AutotlError(f"{path} matches several data formats ({names}): leave one of their plugins out")
+
+
+def _check_labels(path: Path, splits: dict) -> tuple[str, ...]:
+    train_classes = {e.label for e in splits["train"]}
+    if not train_classes:
+        raise AutotlError(f"{path}: the train split holds no examples")
+    for split, examples in splits.items():
+        unseen = sorted({e.label for e in examples} - train_classes)
+        if unseen:
+            raise AutotlError(
+                f"{path}: class {unseen[0]!r} appears in {split} but not in train; add train examples of it"
+            )
+    if len(train_classes) < 2:
+        raise AutotlError(
+            f"{path} has one class only ({next(iter(train_classes))!r}): classification needs at least two"
+        )
+    return tuple(sorted(train_classes))
+
+
+def _missing_classes(splits: dict, classes: tuple[str, ...]) -> list[str]:
+    problems = []
+    for split in ("val", "test"):
+        counts = Counter(e.label for e in splits[split])
+        absent = [c for c in classes if not counts[c]]
+        if absent:
+            problems.append(f"{split} has no example of {', '.join(map(repr, absent))}")
+    return problems

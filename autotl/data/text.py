@@ -1,0 +1,142 @@
+"""Built-in data format: labelled texts in a CSV, TSV or JSON Lines file.
+
+One file (``data.csv``), or a folder with ``{train,val,test}.{csv,tsv,jsonl}``.
+The text and label columns are ``text`` and ``label`` unless the user names
+others with ``--text-column`` and ``--label-column``.
+"""
+
+import csv
+import hashlib
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import autotl
+from autotl.data import SPLITS, DataFormat, Example, IntakeOptions, LoadedData
+from autotl.data.checks import reject_or_skip, spread
+from autotl.errors import AutotlError
+
+DELIMITERS = {".csv": ",", ".tsv": "\t", ".jsonl": None}
+
+Row = tuple[int, object, object]  # (line number, text, label); a missing field is None
+
+
+class TextFile(DataFormat):
+    name = "text-file"
+    modality = "text"
+    layout = (
+        "a .csv, .tsv or .jsonl file with a text and a label column, "
+        "or a folder holding {train,val,test}.{csv,tsv,jsonl}"
+    )
+
+    def matches(self, path: Path) -> bool:
+        if path.is_file():
+            return path.suffix.lower() in DELIMITERS
+        return bool(_split_files(path))
+
+    def read(self, path: Path, options: IntakeOptions) -> LoadedData:
+        files = {"train": path} if path.is_file() else _given_splits(path)
+        splits: dict[str, list[Example]] = {}
+        bad: list[str] = []
+        for split, file in files.items():
+            splits[split] = []
+            for line, text, label in _rows(file, options):
+                text = "" if text is None else str(text)
+                label = "" if label is None else str(label).strip()
+                if not text.strip() or not label:
+                    bad.append(f"{file} line {line}: {'empty text' if not text.strip() else 'no label'}")
+                    continue
+                fingerprint = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                splits[split].append(Example(input=text, label=label, fingerprint=fingerprint))
+        problems: list[str] = []
+        reject_or_skip(bad, "row(s) with an empty text or label", options, problems)
+        texts = [e.input for examples in splits.values() for e in examples]
+        if not texts:
+            raise AutotlError(f"{path} holds no labelled texts: expected {self.layout}")
+        summary = {
+            "characters": spread([len(t) for t in texts]),
+            "words": spread([len(t.split()) for t in texts]),
+        }
+        return LoadedData(splits, path.is_dir(), summary, problems)
+
+
+def _split_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return [folder / f"{split}{suffix}" for split in SPLITS for suffix in DELIMITERS if (folder / f"{split}{suffix}").is_file()]
+
+
+def _given_splits(folder: Path) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for file in _split_files(folder):
+        split = file.stem
+        if split in files:
+            raise AutotlError(f"{folder} has both {files[split].name} and {file.name}: keep one file per split")
+        files[split] = file
+    if "train" not in files:
+        raise AutotlError(f"{folder} has {', '.join(p.name for p in files.values())} but no train file: add train.csv")
+    return files
+
+
+def _rows(file: Path, options: IntakeOptions) -> Iterator[Row]:
+    content = _decode(file)
+    if not content.strip():
+        raise AutotlError(f"{file} is empty: expected a header line and one row per text")
+    columns = (options.text_column, options.label_column)
+    if file.suffix.lower() == ".jsonl":
+        return _jsonl_rows(file, content, columns)
+    return _delimited_rows(file, content, DELIMITERS[file.suffix.lower()], columns)
+
+
+def _decode(file: Path) -> str:
+    data = file.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise AutotlError(
+            f"{file} is not UTF-8 text: byte 0x{data[error.start]:02x} on line {line} cannot be decoded; "
+            "re-save the file as UTF-8"
+        ) from None
+
+
+def _delimited_rows(file: Path, content: str, delimiter: str, columns: tuple[str, str]) -> Iterator[Row]:
+    csv.field_size_limit(sys.maxsize)
+    reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
+    _check_columns(file, reader.fieldnames or [], columns)
+    text_column, label_column = columns
+    for row in reader:
+        yield reader.line_num, row.get(text_column), row.get(label_column)
+
+
+def _jsonl_rows(file: Path, content: str, columns: tuple[str, str]) -> Iterator[Row]:
+    records = []
+    for line, raw in enumerate(content.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise AutotlError(f"{file} line {line} is not valid JSON ({error.msg}): one JSON object per line") from None
+        if not isinstance(record, dict):
+            raise AutotlError(f"{file} line {line} is a JSON {type(record).__name__}, not an object with named fields")
+        records.append((line, record))
+    _check_columns(file, sorted({key for _, record in records for key in record}), columns)
+    text_column, label_column = columns
+    return iter([(line, record.get(text_column), record.get(label_column)) for line, record in records])
+
+
+def _check_columns(file: Path, found: list[str], columns: tuple[str, str]) -> None:
+    for column, option in zip(columns, ("--text-column", "--label-column")):
+        if column not in found:
+            raise AutotlError(
+                f"{file} has no column {column!r} (its columns: {', '.join(found) or 'none'}); "
+                f"name the right one with {option}"
+            )
+
+
+@autotl.hookimpl
+def register_data_formats(register):
+    register(TextFile())

@@ -1,0 +1,137 @@
+"""Everything the plugins registered, by kind and name, and the candidates built from it."""
+
+import re
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from autotl.data import DataFormat
+from autotl.errors import AutotlError
+from autotl.needs import describe, unmet
+from autotl.regularizers import Regularizer
+from autotl.scorers import Scorer
+from autotl.sources import Modality, Source
+from autotl.strategies import Strategy
+
+KINDS: dict[str, type] = {
+    "sources": Source,
+    "strategies": Strategy,
+    "regularizers": Regularizer,
+    "scorers": Scorer,
+    "data_formats": DataFormat,
+}
+"""Each kind of registered thing, named like its hook (``register_<kind>``), and its base class."""
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-/]*")
+_OPTIONS = {"sources": "--models", "strategies": "--strategies", "regularizers": "--regularizers"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    source: Source
+    strategy: Strategy
+    regularizer: Regularizer
+
+    @property
+    def label(self) -> str:
+        return f"{self.source.name} + {self.strategy.name} + {self.regularizer.name}"
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """Something that will not be tried, and why."""
+
+    what: str
+    reason: str
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._items: dict[str, dict[str, tuple[Any, str]]] = {kind: {} for kind in KINDS}
+        self.failures: dict[str, str] = {}
+        """Plugins whose hooks raised or registered something malformed, with the error."""
+
+    def add(self, kind: str, item: Any, plugin: str) -> None:
+        """Raises TypeError/ValueError for a malformed item (the plugin's fault) and
+        AutotlError when another plugin already registered the name."""
+        if not isinstance(item, KINDS[kind]):
+            raise TypeError(f"register_{kind} expects {KINDS[kind].__name__} objects, got {type(item).__name__}")
+        name = getattr(item, "name", None)
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise ValueError(f"invalid name {name!r}: use letters, digits, '_', '-', '.' or '/'")
+        if name in self._items[kind]:
+            other = self._items[kind][name][1]
+            raise AutotlError(
+                f"{kind[:-1].replace('_', ' ')} name {name!r} is registered by both plugin {other!r} "
+                f"and plugin {plugin!r}: uninstall one, or leave it out with AUTOTL_LOAD_PLUGINS"
+            )
+        self._items[kind][name] = (item, plugin)
+
+    def items(self, kind: str) -> list[Any]:
+        return [item for item, _ in self._items[kind].values()]
+
+    def plugin_of(self, kind: str, name: str) -> str:
+        return self._items[kind][name][1]
+
+    def registered_by(self, plugin: str) -> dict[str, list[str]]:
+        return {
+            kind: names
+            for kind, entries in self._items.items()
+            if (names := [name for name, (_, owner) in entries.items() if owner == plugin])
+        }
+
+    def pick(self, kind: str, names: list[str] | None) -> list[Any]:
+        """The named items (all when ``names`` is None); an unknown name is a usage error."""
+        if names is None:
+            return self.items(kind)
+        known = self._items[kind]
+        for name in names:
+            if name not in known:
+                option = _OPTIONS.get(kind, kind)
+                raise AutotlError(
+                    f"unknown name {name!r} in {option}: registered {kind} are "
+                    f"{', '.join(sorted(known)) or 'none'} (see `autotl models` and `autotl plugins`)"
+                )
+        return [known[name][0] for name in names]
+
+    def candidates(
+        self,
+        modality: Modality,
+        sources: list[Source],
+        strategies: list[Strategy],
+        regularizers: list[Regularizer],
+    ) -> tuple[list[Candidate], list[LeftOut]]:
+        """Every source x strategy x regularizer whose needs are met, and what was left out and why."""
+        kept: list[Candidate] = []
+        left_out: list[LeftOut] = []
+        for source in sources:
+            reason = _source_unusable(source, modality)
+            if reason:
+                left_out.append(LeftOut(source.name, reason))
+                continue
+            for strategy, regularizer in product(strategies, regularizers):
+                candidate = Candidate(source, strategy, regularizer)
+                reason = _unmet_needs(candidate)
+                if reason:
+                    left_out.append(LeftOut(candidate.label, reason))
+                else:
+                    kept.append(candidate)
+        return kept, left_out
+
+
+def _source_unusable(source: Source, modality: Modality) -> str:
+    if source.spec.modality != modality:
+        return f"a {source.spec.modality} model; the data is {modality}"
+    availability = source.availability()
+    return "" if availability.available else f"weights not available: {availability.reason}"
+
+
+def _unmet_needs(candidate: Candidate) -> str:
+    source, strategy, regularizer = candidate.source, candidate.strategy, candidate.regularizer
+    missing = unmet(strategy.needs, source.spec.offers)
+    if missing:
+        return f"{strategy.name} needs {describe(missing)}, which {source.name} does not offer"
+    missing = unmet(regularizer.needs, source.spec.offers | strategy.provides)
+    if missing:
+        return f"{regularizer.name} needs {describe(missing)}, which {source.name} with {strategy.name} does not give"
+    return ""

@@ -1,0 +1,115 @@
+"""Every kind of bad input ends with exit status 2 and one line that names the fault and the fix."""
+
+import pytest
+
+from conftest import labelled_rows
+
+
+def assert_user_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_missing_path(cli, tmp_path):
+    assert_user_error(cli("inspect", "--data", tmp_path / "nowhere"), "nowhere does not exist")
+
+
+def test_empty_folder(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert_user_error(cli("inspect", "--data", tmp_path / "empty"), "empty is empty", "<class>")
+
+
+def test_images_without_class_folders(cli, image_folder, tmp_path):
+    root = image_folder({"cat": 2})
+    for image in (root / "cat").iterdir():
+        image.rename(root / image.name)
+    (root / "cat").rmdir()
+    assert_user_error(cli("inspect", "--data", root), "no class folders")
+
+
+def test_one_image_class_only(cli, image_folder):
+    assert_user_error(cli("inspect", "--data", image_folder({"cat": 5})), "one class only ('cat')")
+
+
+def test_one_text_class_only(cli, text_file):
+    assert_user_error(cli("inspect", "--data", text_file(labelled_rows({"spam": 5}))), "one class only ('spam')")
+
+
+def test_class_too_small_for_the_split(cli, image_folder):
+    result = cli("inspect", "--data", image_folder({"cat": 5, "dog": 2}))
+    assert_user_error(result, "class 'dog' has 2 examples", "at least 3", "give the splits yourself")
+
+
+def test_too_small_for_a_val_split_when_test_is_given(cli, image_folder, tmp_path):
+    image_folder({"cat": 3, "dog": 1}, root=tmp_path / "given" / "train")
+    image_folder({"cat": 1, "dog": 1}, root=tmp_path / "given" / "test")
+    assert_user_error(cli("inspect", "--data", tmp_path / "given"), "class 'dog' has 1 example:", "train, val")
+
+
+def test_corrupt_and_non_image_files_are_listed(cli, image_folder):
+    root = image_folder({"cat": 3, "dog": 3})
+    (root / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    good = (root / "dog" / "0.png").read_bytes()
+    (root / "dog" / "truncated.png").write_bytes(good[: len(good) // 2])
+    (root / "dog" / "notes.txt").write_text("not an image")
+    result = cli("inspect", "--data", root)
+    assert_user_error(result, "3 file(s) cannot be read as images", "broken.png", "truncated.png", "notes.txt (not an image file", "--skip-bad-files")
+
+
+def test_skip_bad_files_warns_and_goes_on(cli, image_folder):
+    root = image_folder({"cat": 3, "dog": 3})
+    (root / "cat" / "broken.jpg").write_bytes(b"garbage")
+    result = cli("inspect", "--data", root, "--skip-bad-files", "--json")
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 file(s) cannot be read as images" in result.stdout
+    assert '"num_examples": 6' in result.stdout
+
+
+def test_csv_without_the_named_columns(cli, text_file):
+    path = text_file([["body", "label"], ["hello", "a"]])
+    assert_user_error(cli("inspect", "--data", path), "no column 'text'", "its columns: body, label", "--text-column")
+
+
+def test_csv_without_the_named_label_column(cli, text_file):
+    path = text_file(labelled_rows({"a": 3, "b": 3}))
+    assert_user_error(cli("inspect", "--data", path, "--label-column", "topic"), "no column 'topic'", "--label-column")
+
+
+def test_empty_texts_are_named_by_line(cli, text_file):
+    rows = labelled_rows({"a": 3, "b": 3})
+    rows[2][0] = "   "
+    assert_user_error(cli("inspect", "--data", text_file(rows)), "1 row(s) with an empty text or label", "data.csv line 3: empty text")
+
+
+def test_missing_labels_are_named_by_line(cli, text_file):
+    rows = labelled_rows({"a": 3, "b": 3}) + [["orphan", ""]]
+    assert_user_error(cli("inspect", "--data", text_file(rows)), "line 8: no label")
+
+
+def test_non_utf8_text(cli, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("text,label\ncafé,a\n".encode("latin-1"))
+    assert_user_error(cli("inspect", "--data", path), "latin1.csv is not UTF-8", "byte 0xe9 on line 2", "re-save")
+
+
+def test_invalid_json_line(cli, tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"text": "a", "label": "x"}\n{"text": oops}\n', encoding="utf-8")
+    assert_user_error(cli("inspect", "--data", path), "data.jsonl line 2 is not valid JSON")
+
+
+def test_unsupported_file(cli, tmp_path):
+    path = tmp_path / "data.txt"
+    path.write_text("hello\n")
+    assert_user_error(cli("inspect", "--data", path), "cannot read", ".csv, .tsv or .jsonl", "one sub-folder per class")
+
+
+@pytest.mark.parametrize("option, kind", [("--models", "sources"), ("--strategies", "strategies"), ("--regularizers", "regularizers")])
+def test_unknown_plugin_names(cli, image_folder, option, kind):
+    result = cli("inspect", "--data", image_folder({"a": 3, "b": 3}), option, "nope")
+    assert_user_error(result, f"unknown name 'nope' in {option}", f"registered {kind} are")
