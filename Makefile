@@ -28,9 +28,11 @@ examples/data/reuters-r8.csv: | $(STAMP)
 
 demo: examples/data/digits
 	$(VENV)/bin/autotl inspect --data examples/data/digits
+	$(VENV)/bin/autotl train --data examples/data/digits --model efficientnet-lite0 --strategy linear_probe
 
 demo-text: examples/data/reuters-r8.csv
 	$(VENV)/bin/autotl inspect --data examples/data/reuters-r8.csv
+	$(VENV)/bin/autotl train --data examples/data/reuters-r8.csv --model all-minilm-l6-v2 --strategy linear_probe
 
 clean:
 	rm -rf $(VENV) examples/data

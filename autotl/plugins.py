@@ -24,6 +24,12 @@ logger = logging.getLogger("autotl")
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "autotl.data.images",
     "autotl.data.text",
+    "autotl.sources.efficientnet_lite",
+    "autotl.sources.torchvision_models",
+    "autotl.sources.huggingface",
+    "autotl.strategies.linear_probe",
+    "autotl.strategies.finetune",
+    "autotl.regularizers.none",
 )
 
 pm = pluggy.PluginManager("autotl")

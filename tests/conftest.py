@@ -79,3 +79,33 @@ def register_plugin() -> Callable:
     yield register
     for name in names:
         pm.unregister(name=name)
+
+
+@pytest.fixture
+def colour_images(image_folder, tmp_path) -> Path:
+    """Two classes a tiny model can tell apart: reddish and bluish 8x8 images, 15 of each."""
+    root = tmp_path / "colours"
+    rng = np.random.default_rng(0)
+    for label, channel in (("red", 0), ("blue", 2)):
+        (root / label).mkdir(parents=True)
+        for i in range(15):
+            pixels = rng.integers(0, 90, size=(8, 8, 3), dtype=np.uint8)
+            pixels[..., channel] = rng.integers(150, 256, size=(8, 8))
+            Image.fromarray(pixels).save(root / label / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch, register_plugin):
+    """The tiny source registered in-process, a tracking store and feature cache in tmp_path, cwd there."""
+    import tiny_plugin
+    from fakes import save_fake_checkpoint
+
+    checkpoint = save_fake_checkpoint(tmp_path / "tiny-pretrained.pt")
+    monkeypatch.setenv("AUTOTL_TINY_CHECKPOINT", str(checkpoint))
+    monkeypatch.setenv("AUTOTL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    register_plugin(tiny_plugin, "tiny-plugin")
+    tiny_plugin.SOURCE.forward_calls = 0
+    return tiny_plugin.SOURCE

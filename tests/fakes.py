@@ -1,11 +1,21 @@
 """Small stand-ins for the things plugins register, built inside tests."""
 
+from pathlib import Path
+
 from autotl.needs import Capability, needs
+from autotl.regularizers import Regularizer
 from autotl.sources import Availability, Source, SourceSpec
+from autotl.strategies import Strategy
 
 
 class FakeSource(Source):
-    def __init__(self, name: str, modality: str = "image", offers: tuple[str, ...] = (), missing: str = ""):
+    """A tiny real model: a 3x3 convolution, batch norm and pooling into 4 features, and a 5-class head.
+
+    ``checkpoint`` is its 'pretrained' file; ``forward_calls`` counts backbone
+    forward passes over every copy it loads.
+    """
+
+    def __init__(self, name: str, modality: str = "image", offers: tuple[str, ...] = (), missing: str = "", checkpoint: Path | None = None):
         self.spec = SourceSpec(
             name=name,
             modality=modality,
@@ -14,10 +24,54 @@ class FakeSource(Source):
             num_params=1_000,
             flops_per_sample=10_000,
             input_size=(3, 8, 8) if modality == "image" else (16,),
+            mean=(0.5, 0.5, 0.5),
+            std=(0.25, 0.25, 0.25),
             offers=needs(*offers),
             num_source_classes=5 if Capability.SOURCE_HEAD.value in offers else None,
         )
         self.missing = missing
+        self.checkpoint = checkpoint
+        self.forward_calls = 0
 
     def availability(self) -> Availability:
         return Availability(not self.missing, self.missing)
+
+    def load(self, pretrained: bool = True, folder: Path | None = None):
+        import torch
+        from torch import nn
+
+        from autotl.sources.backbone import Backbone, ImagePreprocessor
+
+        torch.manual_seed(1234)
+        body = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        head = nn.Linear(4, 5)
+        if pretrained:
+            state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+            body.load_state_dict(state["body"])
+            head.load_state_dict(state["head"])
+        body.register_forward_hook(lambda *_: setattr(self, "forward_calls", self.forward_calls + 1))
+        preprocessor = ImagePreprocessor(8, self.spec.mean, self.spec.std, resize=8)
+        return Backbone(body, 4, preprocessor, source_head=head, blocks=[body[0], body[1]])
+
+
+def save_fake_checkpoint(path: Path) -> Path:
+    """'Pretrained' weights for FakeSource: its random initialisation under another seed."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(99)
+    body = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    torch.save({"body": body.state_dict(), "head": nn.Linear(4, 5).state_dict()}, path)
+    return path
+
+
+class DeclaredStrategy(Strategy):
+    """A strategy that only declares needs, for tests of candidate building."""
+
+    def train(self, job):
+        raise AssertionError("declared only")
+
+
+class DeclaredRegularizer(Regularizer):
+    def penalty(self, classifier):
+        raise AssertionError("declared only")

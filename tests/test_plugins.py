@@ -7,9 +7,10 @@ import sys
 import textwrap
 
 import autotl
+from autotl.plugins import BUILTIN_PLUGINS
 from autotl.needs import needs
-from autotl.regularizers import Regularizer
-from autotl.strategies import Strategy
+from fakes import DeclaredRegularizer as Regularizer
+from fakes import DeclaredStrategy as Strategy
 from fakes import FakeSource
 
 
@@ -49,12 +50,12 @@ def test_a_plugin_registered_in_a_test_appears_and_is_gone_after(cli):
         plugins = {p["name"]: p for p in json.loads(cli("plugins", "--json").stdout)["plugins"]}
         assert plugins["test-plugin"]["registered"] == {"sources": ["tiny-net"]}
         assert plugins["test-plugin"]["hooks"] == ["register_sources"]
-        models = json.loads(cli("models", "--json").stdout)["models"]
-        assert [(m["name"], m["plugin"]) for m in models] == [("tiny-net", "test-plugin")]
+        models = {m["name"]: m for m in json.loads(cli("models", "--json").stdout)["models"]}
+        assert models["tiny-net"]["plugin"] == "test-plugin"
     finally:
         pm.unregister(name="test-plugin")
     assert "test-plugin" not in plugin_names(cli)
-    assert json.loads(cli("models", "--json").stdout)["models"] == []
+    assert "tiny-net" not in [m["name"] for m in json.loads(cli("models", "--json").stdout)["models"]]
 
 
 def test_a_plugin_that_raises_is_named_and_the_rest_work(cli, register_plugin):
@@ -108,7 +109,12 @@ def test_candidates_are_built_only_where_needs_are_met(cli, image_folder, regist
         ),
         "zoo",
     )
-    result = cli("inspect", "--data", image_folder({"a": 3, "b": 3}), "--json")
+    result = cli(
+        "inspect", "--data", image_folder({"a": 3, "b": 3}), "--json",
+        "--models", "headed,headless,offline,reader",
+        "--strategies", "probe,tune,lower-frozen",
+        "--regularizers", "plain,anchor,distill",
+    )
     report = json.loads(result.stdout)
     assert sorted(report["candidates"]) == sorted(
         [f"headed + {s} + {r}" for s in ("probe", "tune", "lower-frozen") for r in ("plain", "anchor", "distill") if not (s == "probe" and r != "plain")]
@@ -148,12 +154,18 @@ def run_autotl(site, *args, allow: str | None = None):
 
 
 WORKING = """
-    import autotl
-    from autotl.strategies import Strategy
+import autotl
+from autotl.strategies import Strategy
 
-    @autotl.hookimpl
-    def register_strategies(register):
-        register(Strategy("gentle", "a third-party strategy"))
+
+class Gentle(Strategy):
+    def train(self, job):
+        raise NotImplementedError
+
+
+@autotl.hookimpl
+def register_strategies(register):
+    register(Gentle("gentle", "a third-party strategy"))
 """
 
 
@@ -166,7 +178,7 @@ def test_installed_plugins_load_from_entry_points_unless_left_out(tmp_path):
     only_other = json.loads(run_autotl(tmp_path, "plugins", "--json", allow="other").stdout)["plugins"]
     assert [p["name"] for p in only_other if not p["name"].startswith("autotl.")] == ["other"]
     none = json.loads(run_autotl(tmp_path, "plugins", "--json", allow="").stdout)["plugins"]
-    assert [p["name"] for p in none] == ["autotl.data.images", "autotl.data.text"]
+    assert [p["name"] for p in none] == list(BUILTIN_PLUGINS)
 
 
 def test_a_plugin_that_fails_to_import_is_named_and_autotl_keeps_working(tmp_path):

@@ -12,7 +12,7 @@ from typing import Callable
 import typer
 
 from autotl import __version__, plugins
-from autotl.cli import catalog, inspect
+from autotl.cli import cache, catalog, inspect, predict, train, ui
 from autotl.errors import AutotlError
 
 
@@ -61,9 +61,13 @@ def add_command(function: Callable, name: str | None = None) -> None:
     app.command(name)(_user_errors_exit_2(function))
 
 
+add_command(train.train_command, "train")
+add_command(predict.predict_command, "predict")
 add_command(inspect.inspect_command, "inspect")
 add_command(catalog.plugins_command, "plugins")
 add_command(catalog.models_command, "models")
+add_command(ui.ui_command, "ui")
+app.add_typer(cache.app, name="cache")
 
 _logger = logging.getLogger("autotl")
 _logger.addHandler(_WarningLine())

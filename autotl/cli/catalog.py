@@ -2,6 +2,7 @@
 
 from dataclasses import asdict
 
+from rich import box
 from rich.console import Console
 from rich.table import Column, Table
 
@@ -44,19 +45,26 @@ def models_command(json: options.Json = False) -> None:
     if json:
         options.print_json({"models": rows})
         return
-    table = Table(Column("name", no_wrap=True), "modality", "params", "dim", "input", "GFLOPs", "pretrained on", "license", "offers", "weights here")
+    headers = ("name", "modality", "params", "dim", "input", "GFLOPs", "here")
+    table = Table(*(Column(h, no_wrap=True) for h in headers), box=box.SIMPLE)
     for row in rows:
         table.add_row(
             row["name"],
             row["modality"],
             f"{row['num_params'] / 1e6:.1f}M",
             str(row["feature_dim"]),
-            "x".join(map(str, row["input_size"])),
-            f"{row['flops_per_sample'] / 1e9:.2f}",
-            row["pretraining_data"],
-            row["license"],
-            ", ".join(row["offers"]) or "-",
-            "yes" if row["available"] else f"no: {row['unavailable_reason']}",
+            f"{row['input_size'][-1]}px" if row["modality"] == "image" else f"{row['input_size'][0]} tok",
+            f"{row['flops_per_sample'] / 1e9:.1f}",
+            "yes" if row["available"] else "no",
         )
     console = Console(highlight=False)
-    console.print(table if rows else "No source models are registered: install a plugin that provides some.")
+    if not rows:
+        console.print("No source models are registered: install a plugin that provides some.")
+        return
+    console.print(table)
+    missing = [row for row in rows if not row["available"]]
+    if missing:
+        console.print("Not here, so left out of selection:")
+        for row in missing:
+            console.print(f"  {row['name']}: {row['unavailable_reason']}")
+    console.print("Pretraining data, licences, what each model offers, where its weights come from: --json")

@@ -32,3 +32,8 @@ def names(value: str | None) -> list[str] | None:
 
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
+Metric = Annotated[str, typer.Option(help="What to maximise on validation: accuracy or f1_macro.")]
+Device = Annotated[str, typer.Option(help="auto (a GPU when there is one), cpu, cuda or cuda:N.")]
+TrackingUri = Annotated[str | None, typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db].")]
+Experiment = Annotated[str, typer.Option(help="MLflow experiment name.")]
+CacheDir = Annotated[Path | None, typer.Option(help="Feature cache folder [default: AUTOTL_CACHE_DIR, else ~/.cache/autotl/features].")]

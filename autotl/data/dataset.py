@@ -19,18 +19,20 @@ class IntakeOptions:
     seed: int = 0
     val_fraction: float = 0.2
     test_fraction: float = 0.2
+    labels_required: bool = True
+    """False for prediction: a flat folder of images, or a file without the label column, is read unlabelled."""
 
 
 @dataclass(frozen=True)
 class Example:
-    """One input (an image file path or a text) with its label.
+    """One input (an image file path or a text) with its label (None when unlabelled).
 
     ``fingerprint`` hashes the content, not the path: it keys the feature cache
     and finds the same input in two splits.
     """
 
     input: str
-    label: str
+    label: str | None
     fingerprint: str
 
 

@@ -68,7 +68,10 @@ class ImageFolder(DataFormat):
                 problems.append(f"ignored {listing(others)} in {path}: with split folders, only train/val/test are read")
             if "train" not in split_dirs:
                 raise AutotlError(f"{path} has {'/'.join(split_dirs)}/ but no train/ folder: add {path}/train/<class>/")
-        files = {split: _class_files(root, problems) for split, root in roots.items()}
+        if not split_dirs and not options.labels_required and not any(p.is_dir() for p in _visible(path.iterdir())):
+            files = {"train": [(None, p) for p in _visible(path.iterdir())]}
+        else:
+            files = {split: _class_files(root, problems) for split, root in roots.items()}
         bad: list[str] = []
         infos: list[tuple[int, int, str]] = []
         splits: dict[str, list[Example]] = {}

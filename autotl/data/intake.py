@@ -3,7 +3,9 @@
 from collections import Counter
 from pathlib import Path
 
-from autotl.data import DataFormat, Dataset, IntakeOptions
+from dataclasses import replace
+
+from autotl.data import SPLITS, DataFormat, Dataset, Example, IntakeOptions
 from autotl.data.splits import complete_splits
 from autotl.errors import AutotlError
 from autotl.registry import Registry
@@ -28,6 +30,22 @@ def read_dataset(path: str | Path, options: IntakeOptions, registry: Registry) -
         summary=loaded.summary,
         problems=problems,
     )
+
+
+def read_examples(path: str | Path, options: IntakeOptions, split: str | None = None) -> list[Example]:
+    """Inputs to predict on: one split of a labelled dataset, or everything, labelled or not."""
+    from autotl.plugins import build_registry
+
+    registry = build_registry()
+    if split is not None:
+        if split not in SPLITS:
+            raise AutotlError(f"--split {split!r}: choose train, val or test")
+        return read_dataset(path, options, registry).splits[split]
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise AutotlError(f"{path} does not exist: pass --data a folder of images or a .csv/.tsv/.jsonl file")
+    loaded = _format_for(path, registry.items("data_formats")).read(path, replace(options, labels_required=False))
+    return [example for examples in loaded.splits.values() for example in examples]
 
 
 def _format_for(path: Path, formats: list[DataFormat]) -> DataFormat:

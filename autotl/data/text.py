@@ -11,7 +11,6 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import autotl
 from autotl.data import SPLITS, DataFormat, Example, IntakeOptions, LoadedData
@@ -42,10 +41,11 @@ class TextFile(DataFormat):
         bad: list[str] = []
         for split, file in files.items():
             splits[split] = []
-            for line, text, label in _rows(file, options):
+            labelled, rows = _rows(file, options)
+            for line, text, label in rows:
                 text = "" if text is None else str(text)
-                label = "" if label is None else str(label).strip()
-                if not text.strip() or not label:
+                label = ("" if label is None else str(label).strip()) if labelled else None
+                if not text.strip() or label == "":
                     bad.append(f"{file} line {line}: {'empty text' if not text.strip() else 'no label'}")
                     continue
                 fingerprint = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -80,14 +80,19 @@ def _given_splits(folder: Path) -> dict[str, Path]:
     return files
 
 
-def _rows(file: Path, options: IntakeOptions) -> Iterator[Row]:
+def _rows(file: Path, options: IntakeOptions) -> tuple[bool, list[Row]]:
+    """Whether the file has labels, and its rows."""
     content = _decode(file)
     if not content.strip():
         raise AutotlError(f"{file} is empty: expected a header line and one row per text")
-    columns = (options.text_column, options.label_column)
     if file.suffix.lower() == ".jsonl":
-        return _jsonl_rows(file, content, columns)
-    return _delimited_rows(file, content, DELIMITERS[file.suffix.lower()], columns)
+        found, rows = _jsonl_rows(file, content, options)
+    else:
+        found, rows = _delimited_rows(content, DELIMITERS[file.suffix.lower()], options)
+    labelled = options.label_column in found
+    required = (options.text_column, options.label_column) if options.labels_required or labelled else (options.text_column,)
+    _check_columns(file, found, required)
+    return labelled, rows
 
 
 def _decode(file: Path) -> str:
@@ -102,16 +107,14 @@ def _decode(file: Path) -> str:
         ) from None
 
 
-def _delimited_rows(file: Path, content: str, delimiter: str, columns: tuple[str, str]) -> Iterator[Row]:
+def _delimited_rows(content: str, delimiter: str, options: IntakeOptions) -> tuple[list[str], list[Row]]:
     csv.field_size_limit(sys.maxsize)
     reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
-    _check_columns(file, reader.fieldnames or [], columns)
-    text_column, label_column = columns
-    for row in reader:
-        yield reader.line_num, row.get(text_column), row.get(label_column)
+    rows = [(reader.line_num, row.get(options.text_column), row.get(options.label_column)) for row in reader]
+    return list(reader.fieldnames or []), rows
 
 
-def _jsonl_rows(file: Path, content: str, columns: tuple[str, str]) -> Iterator[Row]:
+def _jsonl_rows(file: Path, content: str, options: IntakeOptions) -> tuple[list[str], list[Row]]:
     records = []
     for line, raw in enumerate(content.splitlines(), start=1):
         if not raw.strip():
@@ -123,12 +126,11 @@ def _jsonl_rows(file: Path, content: str, columns: tuple[str, str]) -> Iterator[
         if not isinstance(record, dict):
             raise AutotlError(f"{file} line {line} is a JSON {type(record).__name__}, not an object with named fields")
         records.append((line, record))
-    _check_columns(file, sorted({key for _, record in records for key in record}), columns)
-    text_column, label_column = columns
-    return iter([(line, record.get(text_column), record.get(label_column)) for line, record in records])
+    found = sorted({key for _, record in records for key in record})
+    return found, [(line, record.get(options.text_column), record.get(options.label_column)) for line, record in records]
 
 
-def _check_columns(file: Path, found: list[str], columns: tuple[str, str]) -> None:
+def _check_columns(file: Path, found: list[str], columns: tuple[str, ...]) -> None:
     for column, option in zip(columns, ("--text-column", "--label-column")):
         if column not in found:
             raise AutotlError(

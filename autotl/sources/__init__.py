@@ -2,9 +2,13 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from autotl.needs import Capability, Needs
+
+if TYPE_CHECKING:
+    from autotl.sources.backbone import Backbone
 
 Modality = Literal["image", "text"]
 MODALITIES: tuple[Modality, ...] = ("image", "text")
@@ -72,3 +76,11 @@ class Source(ABC):
     @abstractmethod
     def availability(self) -> Availability:
         """Looks on disk only (never the network), so that ``autotl models`` answers in seconds."""
+
+    @abstractmethod
+    def load(self, pretrained: bool = True, folder: Path | None = None) -> "Backbone":
+        """Builds the model; reads the pretrained weights only when ``pretrained``.
+
+        ``folder`` holds what a logged model saved with its preprocessor (a
+        tokenizer, a config), to rebuild it without the source's own files.
+        """

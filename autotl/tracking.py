@@ -1,0 +1,98 @@
+"""MLflow: where runs go, what each run records, and the logged model.
+
+The embedded store is ``sqlite:///mlruns/mlflow.db`` with artifacts under
+``mlruns/artifacts``; ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` point
+elsewhere.
+"""
+
+import logging
+import os
+import platform
+import tempfile
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Iterator
+
+import mlflow
+
+from autotl import __version__
+
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
+PACKAGES = ("torch", "torchvision", "transformers", "mlflow", "optuna", "scikit-learn", "numpy")
+
+
+def resolve_uri(uri: str | None = None) -> str:
+    """The store to use; the default one is made absolute, so a later change of directory cannot move it."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    if uri == DEFAULT_URI:
+        Path("mlruns").mkdir(exist_ok=True)
+        return f"sqlite:///{Path('mlruns/mlflow.db').resolve()}"
+    return uri
+
+
+def _experiment_id(name: str, uri: str) -> str:
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    store = Path(uri.removeprefix("sqlite:///"))
+    location = (store.parent / "artifacts").as_uri() if uri.startswith("sqlite:///") and store.parent.name == "mlruns" else None
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+@contextmanager
+def tracked_run(uri: str, experiment: str, run_name: str) -> Iterator[mlflow.ActiveRun]:
+    """A run that ends FINISHED, FAILED on an error, or KILLED on Ctrl-C: never left RUNNING."""
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run(experiment_id=_experiment_id(experiment, uri), run_name=run_name) as run:
+        try:
+            yield run
+        except KeyboardInterrupt:
+            mlflow.end_run(status="KILLED")
+            raise
+
+
+def log_environment(seed: int) -> None:
+    mlflow.log_param("seed", seed)
+    versions = {"autotl": __version__, "python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    mlflow.set_tags({f"version.{name}": value for name, value in versions.items()})
+
+
+def log_dataset(dataset, report: dict) -> None:
+    """The profile, and the split as a CSV (input, label, split) so it can be reproduced."""
+    import pandas as pd
+
+    mlflow.log_dict(report, "data/profile.json")
+    rows = [(e.input, e.label, split) for split, examples in dataset.splits.items() for e in examples]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "split.csv"
+        pd.DataFrame(rows, columns=["input", "label", "split"]).to_csv(path, index=False)
+        mlflow.log_artifact(str(path), "data")
+    mlflow.log_params({"data.path": str(dataset.path), "data.modality": dataset.modality, "data.classes": len(dataset.classes)})
+
+
+def log_classifier(classifier, source, classes: tuple[str, ...]) -> str:
+    """Logs the model as an MLflow pyfunc that carries its labels and preprocessing; returns its runs:/ URI."""
+    from autotl.logged_model import AutotlModel
+    from autotl.training import classifier as bundle
+
+    pyfunc_logger = logging.getLogger("mlflow.pyfunc")
+    level = pyfunc_logger.level
+    with tempfile.TemporaryDirectory() as folder:
+        pyfunc_logger.setLevel(logging.ERROR)  # its cloudpickle notice: the bundle, not the object, holds the model
+        path = bundle.save(classifier, source, classes, Path(folder) / "bundle")
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=AutotlModel(),
+            artifacts={"bundle": str(path)},
+            pip_requirements=[f"autotl=={__version__}", f"torch=={version('torch')}", f"mlflow=={version('mlflow')}"],
+        )
+        pyfunc_logger.setLevel(level)
+    return f"runs:/{mlflow.active_run().info.run_id}/model"

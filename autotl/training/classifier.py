@@ -1,0 +1,62 @@
+"""A source backbone with a new head for the target classes, and how it is saved and restored."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from autotl import __version__
+from autotl.sources import Source
+from autotl.sources.backbone import Backbone, ImagePreprocessor, move_batch
+
+MANIFEST = "autotl_model.json"
+
+
+class Classifier(nn.Module):
+    def __init__(self, backbone: Backbone, num_classes: int):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(backbone.feature_dim, num_classes)
+
+    def forward(self, batch) -> torch.Tensor:
+        return self.head(self.backbone(batch))
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, inputs: list[str], preprocess, device: torch.device, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities for raw inputs (image paths or texts), in order."""
+    model.eval().to(device)
+    chunks = []
+    for start in range(0, len(inputs), batch_size):
+        batch = move_batch(preprocess(inputs[start : start + batch_size]), device)
+        chunks.append(torch.softmax(model(batch).float(), dim=-1).cpu().numpy())
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0))
+
+
+def save(classifier: Classifier, source: Source, classes: tuple[str, ...], folder: Path) -> Path:
+    """Writes weights, labels and preprocessing: everything ``load`` needs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {"source": source.name, "classes": list(classes), "autotl_version": __version__}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    torch.save(classifier.state_dict(), folder / "weights.pt")
+    classifier.backbone.preprocessor.save(folder / "preprocess")
+    return folder
+
+
+def load(folder: Path, sources: dict[str, Source]) -> tuple[Classifier, tuple[str, ...]]:
+    """Rebuilds a saved classifier; the source's pretrained weights are not read."""
+    manifest = json.loads((folder / MANIFEST).read_text())
+    source = sources[manifest["source"]]
+    backbone = source.load(pretrained=False, folder=folder / "preprocess")
+    settings = folder / "preprocess" / "image_preprocessor.json"
+    if settings.is_file():
+        backbone.preprocessor = ImagePreprocessor(**json.loads(settings.read_text()))
+    classes = tuple(manifest["classes"])
+    classifier = Classifier(backbone, len(classes))
+    classifier.load_state_dict(torch.load(folder / "weights.pt", map_location="cpu", weights_only=True))
+    return classifier.eval(), classes
+
+
+

@@ -1,0 +1,45 @@
+"""What a strategy is given to train, and what it gives back."""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from autotl.data import Example
+from autotl.regularizers import Regularizer
+from autotl.sources import Source
+from autotl.training.classifier import Classifier
+from autotl.training.features import FeatureCache
+from autotl.training.loop import Epoch, FitResult
+from autotl.training.params import TrainParams
+
+
+@dataclass
+class TrainingJob:
+    source: Source
+    regularizer: Regularizer
+    classes: tuple[str, ...]
+    splits: dict[str, list[Example]]
+    params: TrainParams
+    device: torch.device
+    metric: str
+    cache: FeatureCache
+    seed: int = 0
+    on_epoch: Callable[[Epoch], None] = lambda epoch: None
+
+    def inputs(self, split: str) -> list[str]:
+        return [e.input for e in self.splits[split]]
+
+    def labels(self, split: str) -> list[int]:
+        index = {label: i for i, label in enumerate(self.classes)}
+        return [index[e.label] for e in self.splits[split]]
+
+
+@dataclass
+class TrainedModel:
+    """The classifier at its best validation epoch, with its class probabilities on val and test."""
+
+    classifier: Classifier
+    fit: FitResult
+    probabilities: dict[str, np.ndarray]

@@ -1,0 +1,125 @@
+"""One training loop for every strategy: AdamW, linear warm-up then cosine decay,
+mixed precision on CUDA, and the epoch kept by its validation score."""
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from autotl.sources.backbone import move_batch
+from autotl.training.metrics import score
+from autotl.training.params import TrainParams
+
+
+@dataclass
+class Epoch:
+    epoch: int
+    train_loss: float
+    val_metric: float
+    val_accuracy: float
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    val_metric: float
+    history: list[Epoch] = field(default_factory=list)
+
+
+Batches = Iterable[tuple[Any, torch.Tensor]]
+
+
+def fit(
+    model: nn.Module,
+    train: Batches,
+    val: Batches,
+    params: TrainParams,
+    device: torch.device,
+    metric: str,
+    num_classes: int,
+    on_epoch: Callable[[Epoch], None] = lambda epoch: None,
+    train_mode: Callable[[nn.Module], None] = lambda model: model.train(),
+    penalty: Callable[[], torch.Tensor | None] = lambda: None,
+) -> FitResult:
+    """Trains the parameters that require grad; leaves ``model`` at its best validation epoch.
+
+    ``train_mode`` puts the model in training mode; a strategy that freezes part
+    of it keeps that part in eval mode there. ``penalty`` is the regularizer's
+    term, added to the loss at every step.
+    """
+    model.to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=params.lr, weight_decay=params.weight_decay)
+    total_steps = params.epochs * max(1, len(train))
+    scheduler = _warmup_cosine(optimizer, total_steps, params.warmup)
+    autocast, scaler = _mixed_precision(device)
+    best: tuple[float, int, dict] | None = None
+    history = []
+    for epoch in range(1, params.epochs + 1):
+        train_mode(model)
+        losses = []
+        for inputs, labels in train:
+            inputs, labels = move_batch(inputs, device, non_blocking=True), labels.to(device, non_blocking=True)
+            with autocast():
+                loss = nn.functional.cross_entropy(model(inputs), labels)
+                extra = penalty()
+                if extra is not None:
+                    loss = loss + extra
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the training loss became {loss.item()} at epoch {epoch}; try a lower lr")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            losses.append(loss.item())
+        probabilities, labels = evaluate(model, val, device)
+        predictions = probabilities.argmax(1)
+        result = Epoch(
+            epoch,
+            float(np.mean(losses)),
+            score(metric, labels, predictions, num_classes),
+            score("accuracy", labels, predictions, num_classes),
+        )
+        history.append(result)
+        on_epoch(result)
+        if best is None or result.val_metric > best[0]:
+            best = (result.val_metric, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+    model.load_state_dict(best[2])
+    return FitResult(best_epoch=best[1], val_metric=best[0], history=history)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Batches, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities and true labels over all batches."""
+    model.eval()
+    probabilities, labels = [], []
+    autocast, _ = _mixed_precision(device)
+    for inputs, batch_labels in batches:
+        with autocast():
+            logits = model(move_batch(inputs, device))
+        probabilities.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+        labels.append(batch_labels.numpy())
+    return np.concatenate(probabilities), np.concatenate(labels)
+
+
+def _warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float):
+    from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+
+    warmup_steps = min(max(1, round(warmup * total_steps)), max(1, total_steps - 1))
+    return SequentialLR(
+        optimizer,
+        [LinearLR(optimizer, start_factor=0.01, total_iters=warmup_steps), CosineAnnealingLR(optimizer, max(1, total_steps - warmup_steps))],
+        milestones=[warmup_steps],
+    )
+
+
+def _mixed_precision(device: torch.device):
+    """bfloat16 autocast where the GPU has it, float16 with loss scaling otherwise; none on the CPU."""
+    if device.type != "cuda":
+        return (lambda: torch.autocast("cpu", enabled=False)), torch.amp.GradScaler("cpu", enabled=False)
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    return (lambda: torch.autocast("cuda", dtype=dtype)), scaler

@@ -1,0 +1,171 @@
+"""``autotl train`` and ``autotl predict`` on a tiny model built in the test, tracked in a temporary MLflow store."""
+
+import csv
+from importlib.metadata import version
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import torch
+
+import autotl
+from fakes import DeclaredStrategy
+
+TESTS = Path(__file__).parent
+
+
+def train_json(cli, *args) -> dict:
+    result = cli("train", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_train_reports_the_contract_and_logs_a_finished_run(cli, tiny, colour_images):
+    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--set", "epochs=4")
+    for key in ("source", "strategy", "regularizer", "params", "val_metric", "test_metric", "test_accuracy",
+                "baseline_test_accuracy", "run_id", "model_uri", "budget_s", "elapsed_s", "train_command", "leaderboard"):
+        assert key in report
+    assert report["params"]["epochs"] == 4
+    assert report["train_command"].startswith("autotl train --data")
+    mlflow.set_tracking_uri(f"sqlite:///{Path('mlruns/mlflow.db').resolve()}")
+    run = mlflow.get_run(report["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["strategy"] == "linear_probe" and run.data.params["seed"] == "0"
+    assert run.data.tags["version.torch"] == version("torch")
+    history = mlflow.MlflowClient().get_metric_history(report["run_id"], "val_accuracy")
+    assert [m.step for m in history] == [1, 2, 3, 4]
+    assert set(os.listdir(Path(mlflow.artifacts.download_artifacts(run_id=report["run_id"], artifact_path="data")))) == {"profile.json", "split.csv"}
+
+
+def test_a_second_run_on_the_same_data_runs_the_backbone_zero_times(cli, tiny, colour_images):
+    train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--set", "epochs=2")
+    first = tiny.forward_calls
+    train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--set", "epochs=2")
+    assert first > 0
+    assert tiny.forward_calls == first
+
+
+def test_the_cache_follows_content_not_paths(cli, tiny, colour_images, tmp_path):
+    train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--set", "epochs=1")
+    calls = tiny.forward_calls
+    colour_images.rename(tmp_path / "moved")
+    train_json(cli, "--data", tmp_path / "moved", "--model", "tiny", "--strategy", "linear_probe", "--set", "epochs=1")
+    assert tiny.forward_calls == calls
+
+
+def record_torch_loads(monkeypatch) -> list[str]:
+    loaded: list[str] = []
+    real = torch.load
+
+    def spy(path, *args, **kwargs):
+        loaded.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    return loaded
+
+
+def test_scratch_reads_no_pretrained_file_and_finetune_does(cli, tiny, colour_images, monkeypatch):
+    loaded = record_torch_loads(monkeypatch)
+    train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "scratch", "--set", "epochs=1")
+    assert str(tiny.checkpoint) not in loaded
+    train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "finetune", "--set", "epochs=1")
+    assert str(tiny.checkpoint) in loaded
+
+
+def test_finetune_learns_the_tiny_task(cli, tiny, colour_images):
+    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "finetune",
+                        "--set", "epochs=15", "--set", "lr=0.05", "--set", "batch_size=8")
+    assert report["val_metric"] >= 0.8
+
+
+def install_tiny_plugin(site: Path) -> dict:
+    """The tiny plugin as an installed distribution, for processes other than the test's own."""
+    info = site / "tiny_plugin-0.0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tiny-plugin\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text("[autotl]\ntiny = tiny_plugin\n")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(TESTS)])}
+
+
+def test_predict_in_a_fresh_process_reproduces_the_test_accuracy(cli, tiny, colour_images, tmp_path):
+    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "finetune",
+                        "--set", "epochs=3", "--set", "lr=0.05", "--set", "batch_size=8")
+    env = install_tiny_plugin(tmp_path / "site")
+    predict = [sys.executable, "-m", "autotl", "predict", "--model", report["model_uri"], "--data", str(colour_images),
+               "--split", "test", "--output", "preds.csv"]
+    result = subprocess.run(predict, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    accuracy = subprocess.run(
+        [sys.executable, "-c", "import pandas as p; d = p.read_csv('preds.csv'); print((d.label == d.prediction).mean())"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert float(accuracy) == pytest.approx(report["test_accuracy"], abs=1e-9)
+    with open("preds.csv", newline="") as handle:
+        assert csv.reader(handle).__next__() == ["input", "label", "prediction", "confidence"]
+
+
+def test_predict_on_unlabelled_images_and_with_pyfunc(cli, tiny, colour_images, tmp_path):
+    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--set", "epochs=2")
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for image in list((colour_images / "red").iterdir())[:3]:
+        (flat / image.name).write_bytes(image.read_bytes())
+    result = cli("predict", "--model", report["model_uri"], "--data", flat, "--output", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(tmp_path / "out.csv")
+    assert list(rows.columns) == ["input", "prediction", "confidence"] and len(rows) == 3
+    assert "Accuracy" not in result.stderr
+    pyfunc = mlflow.pyfunc.load_model(report["model_uri"])
+    predicted = pyfunc.predict(pd.DataFrame({"input": rows["input"]}))
+    assert list(predicted["prediction"]) == list(rows["prediction"])
+
+
+class Exploding(DeclaredStrategy):
+    def train(self, job):
+        raise RuntimeError("the GPU caught fire")
+
+
+class Interrupted(DeclaredStrategy):
+    def train(self, job):
+        raise KeyboardInterrupt
+
+
+class StrategyPlugin:
+    @autotl.hookimpl
+    def register_strategies(self, register):
+        register(Exploding("exploding", "fails"))
+        register(Interrupted("interrupted", "Ctrl-C"))
+
+
+@pytest.mark.parametrize("strategy, status", [("exploding", "FAILED"), ("interrupted", "KILLED")])
+def test_no_run_is_left_running(cli, tiny, colour_images, register_plugin, strategy, status):
+    register_plugin(StrategyPlugin(), "failing")
+    result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", strategy)
+    assert result.exit_code != 0
+    mlflow.set_tracking_uri(f"sqlite:///{Path('mlruns/mlflow.db').resolve()}")
+    runs = mlflow.search_runs(experiment_names=["autotl"], output_format="list")
+    assert [run.info.status for run in runs] == [status]
+
+
+def test_bad_settings_and_devices_are_usage_errors(cli, tiny, colour_images):
+    result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "finetune", "--set", "speed=11")
+    assert result.exit_code == 2 and "--set speed=...: unknown key" in result.stderr
+    result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "finetune", "--set", "epochs=many")
+    assert result.exit_code == 2 and "expected a number" in result.stderr
+    if not torch.cuda.is_available():
+        result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "finetune", "--device", "cuda")
+        assert result.exit_code == 2 and "no CUDA GPU" in result.stderr
+
+
+def test_a_source_without_a_text_modality_is_refused_on_text(cli, tiny, text_file):
+    from conftest import labelled_rows
+
+    result = cli("train", "--data", text_file(labelled_rows({"a": 5, "b": 5})), "--model", "tiny", "--strategy", "linear_probe")
+    assert result.exit_code == 2
+    assert "a image model; the data is text" in result.stderr
