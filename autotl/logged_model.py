@@ -1,21 +1,21 @@
 """The logged model as an MLflow pyfunc: ``mlflow.pyfunc.load_model(uri).predict(inputs)``.
 
-Inputs are a DataFrame with an ``input`` column (image paths or texts), or a
-list of them; the output has ``prediction`` and ``confidence`` columns.
+Inputs are image paths or texts: a list, or a one-column DataFrame. The output
+is one :class:`Prediction` per input.
 """
 
-import warnings
 from pathlib import Path
 
 import mlflow.pyfunc
 import numpy as np
-import pandas as pd
+import pydantic
 
 from autotl.errors import AutotlError
 
 
-# MLflow asks for type hints on predict, to validate inputs; these inputs are paths or texts of any form.
-warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method", category=UserWarning)
+class Prediction(pydantic.BaseModel):
+    prediction: str
+    confidence: float
 
 
 class AutotlModel(mlflow.pyfunc.PythonModel):
@@ -38,12 +38,11 @@ class AutotlModel(mlflow.pyfunc.PythonModel):
 
         return predict_proba(self.classifier, inputs, self.classifier.backbone.preprocessor, self.device, batch_size)
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
-        inputs = list(model_input["input"]) if isinstance(model_input, pd.DataFrame) else list(model_input)
-        probabilities = self.probabilities([str(i) for i in inputs])
-        return pd.DataFrame(
-            {"prediction": [self.classes[i] for i in probabilities.argmax(1)], "confidence": probabilities.max(1)}
-        )
+    def predict(self, context, model_input: list[str], params=None) -> list[Prediction]:
+        probabilities = self.probabilities(list(model_input))
+        return [
+            Prediction(prediction=self.classes[row.argmax()], confidence=float(row.max())) for row in probabilities
+        ]
 
 
 def load(uri: str) -> AutotlModel:

@@ -1,14 +1,20 @@
 """One real process per command, as a user runs them."""
 
 import json
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 from PIL import Image
 
+from fakes import save_fake_checkpoint
+from test_train_predict import install_tiny_plugin
 
-def autotl(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autotl", *map(str, args)], capture_output=True, text=True, timeout=120)
+
+def autotl(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autotl", *map(str, args)], capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
 
 
 def test_help_and_version():
@@ -42,3 +48,53 @@ def test_models():
     result = autotl("models", "--json")
     assert result.returncode == 0
     assert "models" in json.loads(result.stdout)
+
+
+def test_train_then_predict(colour_images, tmp_path):
+    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
+           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    trained = autotl("train", "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--set", "epochs=2", "--json", env=env, cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    report = json.loads(trained.stdout)
+    assert (tmp_path / "mlruns" / "mlflow.db").is_file()
+    assert "epoch 2/2" in trained.stderr
+    predicted = autotl("predict", "--model", report["model_uri"], "--data", colour_images, env=env, cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    assert "Accuracy:" in predicted.stderr
+
+
+def test_cache(tmp_path):
+    (tmp_path / "model" ).mkdir()
+    (tmp_path / "model" / "a.npy").write_bytes(b"0" * 2000)
+    assert "0.0 MB" in autotl("cache", "info", "--cache-dir", tmp_path).stdout
+    cleared = autotl("cache", "clear", "--cache-dir", tmp_path)
+    assert cleared.returncode == 0 and not tmp_path.exists()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_ui_serves_the_store(tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "autotl", "ui", "--port", str(port), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+                    assert page.status == 200 and b"MLflow" in page.read()
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the MLflow UI did not answer within 90 s"
+                assert server.poll() is None, "autotl ui exited"
+                time.sleep(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -123,7 +123,7 @@ def test_predict_on_unlabelled_images_and_with_pyfunc(cli, tiny, colour_images, 
     assert "Accuracy" not in result.stderr
     pyfunc = mlflow.pyfunc.load_model(report["model_uri"])
     predicted = pyfunc.predict(pd.DataFrame({"input": rows["input"]}))
-    assert list(predicted["prediction"]) == list(rows["prediction"])
+    assert [p.prediction for p in predicted] == list(rows["prediction"])
 
 
 class Exploding(DeclaredStrategy):
@@ -169,3 +169,29 @@ def test_a_source_without_a_text_modality_is_refused_on_text(cli, tiny, text_fil
     result = cli("train", "--data", text_file(labelled_rows({"a": 5, "b": 5})), "--model", "tiny", "--strategy", "linear_probe")
     assert result.exit_code == 2
     assert "a image model; the data is text" in result.stderr
+
+
+def tiny_bert(folder: Path) -> Path:
+    """A 2-layer, 16-wide BERT with a 30-word vocabulary, saved as a Hugging Face folder."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder.mkdir(parents=True)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + "good bad great awful fine poor nice terrible film plot the a is was very".split()
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    config = BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def test_a_local_hugging_face_folder_is_a_source(cli, tiny, text_file, tmp_path, monkeypatch):
+    folder = tiny_bert(tmp_path / "tiny-bert")
+    monkeypatch.setenv("AUTOTL_HF_MODELS", str(folder))
+    models = {m["name"]: m for m in json.loads(cli("models", "--json").stdout)["models"]}
+    assert models["tiny-bert"]["available"] and models["tiny-bert"]["feature_dim"] == 16
+    rows = [["text", "label"]] + [[f"the film was very {w}", "pos" if w in "good great nice fine" else "neg"] for w in
+                                  "good bad great awful fine poor nice terrible".split() * 3]
+    report = train_json(cli, "--data", text_file(rows), "--model", "tiny-bert", "--strategy", "finetune", "--set", "epochs=2")
+    result = cli("predict", "--model", report["model_uri"], "--data", text_file(rows), "--split", "test")
+    assert result.exit_code == 0, result.output
+    assert f"Accuracy: {report['test_accuracy']:.4f}" in result.stderr

@@ -1,6 +1,7 @@
 """Options that several commands share, declared once."""
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,3 +38,9 @@ Device = Annotated[str, typer.Option(help="auto (a GPU when there is one), cpu, 
 TrackingUri = Annotated[str | None, typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db].")]
 Experiment = Annotated[str, typer.Option(help="MLflow experiment name.")]
 CacheDir = Annotated[Path | None, typer.Option(help="Feature cache folder [default: AUTOTL_CACHE_DIR, else ~/.cache/autotl/features].")]
+TrustRemoteCode = Annotated[bool, typer.Option(help="Let Hugging Face models run code from their repository (off by default).")]
+
+
+def allow_remote_code(allowed: bool) -> None:
+    if allowed:
+        os.environ["AUTOTL_TRUST_REMOTE_CODE"] = "1"

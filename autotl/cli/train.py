@@ -28,10 +28,13 @@ def train_command(
     label_column: options.LabelColumn = "label",
     skip_bad_files: options.SkipBadFiles = False,
     cache_dir: options.CacheDir = None,
+    trust_remote_code: options.TrustRemoteCode = False,
     json: options.Json = False,
 ) -> None:
     """Fine-tune one source model with one strategy, evaluate it on test, log it to MLflow."""
     from autotl.api import train
+
+    options.allow_remote_code(trust_remote_code)
 
     result = train(
         data,

