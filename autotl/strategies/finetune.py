@@ -20,6 +20,8 @@ class Finetune(Strategy):
         from autotl.training.loop import evaluate, fit
 
         classifier = Classifier(job.source.load(pretrained=self.pretrained), len(job.classes))
+        if not self.pretrained:
+            _default_batch_norm_momentum(classifier)
         preprocess = classifier.backbone.preprocessor
         batches = {
             split: raw_batches(job.inputs(split), job.labels(split), preprocess, job.params.batch_size, job.device, shuffle=split == "train", seed=job.seed)
@@ -31,6 +33,16 @@ class Finetune(Strategy):
         )
         probabilities = {split: evaluate(classifier, batches[split], job.device)[0] for split in ("val", "test")}
         return TrainedModel(classifier.cpu(), result, probabilities)
+
+
+def _default_batch_norm_momentum(model) -> None:
+    """Random-init statistics need PyTorch's default momentum (0.1) to catch up in a few epochs;
+    some sources (EfficientNet-Lite: 0.01) ship a slow one meant to refine pretrained statistics."""
+    from torch import nn
+
+    for module in model.modules():
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+            module.momentum = 0.1
 
 
 @autotl.hookimpl
