@@ -1,7 +1,7 @@
 """autotl: pick the pretrained source model, transfer strategy and regularizer for your data.
 
-``autotl.train(...)`` is the notebook API (see :mod:`autotl.api`); it is imported
-on first use, so ``import autotl`` stays light.
+``autotl.select(...)`` and ``autotl.train(...)`` are the notebook API (see
+:mod:`autotl.api`); they are imported on first use, so ``import autotl`` stays light.
 """
 
 import pluggy
@@ -11,12 +11,12 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("autotl")
 """Marks a plugin's hook implementations: ``@autotl.hookimpl``."""
 
-__all__ = ["__version__", "hookimpl", "train"]
+__all__ = ["__version__", "hookimpl", "select", "train"]
 
 
 def __getattr__(name: str):
-    if name == "train":
-        from autotl.api import train
+    if name in ("select", "train"):
+        from autotl import api
 
-        return train
+        return getattr(api, name)
     raise AttributeError(f"module 'autotl' has no attribute {name!r}")

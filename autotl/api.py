@@ -29,9 +29,14 @@ class Result:
     baseline_test_accuracy: float | None = None
     budget_s: float | None = None
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    baseline_note: str = ""
+    exhausted: bool = False
+    leaderboard_text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("leaderboard_text")
+        return data
 
 
 def _stderr(message: str) -> None:
@@ -137,6 +142,113 @@ def train(
         train_command=command,
         best_epoch=trained.fit.best_epoch,
         leaderboard=[entry],
+    )
+
+
+def select(
+    data: str | Path,
+    budget: str | float = "15m",
+    *,
+    models: list[str] | None = None,
+    strategies: list[str] | None = None,
+    regularizers: list[str] | None = None,
+    metric: str = "accuracy",
+    seed: int = 0,
+    device: str = "auto",
+    tracking_uri: str | None = None,
+    experiment: str = "autotl",
+    intake: IntakeOptions | None = None,
+    cache_dir: str | Path | None = None,
+    storage: str | None = None,
+    study: str | None = None,
+    progress: Callable[[str], None] = _stderr,
+    clock: Callable[[], float] = time.monotonic,
+) -> Result:
+    """Scores every candidate on frozen features, searches the best within ``budget`` (the wall
+    time of the whole call), refits the winner on train+val, and trains the scratch baseline."""
+    import mlflow
+    import torch
+
+    from autotl import tracking
+    from autotl.data.intake import read_dataset
+    from autotl.data.profile import profile
+    from autotl.plugins import build_registry
+    from autotl.selection.budget import Budget, parse_budget
+    from autotl.selection.search import Row, Selector, format_leaderboard, leaderboard
+    from autotl.training.device import resolve_device
+    from autotl.training.features import FeatureCache
+    from autotl.training.metrics import METRICS
+
+    clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
+    if metric not in METRICS:
+        raise AutotlError(f"--metric {metric!r} is not known: choose from {', '.join(METRICS)}")
+    intake = intake or IntakeOptions(seed=seed)
+    registry = build_registry()
+    chosen = {
+        "sources": registry.pick("sources", models),
+        "strategies": registry.pick("strategies", strategies),
+        "regularizers": registry.pick("regularizers", regularizers),
+    }
+    target_device = resolve_device(device)
+    dataset = read_dataset(data, intake, registry)
+    candidates, left_out = registry.candidates(dataset.modality, **chosen)
+    if not candidates:
+        reasons = "; ".join(f"{item.what}: {item.reason}" for item in left_out[:3])
+        raise AutotlError(f"no candidate can be built for this {dataset.modality} data ({reasons}); see `autotl inspect`")
+    scratch = next((s for s in registry.items("strategies") if s.name == "scratch"), None)
+    torch.manual_seed(seed)
+    uri = tracking.resolve_uri(tracking_uri)
+    storage = storage or tracking.default_study_storage(uri)
+    study = study or f"autotl-{dataset.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    progress(f"Selecting among {len(candidates)} candidates for {len(dataset.splits['train'])} {dataset.modality} examples within {clock_budget.seconds:.0f}s ({target_device})")
+    with tracking.tracked_run(uri, experiment, f"select {dataset.path.name}") as run:
+        tracking.log_environment(seed)
+        tracking.log_dataset(dataset, profile(dataset))
+        mlflow.log_params({"budget_s": clock_budget.seconds, "metric": metric, "study": study, "storage": storage})
+        selector = Selector(
+            dataset, candidates, clock_budget, scratch=scratch, metric=metric, seed=seed, device=target_device,
+            cache=FeatureCache(Path(cache_dir) if cache_dir else None), storage=storage, study_name=study, progress=progress,
+        )
+        selection = selector.run()
+        rows = selection.rows + [Row(item.what, item.what.split(" + ")[0], "", "", state="left out", reason=item.reason) for item in left_out]
+        board = leaderboard(rows)
+        table = format_leaderboard(board, metric)
+        mlflow.log_text(table, "leaderboard.txt")
+        mlflow.log_dict({"leaderboard": board}, "leaderboard.json")
+        if selection.best is None:
+            progress(table)
+            raise AutotlError(f"no trial finished within the budget of {clock_budget.seconds:.0f}s: give a larger --budget")
+        best = selection.best
+        model_uri = tracking.log_classifier(selection.final.classifier, selection.final_job.source, dataset.classes)
+        metrics = {f"test_{metric}": selection.test_metric, "test_accuracy": selection.test_accuracy, f"val_{metric}": best.val_metric}
+        if selection.baseline_test_accuracy is not None:
+            metrics["baseline_test_accuracy"] = selection.baseline_test_accuracy
+        mlflow.log_metrics(metrics)
+        mlflow.set_tags({"autotl.choice": best.candidate, "autotl.exhausted": str(selection.exhausted)})
+        run_id = run.info.run_id
+    params = {k: v for k, v in best.params.items() if k != "best_epoch"} | {"epochs": best.params["best_epoch"]}
+    if selection.exhausted:
+        progress("The search space was exhausted before the budget ran out.")
+    return Result(
+        source=best.source,
+        strategy=best.strategy,
+        regularizer=best.regularizer,
+        params=params,
+        metric=metric,
+        val_metric=best.val_metric,
+        test_metric=selection.test_metric,
+        test_accuracy=selection.test_accuracy,
+        run_id=run_id,
+        model_uri=model_uri,
+        elapsed_s=clock_budget.elapsed(),
+        train_command=_train_command(data, best.source, best.strategy, best.regularizer, params, metric, seed, intake),
+        best_epoch=best.params["best_epoch"],
+        baseline_test_accuracy=selection.baseline_test_accuracy,
+        baseline_note=selection.baseline_note,
+        budget_s=clock_budget.seconds,
+        leaderboard=board,
+        exhausted=selection.exhausted,
+        leaderboard_text=table,
     )
 
 

@@ -33,6 +33,14 @@ def resolve_uri(uri: str | None = None) -> str:
     return uri
 
 
+def default_study_storage(tracking_uri: str) -> str:
+    """Optuna's own SQLite file beside MLflow's (both keep an alembic_version table, so not the same file)."""
+    if tracking_uri.startswith("sqlite:///"):
+        return f"sqlite:///{Path(tracking_uri.removeprefix('sqlite:///')).parent / 'optuna.db'}"
+    Path("mlruns").mkdir(exist_ok=True)
+    return f"sqlite:///{Path('mlruns/optuna.db').resolve()}"
+
+
 def _experiment_id(name: str, uri: str) -> str:
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
@@ -44,14 +52,37 @@ def _experiment_id(name: str, uri: str) -> str:
 
 @contextmanager
 def tracked_run(uri: str, experiment: str, run_name: str) -> Iterator[mlflow.ActiveRun]:
-    """A run that ends FINISHED, FAILED on an error, or KILLED on Ctrl-C: never left RUNNING."""
+    """The command's run. It ends FINISHED, FAILED on an error, or KILLED on Ctrl-C: never left RUNNING."""
     mlflow.set_tracking_uri(uri)
-    with mlflow.start_run(experiment_id=_experiment_id(experiment, uri), run_name=run_name) as run:
-        try:
-            yield run
-        except KeyboardInterrupt:
-            mlflow.end_run(status="KILLED")
-            raise
+    with _ended(mlflow.start_run(experiment_id=_experiment_id(experiment, uri), run_name=run_name)) as run:
+        yield run
+
+
+@contextmanager
+def nested_run(run_name: str, finished_on: tuple[type[BaseException], ...] = ()) -> Iterator[mlflow.ActiveRun]:
+    """A child of the active run (a trial), ended like ``tracked_run``; the exceptions in
+    ``finished_on`` (a pruned trial) still end it FINISHED."""
+    parent = mlflow.active_run()
+    child = mlflow.start_run(run_name=run_name, nested=True, experiment_id=parent.info.experiment_id)
+    with _ended(child, finished_on) as run:
+        yield run
+
+
+@contextmanager
+def _ended(run: mlflow.ActiveRun, finished_on: tuple[type[BaseException], ...] = ()) -> Iterator[mlflow.ActiveRun]:
+    status = "FINISHED"
+    try:
+        yield run
+    except finished_on:
+        raise
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    except BaseException:
+        status = "FAILED"
+        raise
+    finally:
+        mlflow.end_run(status=status)
 
 
 def log_environment(seed: int) -> None:

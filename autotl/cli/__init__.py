@@ -12,7 +12,7 @@ from typing import Callable
 import typer
 
 from autotl import __version__, plugins
-from autotl.cli import cache, catalog, inspect, predict, train, ui
+from autotl.cli import cache, catalog, inspect, predict, select, train, ui
 from autotl.errors import AutotlError
 
 
@@ -61,6 +61,7 @@ def add_command(function: Callable, name: str | None = None) -> None:
     app.command(name)(_user_errors_exit_2(function))
 
 
+add_command(select.select_command, "select")
 add_command(train.train_command, "train")
 add_command(predict.predict_command, "predict")
 add_command(inspect.inspect_command, "inspect")

@@ -9,7 +9,8 @@ from autotl.errors import AutotlError
 
 SET_HELP = (
     "Training setting as key=value, repeatable. Keys: lr (1e-3), epochs (10), batch_size (32), "
-    "weight_decay (0.01), warmup (0.1: fraction of steps), threads (0: torch's default CPU threads)."
+    "weight_decay (0.01), warmup (0.1: fraction of steps), threads (0: torch's default CPU threads), "
+    "image_size (0: the source's own input size)."
 )
 
 

@@ -19,7 +19,7 @@ class Finetune(Strategy):
         from autotl.training.job import TrainedModel
         from autotl.training.loop import evaluate, fit
 
-        classifier = Classifier(job.source.load(pretrained=self.pretrained), len(job.classes))
+        classifier = Classifier(job.load_backbone(pretrained=self.pretrained), len(job.classes))
         if not self.pretrained:
             _default_batch_norm_momentum(classifier)
         preprocess = classifier.backbone.preprocessor

@@ -15,7 +15,7 @@ class LinearProbe(Strategy):
         from autotl.training.job import TrainedModel
         from autotl.training.loop import evaluate, fit
 
-        backbone = job.source.load(pretrained=True)
+        backbone = job.load_backbone(pretrained=True)
         backbone.requires_grad_(False)
         features = {split: job.cache.features(backbone, job.source, job.splits[split], job.device) for split in ("train", "val", "test")}
         classifier = Classifier(backbone, len(job.classes))

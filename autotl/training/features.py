@@ -39,6 +39,8 @@ class FeatureCache:
         self, backbone: Backbone, source: Source, examples: list[Example], device: torch.device, batch_size: int = 64
     ) -> np.ndarray:
         """Features of each example, in order; only inputs not cached yet go through the backbone."""
+        if not examples:
+            return np.zeros((0, backbone.feature_dim), dtype=np.float32)
         folder = self.folder / _model_key(source, backbone)
         folder.mkdir(parents=True, exist_ok=True)
         missing = {e.fingerprint: e.input for e in examples if not (folder / f"{e.fingerprint}.npy").is_file()}
@@ -47,6 +49,12 @@ class FeatureCache:
             self.prune(keep=folder)
         os.utime(folder)
         return np.stack([np.load(folder / f"{e.fingerprint}.npy") for e in examples])
+
+    def missing(self, backbone: Backbone, source: Source, examples: list[Example]) -> list[Example]:
+        """The examples whose features are not cached yet, one per content."""
+        folder = self.folder / _model_key(source, backbone)
+        unique = {e.fingerprint: e for e in examples}
+        return [e for f, e in unique.items() if not (folder / f"{f}.npy").is_file()]
 
     def size_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.folder.rglob("*") if f.is_file()) if self.folder.exists() else 0

@@ -28,6 +28,16 @@ class TrainingJob:
     seed: int = 0
     on_epoch: Callable[[Epoch], None] = lambda epoch: None
 
+    def load_backbone(self, pretrained: bool = True):
+        """The source model, taking images at ``params.image_size`` when that is set."""
+        from autotl.sources.backbone import ImagePreprocessor
+
+        backbone = self.source.load(pretrained=pretrained)
+        spec = self.source.spec
+        if self.params.image_size and spec.modality == "image":
+            backbone.preprocessor = ImagePreprocessor(self.params.image_size, spec.mean, spec.std)
+        return backbone
+
     def inputs(self, split: str) -> list[str]:
         return [e.input for e in self.splits[split]]
 

@@ -18,6 +18,9 @@ class TrainParams:
     """Fraction of the optimisation steps spent warming the learning rate up from near zero."""
     threads: int = 0
     """CPU threads for torch; 0 leaves torch's default."""
+    image_size: int = 0
+    """Side of the square input images are resized to; 0 keeps the source's own. Smaller is
+    cheaper, and loses little when the images are small to begin with."""
 
     @classmethod
     def from_strings(cls, settings: dict[str, str], defaults: Mapping[str, float] | None = None) -> "TrainParams":

@@ -1,0 +1,52 @@
+"""``autotl select``: the whole flow, within a budget."""
+
+from typing import Annotated
+
+import typer
+
+from autotl.cli import options
+from autotl.selection.budget import DEFAULT_BUDGET
+
+
+def select_command(
+    data: options.Data,
+    budget: Annotated[str, typer.Option(help="Wall time for the whole command, e.g. 90s, 15m, 2h.")] = DEFAULT_BUDGET,
+    models: options.Models = None,
+    strategies: options.Strategies = None,
+    regularizers: options.Regularizers = None,
+    metric: options.Metric = "accuracy",
+    seed: options.Seed = 0,
+    device: options.Device = "auto",
+    tracking_uri: options.TrackingUri = None,
+    experiment: options.Experiment = "autotl",
+    text_column: options.TextColumn = "text",
+    label_column: options.LabelColumn = "label",
+    skip_bad_files: options.SkipBadFiles = False,
+    cache_dir: options.CacheDir = None,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].")] = None,
+    study: Annotated[str | None, typer.Option(help="Optuna study name [default: a new one per run].")] = None,
+    trust_remote_code: options.TrustRemoteCode = False,
+    json: options.Json = False,
+) -> None:
+    """Find the best source model, strategy and regularizer for your data within a budget."""
+    from autotl.api import select
+
+    options.allow_remote_code(trust_remote_code)
+    result = select(
+        data, budget, models=options.names(models), strategies=options.names(strategies),
+        regularizers=options.names(regularizers), metric=metric, seed=seed, device=device,
+        tracking_uri=tracking_uri, experiment=experiment,
+        intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
+        cache_dir=cache_dir, storage=storage, study=study,
+    )
+    if json:
+        options.print_json(result.to_dict())
+        return
+    typer.echo(result.leaderboard_text)
+    typer.echo("")
+    typer.echo(f"Chosen: {result.source} + {result.strategy} + {result.regularizer} (val {result.metric} {result.val_metric:.4f})")
+    baseline = "n/a" if result.baseline_test_accuracy is None else f"{result.baseline_test_accuracy:.4f}"
+    note = f" ({result.baseline_note})" if result.baseline_note else ""
+    typer.echo(f"Test accuracy {result.test_accuracy:.4f}; scratch baseline {baseline}{note}")
+    typer.echo(f"Model: {result.model_uri}   ({result.elapsed_s:.0f}s of {result.budget_s:.0f}s)")
+    typer.echo(f"Reproduce: {result.train_command}")

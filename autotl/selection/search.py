@@ -1,0 +1,345 @@
+"""The selection itself: LogME on frozen features, then an Optuna study within the budget,
+then the best trial refit on train+val and a ``scratch`` baseline beside it."""
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable
+
+import mlflow
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
+
+from autotl import tracking
+from autotl.data import Dataset
+from autotl.needs import Capability
+from autotl.registry import Candidate
+from autotl.selection import costs
+from autotl.selection.budget import Budget
+from autotl.strategies import Strategy
+from autotl.training.features import FeatureCache
+from autotl.training.job import TrainedModel, TrainingJob
+from autotl.training.metrics import score
+from autotl.training.params import TrainParams
+from autotl.transferability import logme
+
+LR_SCALES = (0.3, 1.0, 3.0)
+EPOCH_SCALES = (0.5, 1.0, 2.0)
+SCORING_SHARE = 0.35
+"""At most this share of the budget goes to featurizing and scoring sources..."""
+FIRST_SOURCE_SHARE = 0.6
+"""...except for the cheapest source, which may take this much: without one there is nothing to search."""
+TOP_SOURCES = 3
+SMALL_DATA_PER_CLASS = 100
+"""Below this many training examples per class the first guess is a linear probe, above it fine-tuning."""
+BASELINE_SHARE = 0.2
+"""The scratch baseline gets at most this share of the budget (or what its full run needs, if less);
+when that is short, it trains fewer epochs or learning rates, and says so."""
+REFIT_MARGIN = 1.5
+FROZEN_GUESS_S = 1.0
+"""What a trial on cached features is taken to cost until one has been timed."""
+"""A trial is started only if a refit 1.5 times as long would still fit after it."""
+
+
+@dataclass
+class Row:
+    """One leaderboard line: a candidate with its score, or a trial with its result."""
+
+    candidate: str
+    source: str
+    strategy: str
+    regularizer: str
+    logme: float | None = None
+    trial: int | None = None
+    params: dict[str, Any] | None = None
+    predicted_s: float | None = None
+    seconds: float | None = None
+    val_metric: float | None = None
+    state: str = "candidate"
+    reason: str = ""
+    run_id: str | None = None
+
+
+@dataclass
+class Selection:
+    rows: list[Row]
+    best: Row | None
+    final: TrainedModel | None
+    final_job: TrainingJob | None
+    test_metric: float | None
+    test_accuracy: float | None
+    baseline_test_accuracy: float | None
+    baseline_note: str
+    exhausted: bool
+
+
+class Selector:
+    def __init__(self, dataset: Dataset, candidates: list[Candidate], budget: Budget, *, scratch: Strategy | None,
+                 metric: str, seed: int, device, cache: FeatureCache, storage: str, study_name: str,
+                 progress: Callable[[str], None]):
+        self.dataset, self.candidates, self.budget, self.scratch = dataset, candidates, budget, scratch
+        self.metric, self.seed, self.device, self.cache = metric, seed, device, cache
+        self.storage, self.study_name, self.report = storage, study_name, progress
+        self.rows: list[Row] = []
+        self.logme: dict[str, float] = {}
+        self.calibrated: dict[tuple[str, bool], float] = {}
+        self.rates: dict[tuple[str, str], float] = {}
+        """Seconds per epoch seen in finished or pruned trials, by (source, strategy): they overrule calibration."""
+
+    def progress(self, message: str) -> None:
+        self.report(f"[{self.budget.elapsed():5.0f}s] {message}")
+
+    # -- jobs -------------------------------------------------------------------------------
+    def job(self, candidate: Candidate, params: TrainParams, splits: dict | None = None, on_epoch=lambda e: None) -> TrainingJob:
+        return TrainingJob(
+            source=candidate.source, regularizer=candidate.regularizer, classes=self.dataset.classes,
+            splits=splits or self.dataset.splits, params=params, device=self.device, metric=self.metric,
+            cache=self.cache, seed=self.seed, on_epoch=on_epoch,
+        )
+
+    def params(self, candidate: Candidate, lr_scale: float = 1.0, epochs_scale: float = 1.0) -> TrainParams:
+        base = TrainParams(**candidate.strategy.defaults)
+        return replace(base, lr=base.lr * lr_scale, epochs=max(1, round(base.epochs * epochs_scale)),
+                       image_size=image_size(self.dataset, candidate.source))
+
+    # -- zero-training stage ----------------------------------------------------------------
+    def score_sources(self) -> list[str]:
+        """LogME of each source on its frozen training features, cheapest source first; returns the kept ones."""
+        sources = {c.source.name: c for c in self.candidates}
+        for name, candidate in sorted(sources.items(), key=lambda item: item[1].source.spec.flops_per_sample):
+            job = self.job(candidate, self.params(candidate))
+            backbone = job.load_backbone(pretrained=True)
+            predicted = costs.feature_seconds(job, backbone, self.budget.clock)
+            self.progress(f"  {name}: featurizing the rest should take ~{predicted:.0f}s")
+            allowance = self.budget.seconds * (SCORING_SHARE if self.logme else FIRST_SOURCE_SHARE)
+            if self.budget.elapsed() + predicted > allowance:
+                self.drop(name, f"featurizing it would take ~{predicted:.0f}s, past the scoring share of the budget")
+                continue
+            for split in ("val", "test"):  # every linear-probe trial will need them
+                job.cache.features(backbone, job.source, job.splits[split], job.device)
+            features = job.cache.features(backbone, job.source, job.splits["train"], job.device)
+            self.logme[name] = logme(features, job.labels("train"))
+            self.progress(f"  {name}: LogME {self.logme[name]:.3f}")
+        ranked = sorted(self.logme, key=self.logme.get, reverse=True)
+        for name in ranked[TOP_SOURCES:]:
+            self.drop(name, f"LogME {self.logme[name]:.3f}, below the top {TOP_SOURCES}")
+        return ranked[:TOP_SOURCES]
+
+    def drop(self, source: str, reason: str) -> None:
+        for c in self.candidates:
+            if c.source.name == source:
+                self.rows.append(Row(c.label, source, c.strategy.name, c.regularizer.name, self.logme.get(source), state="dropped", reason=reason))
+
+    # -- costs ------------------------------------------------------------------------------
+    def predicted(self, candidate: Candidate, params: TrainParams) -> float:
+        seen = self.rates.get((candidate.source.name, candidate.strategy.name))
+        if seen is not None:
+            return seen * params.epochs
+        if Capability.TRAINED_BACKBONE not in candidate.strategy.provides:
+            return FROZEN_GUESS_S  # on cached features: a head alone
+        pretrained = candidate.strategy.name != "scratch"
+        key = (candidate.source.name, pretrained)
+        if key not in self.calibrated:
+            self.calibrated[key] = costs.training_seconds(self.job(candidate, replace(params, epochs=1)), pretrained, self.budget.clock)
+        return self.calibrated[key] * params.epochs
+
+    def baseline_seconds(self, candidate: Candidate) -> float:
+        scratch = self.scratch_of(candidate)
+        if scratch is None:
+            return 0.0
+        return min(self.predicted(scratch, self.params(scratch)) * len(LR_SCALES), BASELINE_SHARE * self.budget.seconds)
+
+    def scratch_of(self, candidate: Candidate) -> Candidate | None:
+        none = next((c.regularizer for c in self.candidates if c.regularizer.name == "none"), candidate.regularizer)
+        return Candidate(candidate.source, self.scratch, none) if self.scratch else None
+
+    # -- the study --------------------------------------------------------------------------
+    def search(self, kept_sources: list[str]) -> tuple[Row | None, bool]:
+        pool = [c for c in self.candidates if c.source.name in kept_sources]
+        by_label = {c.label: c for c in pool}
+        space = {
+            "candidate": CategoricalDistribution([c.label for c in pool]),
+            "lr_scale": CategoricalDistribution(list(LR_SCALES)),
+            "epochs_scale": CategoricalDistribution(list(EPOCH_SCALES)),
+        }
+        study = optuna.create_study(
+            study_name=self.study_name, storage=self.storage, direction="maximize", load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(seed=self.seed), pruner=optuna.pruners.SuccessiveHalvingPruner(),
+        )
+        for guess in self.first_guesses(pool, kept_sources):
+            study.enqueue_trial({"candidate": guess.label, "lr_scale": 1.0, "epochs_scale": 1.0})
+        best_source = next(c for c in pool if c.source.name == kept_sources[0])
+        reserve = self.baseline_seconds(best_source)
+        probes = [c for c in pool if c.strategy.name == "linear_probe"]
+        cheapest = min(self.predicted(c, self.params(c, 1.0, min(EPOCH_SCALES))) for c in (probes or pool))
+        self.progress(f"Searching {len(pool)} candidates; {reserve:.0f}s kept for the baseline, cheapest trial ~{cheapest:.0f}s")
+        size = len(pool) * len(LR_SCALES) * len(EPOCH_SCALES)
+        seen: set[tuple] = set()
+        repeats = 0
+        while len(seen) < size and repeats < 50 and self.budget.fits(cheapest * (1 + REFIT_MARGIN), keep=reserve):
+            trial = study.ask(space)
+            key = (trial.params["candidate"], trial.params["lr_scale"], trial.params["epochs_scale"])
+            if key in seen:
+                study.tell(trial, state=TrialState.PRUNED)
+                repeats += 1
+                continue
+            repeats = 0
+            seen.add(key)
+            candidate = by_label[key[0]]
+            params = self.params(candidate, key[1], key[2])
+            predicted = self.predicted(candidate, params)
+            row = Row(candidate.label, candidate.source.name, candidate.strategy.name, candidate.regularizer.name,
+                      self.logme.get(candidate.source.name), trial.number, params.as_dict(), predicted)
+            self.rows.append(row)
+            if not self.budget.fits(predicted * (1 + REFIT_MARGIN), keep=reserve):
+                row.state, row.reason = "skipped", f"predicted {predicted:.0f}s would not leave time for the refit and baseline"
+                self.progress(f"Trial {trial.number}: {candidate.label} skipped, {row.reason}")
+                study.tell(trial, state=TrialState.PRUNED)
+                continue
+            self.run_trial(study, trial, candidate, params, row)
+        tried = [r for r in self.rows if r.trial is not None and r.state != "skipped"]
+        exhausted = len(tried) >= size
+        complete = [r for r in self.rows if r.state == "complete"]
+        return (max(complete, key=lambda r: r.val_metric) if complete else None), exhausted
+
+    def first_guesses(self, pool: list[Candidate], kept: list[str]) -> list[Candidate]:
+        """The prior: small data favours frozen features, more data end-to-end fine-tuning."""
+        per_class = len(self.dataset.splits["train"]) / len(self.dataset.classes)
+        order = ["linear_probe", "finetune"] if per_class < SMALL_DATA_PER_CLASS else ["finetune", "linear_probe"]
+        guesses = []
+        for strategy in order:
+            match = [c for c in pool if c.source.name == kept[0] and c.strategy.name == strategy and c.regularizer.name == "none"]
+            guesses += match[:1]
+        return guesses
+
+    def run_trial(self, study, trial, candidate: Candidate, params: TrainParams, row: Row) -> None:
+        started = self.budget.clock()
+        epochs_run = 0
+        self.progress(f"Trial {trial.number}: {candidate.label}, lr {params.lr:.2g}, {params.epochs} epochs (~{row.predicted_s:.0f}s)")
+
+        def on_epoch(epoch) -> None:
+            nonlocal epochs_run
+            epochs_run = epoch.epoch
+            mlflow.log_metrics({f"val_{self.metric}": epoch.val_metric, "train_loss": epoch.train_loss}, step=epoch.epoch)
+            trial.report(epoch.val_metric, epoch.epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch.epoch}")
+
+        try:
+            with tracking.nested_run(f"trial {trial.number}: {candidate.label}", finished_on=(optuna.TrialPruned,)) as run:
+                row.run_id = run.info.run_id
+                mlflow.log_params({"source": row.source, "strategy": row.strategy, "regularizer": row.regularizer, **params.as_dict()})
+                trained = candidate.strategy.train(self.job(candidate, params, on_epoch=on_epoch))
+                mlflow.log_metric(f"best_val_{self.metric}", trained.fit.val_metric)
+        except optuna.TrialPruned as pruned:
+            row.state, row.reason = "pruned", str(pruned)
+            self.progress(f"  {row.reason}")
+            study.tell(trial, state=TrialState.PRUNED)
+            return
+        except KeyboardInterrupt:
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        except Exception as error:  # one trial's fault must not end the study
+            row.state, row.reason = "failed", f"{type(error).__name__}: {error}"
+            study.tell(trial, state=TrialState.FAIL)
+            self.progress(f"  failed: {row.reason}")
+            return
+        finally:
+            row.seconds = self.budget.clock() - started
+            if epochs_run:
+                key = (candidate.source.name, candidate.strategy.name)
+                self.rates[key] = max(self.rates.get(key, 0.0), row.seconds / epochs_run)
+        row.state, row.val_metric = "complete", trained.fit.val_metric
+        row.params["best_epoch"] = trained.fit.best_epoch
+        study.tell(trial, trained.fit.val_metric)
+        self.progress(f"  val {self.metric} {trained.fit.val_metric:.4f} ({row.seconds:.0f}s)")
+
+    # -- after the search -------------------------------------------------------------------
+    def refit(self, best: Row) -> tuple[TrainedModel, TrainingJob]:
+        """The best trial again on train+val, for its best epoch count; test seen once, here."""
+        candidate = next(c for c in self.candidates if c.label == best.candidate)
+        params = TrainParams(**{k: v for k, v in best.params.items() if k != "best_epoch"})
+        params = replace(params, epochs=best.params["best_epoch"])
+        splits = {"train": self.dataset.splits["train"] + self.dataset.splits["val"], "val": self.dataset.splits["val"], "test": self.dataset.splits["test"]}
+        job = self.job(candidate, params, splits)
+        self.progress(f"Refitting {candidate.label} on train+val for {params.epochs} epochs")
+        return candidate.strategy.train(job), job
+
+    def baseline(self, best: Row, epochs: int) -> tuple[float | None, str]:
+        """``scratch`` on the chosen architecture with the same learning-rate choices and, for a
+        fine-tuned choice, the same epochs; cut to what the time left allows, and said so."""
+        candidate = next(c for c in self.candidates if c.label == best.candidate)
+        scratch = self.scratch_of(candidate)
+        if scratch is None:
+            return None, "no scratch strategy is registered"
+        if Capability.TRAINED_BACKBONE not in candidate.strategy.provides:  # frozen features: no epochs to match
+            epochs = self.params(scratch).epochs
+        per_epoch = self.predicted(scratch, replace(self.params(scratch), epochs=1))
+        affordable = int(self.budget.left() // per_epoch) if per_epoch > 0 else epochs * len(LR_SCALES)
+        rates = LR_SCALES if affordable >= len(LR_SCALES) else LR_SCALES[1:2]
+        epochs_run = min(epochs, max(1, affordable // len(rates)))
+        results = []
+        for lr_scale in rates:
+            params = replace(self.params(scratch, lr_scale), epochs=epochs_run)
+            self.progress(f"Baseline: scratch {candidate.source.name}, lr {params.lr:.2g}, {epochs_run} epochs (~{per_epoch * epochs_run:.0f}s)")
+            results.append(scratch.strategy.train(self.job(scratch, params)))
+        chosen = max(results, key=lambda t: t.fit.val_metric)
+        labels = self.job(scratch, self.params(scratch)).labels("test")
+        accuracy = score("accuracy", labels, chosen.probabilities["test"].argmax(1), len(self.dataset.classes))
+        note = "" if (epochs_run, len(rates)) == (epochs, len(LR_SCALES)) else (
+            f"cut to the budget: {epochs_run} of {epochs} epochs, {len(rates)} of {len(LR_SCALES)} learning rates")
+        return accuracy, note
+
+    def run(self) -> Selection:
+        self.progress(f"Scoring {len({c.source.name for c in self.candidates})} source(s) on frozen features")
+        kept = self.score_sources()
+        if not kept:
+            return Selection(self.rows, None, None, None, None, None, None, "", False)
+        best, exhausted = self.search(kept)
+        if best is None:
+            return Selection(self.rows, None, None, None, None, None, None, "", exhausted)
+        final, job = self.refit(best)
+        labels = job.labels("test")
+        predictions = final.probabilities["test"].argmax(1)
+        test_metric = score(self.metric, labels, predictions, len(self.dataset.classes))
+        test_accuracy = score("accuracy", labels, predictions, len(self.dataset.classes))
+        baseline, note = self.baseline(best, job.params.epochs)
+        return Selection(self.rows, best, final, job, test_metric, test_accuracy, baseline, note, exhausted)
+
+
+def image_size(dataset: Dataset, source) -> int:
+    """Small images are not blown up to the source's full input size: four times their shorter
+    median side, in steps of 32, at least 64 pixels, at most the source's own size (0 for text)."""
+    if dataset.modality != "image":
+        return 0
+    native = source.spec.input_size[-1]
+    side = min(dataset.summary["width"]["median"], dataset.summary["height"]["median"])
+    return int(min(native, max(64, 32 * math.ceil(4 * side / 32))))
+
+
+def leaderboard(rows: list[Row]) -> list[dict[str, Any]]:
+    order = {"complete": 0, "pruned": 1, "failed": 2, "skipped": 3, "dropped": 4}
+    ranked = sorted(rows, key=lambda r: (order.get(r.state, 5), -(r.val_metric or -1), r.trial or 0))
+    return [asdict(r) for r in ranked]
+
+
+def format_leaderboard(rows: list[dict[str, Any]], metric: str) -> str:
+    """A plain-text table: the terminal shows it and the MLflow run keeps it."""
+    header = ("#", "candidate", "LogME", "lr", "epochs", "predicted", "took", f"val {metric}", "state / why")
+    lines = []
+    for row in rows:
+        params = row["params"] or {}
+        lines.append((
+            "" if row["trial"] is None else str(row["trial"]),
+            row["candidate"],
+            "" if row["logme"] is None else f"{row['logme']:.3f}",
+            f"{params['lr']:.2g}" if "lr" in params else "",
+            str(params.get("best_epoch", params.get("epochs", ""))),
+            "" if row["predicted_s"] is None else f"{row['predicted_s']:.0f}s",
+            "" if row["seconds"] is None else f"{row['seconds']:.0f}s",
+            "" if row["val_metric"] is None else f"{row['val_metric']:.4f}",
+            row["state"] + (f": {row['reason']}" if row["reason"] else ""),
+        ))
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
+    render = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([render(header), render(["-" * w for w in widths]), *map(render, lines)])

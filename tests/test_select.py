@@ -1,0 +1,121 @@
+"""``select`` on the tiny model: the budget, failing trials, and runs never left RUNNING."""
+
+from pathlib import Path
+
+import mlflow
+import pytest
+
+import autotl
+from autotl.strategies.linear_probe import LinearProbe
+
+
+class FakeClock:
+    """Time that moves only when a test strategy says an epoch took ``epoch_seconds``."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+CLOCK = FakeClock()
+
+
+class TickingProbe(LinearProbe):
+    """A linear probe whose every epoch costs 5 fake seconds."""
+
+    def train(self, job):
+        report = job.on_epoch
+
+        def tick(epoch):
+            CLOCK.now += 5
+            report(epoch)
+
+        job.on_epoch = tick
+        return super().train(job)
+
+
+class FlakyProbe(LinearProbe):
+    calls = 0
+
+    def train(self, job):
+        FlakyProbe.calls += 1
+        if FlakyProbe.calls == 1:
+            raise RuntimeError("out of luck")
+        return super().train(job)
+
+
+class InterruptedProbe(LinearProbe):
+    def train(self, job):
+        raise KeyboardInterrupt
+
+
+class SelectPlugin:
+    @autotl.hookimpl
+    def register_strategies(self, register):
+        register(TickingProbe("ticking", "costs fake time", defaults={"epochs": 4, "lr": 0.05}))
+        register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}))
+        register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}))
+
+
+@pytest.fixture
+def select_setup(tiny, register_plugin, tmp_path):
+    register_plugin(SelectPlugin(), "select-plugin")
+    CLOCK.now = 0.0
+    FlakyProbe.calls = 0
+    return tmp_path
+
+
+def runs() -> list:
+    mlflow.set_tracking_uri(f"sqlite:///{Path('mlruns/mlflow.db').resolve()}")
+    return mlflow.search_runs(experiment_names=["autotl"], output_format="list")
+
+
+def test_the_budget_is_honoured(select_setup, colour_images):
+    result = autotl.select(colour_images, 100, models=["tiny"], strategies=["ticking"], regularizers=["none"],
+                           clock=CLOCK, progress=lambda message: None)
+    assert result.elapsed_s <= 110
+    trials = [row for row in result.leaderboard if row["trial"] is not None]
+    assert sum(row["state"] == "complete" for row in trials) >= 2
+    assert not result.exhausted  # nine settings at 10-40 fake seconds each cannot all fit in 100
+    assert result.strategy == "ticking" and result.baseline_test_accuracy is not None
+    assert {run.info.status for run in runs()} == {"FINISHED"}
+
+
+def test_a_failing_trial_leaves_the_study_going(select_setup, colour_images):
+    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["flaky"], regularizers=["none"],
+                           progress=lambda message: None)
+    states = [row["state"] for row in result.leaderboard if row["trial"] is not None]
+    assert "failed" in states and states.count("complete") >= 2
+    failed = next(row for row in result.leaderboard if row["state"] == "failed")
+    assert failed["reason"] == "RuntimeError: out of luck"
+    assert result.exhausted
+    assert "FAILED" in {run.info.status for run in runs()}
+    assert "RUNNING" not in {run.info.status for run in runs()}
+
+
+def test_ctrl_c_leaves_no_run_running(select_setup, colour_images):
+    with pytest.raises(KeyboardInterrupt):
+        autotl.select(colour_images, 3600, models=["tiny"], strategies=["interrupted"], regularizers=["none"],
+                      progress=lambda message: None)
+    statuses = [run.info.status for run in runs()]
+    assert statuses and set(statuses) == {"KILLED"}
+
+
+def test_select_cli_json(cli, select_setup, colour_images):
+    result = cli("select", "--data", colour_images, "--budget", "1h", "--models", "tiny", "--strategies", "linear_probe", "--json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    report = json.loads(result.stdout)
+    for key in ("source", "strategy", "regularizer", "params", "val_metric", "test_metric", "test_accuracy",
+                "baseline_test_accuracy", "run_id", "model_uri", "budget_s", "elapsed_s", "train_command", "leaderboard"):
+        assert key in report
+    assert report["budget_s"] == 3600
+    assert report["train_command"].startswith("autotl train")
+
+
+def test_budget_must_be_a_duration(cli, colour_images):
+    result = cli("select", "--data", colour_images, "--budget", "soon")
+    assert result.exit_code == 2 and "--budget 'soon'" in result.stderr
