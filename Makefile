@@ -26,13 +26,16 @@ examples/data/digits: | $(STAMP)
 examples/data/reuters-r8.csv: | $(STAMP)
 	$(PY) examples/make_reuters.py $@
 
+examples/data/reuters-r8-few.csv: | $(STAMP)
+	$(PY) examples/make_reuters.py $@ --per-class 20
+
 demo: examples/data/digits
 	$(VENV)/bin/autotl inspect --data examples/data/digits
-	$(VENV)/bin/autotl train --data examples/data/digits --model efficientnet-lite0 --strategy linear_probe
+	$(VENV)/bin/autotl select --data examples/data/digits --budget 4m
 
-demo-text: examples/data/reuters-r8.csv
-	$(VENV)/bin/autotl inspect --data examples/data/reuters-r8.csv
-	$(VENV)/bin/autotl train --data examples/data/reuters-r8.csv --model all-minilm-l6-v2 --strategy linear_probe
+demo-text: examples/data/reuters-r8-few.csv
+	$(VENV)/bin/autotl inspect --data examples/data/reuters-r8-few.csv
+	$(VENV)/bin/autotl select --data examples/data/reuters-r8-few.csv --budget 4m
 
 clean:
 	rm -rf $(VENV) examples/data

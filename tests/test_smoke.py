@@ -64,6 +64,17 @@ def test_train_then_predict(colour_images, tmp_path):
     assert "Accuracy:" in predicted.stderr
 
 
+def test_select(colour_images, tmp_path):
+    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
+           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = autotl("select", "--data", colour_images, "--budget", "1h", "--models", "tiny", "--strategies", "linear_probe",
+                    env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Chosen: tiny + linear_probe + none" in result.stdout
+    assert (tmp_path / "mlruns" / "optuna.db").is_file()
+
+
 def test_cache(tmp_path):
     (tmp_path / "model" ).mkdir()
     (tmp_path / "model" / "a.npy").write_bytes(b"0" * 2000)
