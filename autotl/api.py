@@ -5,10 +5,14 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from autotl.data import IntakeOptions
+from autotl.data import Dataset, IntakeOptions
 from autotl.errors import AutotlError
+from autotl.registry import Candidate, LeftOut, Registry
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -43,6 +47,32 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+@dataclass
+class _Setup:
+    registry: "Registry"
+    dataset: "Dataset"
+    candidates: "list[Candidate]"
+    left_out: "list[LeftOut]"
+    device: "torch.device"
+
+
+def _setup(data, intake: IntakeOptions, metric: str, device: str, names: dict[str, list[str] | None]) -> _Setup:
+    """What ``train`` and ``select`` both start from; names are checked before the data is read."""
+    from autotl.data.intake import read_dataset
+    from autotl.plugins import build_registry
+    from autotl.training.device import resolve_device
+    from autotl.training.metrics import METRICS
+
+    if metric not in METRICS:
+        raise AutotlError(f"--metric {metric!r} is not known: choose from {', '.join(METRICS)}")
+    registry = build_registry()
+    chosen = {kind: registry.pick(kind, value) for kind, value in names.items()}
+    target = resolve_device(device)
+    dataset = read_dataset(data, intake, registry)
+    candidates, left_out = registry.candidates(dataset.modality, **chosen)
+    return _Setup(registry, dataset, candidates, left_out, target)
+
+
 def train(
     data: str | Path,
     model: str,
@@ -65,32 +95,20 @@ def train(
     import torch
 
     from autotl import tracking
-    from autotl.data.intake import read_dataset
     from autotl.data.profile import profile
-    from autotl.plugins import build_registry
-    from autotl.training.device import resolve_device
     from autotl.training.features import FeatureCache
     from autotl.training.job import TrainingJob
+    from autotl.training.metrics import score
     from autotl.training.params import TrainParams
-    from autotl.training.metrics import METRICS, score
 
     started = time.monotonic()
-    if metric not in METRICS:
-        raise AutotlError(f"--metric {metric!r} is not known: choose from {', '.join(METRICS)}")
     intake = intake or IntakeOptions(seed=seed)
-    registry = build_registry()
-    chosen = {
-        "sources": registry.pick("sources", [model]),
-        "strategies": registry.pick("strategies", [strategy]),
-        "regularizers": registry.pick("regularizers", [regularizer]),
-    }
-    params = TrainParams.from_strings(settings or {}, chosen["strategies"][0].defaults)
-    target_device = resolve_device(device)
-    dataset = read_dataset(data, intake, registry)
-    candidates, left_out = registry.candidates(dataset.modality, **chosen)
-    if not candidates:
-        raise AutotlError(f"cannot train {model} + {strategy} + {regularizer}: {left_out[0].reason}")
-    candidate = candidates[0]
+    setup = _setup(data, intake, metric, device, {"sources": [model], "strategies": [strategy], "regularizers": [regularizer]})
+    dataset, target_device = setup.dataset, setup.device
+    if not setup.candidates:
+        raise AutotlError(f"cannot train {model} + {strategy} + {regularizer}: {setup.left_out[0].reason}")
+    candidate = setup.candidates[0]
+    params = TrainParams.from_strings(settings or {}, candidate.strategy.defaults)
     if params.threads:
         torch.set_num_threads(params.threads)
     torch.manual_seed(seed)
@@ -170,32 +188,19 @@ def select(
     import torch
 
     from autotl import tracking
-    from autotl.data.intake import read_dataset
     from autotl.data.profile import profile
-    from autotl.plugins import build_registry
     from autotl.selection.budget import Budget, parse_budget
     from autotl.selection.search import Row, Selector, format_leaderboard, leaderboard
-    from autotl.training.device import resolve_device
     from autotl.training.features import FeatureCache
-    from autotl.training.metrics import METRICS
 
     clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
-    if metric not in METRICS:
-        raise AutotlError(f"--metric {metric!r} is not known: choose from {', '.join(METRICS)}")
     intake = intake or IntakeOptions(seed=seed)
-    registry = build_registry()
-    chosen = {
-        "sources": registry.pick("sources", models),
-        "strategies": registry.pick("strategies", strategies),
-        "regularizers": registry.pick("regularizers", regularizers),
-    }
-    target_device = resolve_device(device)
-    dataset = read_dataset(data, intake, registry)
-    candidates, left_out = registry.candidates(dataset.modality, **chosen)
+    setup = _setup(data, intake, metric, device, {"sources": models, "strategies": strategies, "regularizers": regularizers})
+    dataset, target_device, candidates, left_out = setup.dataset, setup.device, setup.candidates, setup.left_out
     if not candidates:
         reasons = "; ".join(f"{item.what}: {item.reason}" for item in left_out[:3])
         raise AutotlError(f"no candidate can be built for this {dataset.modality} data ({reasons}); see `autotl inspect`")
-    scratch = next((s for s in registry.items("strategies") if s.name == "scratch"), None)
+    scratch = next((s for s in setup.registry.items("strategies") if s.name == "scratch"), None)
     torch.manual_seed(seed)
     uri = tracking.resolve_uri(tracking_uri)
     storage = storage or tracking.default_study_storage(uri)
