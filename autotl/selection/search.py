@@ -199,6 +199,8 @@ class Selector:
             self.run_trial(study, trial, candidate, params, row)
         tried = [r for r in self.rows if r.trial is not None and r.state != "skipped"]
         exhausted = len(tried) >= size
+        if not exhausted:
+            self.progress(f"Search stopped: {size - len(tried)} of {size} settings untried, none of them fits in the time left")
         complete = [r for r in self.rows if r.state == "complete"]
         return (max(complete, key=lambda r: r.val_metric) if complete else None), exhausted
 
