@@ -312,10 +312,11 @@ class Selector:
 def image_size(dataset: Dataset, source) -> int:
     """Small images are not blown up to the source's full input size: four times their shorter
     median side, in steps of 32, at least 64 pixels, at most the source's own size (0 for text)."""
-    if dataset.modality != "image":
-        return 0
+    sizes = dataset.summary
+    if dataset.modality != "image" or "width" not in sizes or "height" not in sizes:
+        return 0  # text, or an image format that does not report sizes: the source's own
     native = source.spec.input_size[-1]
-    side = min(dataset.summary["width"]["median"], dataset.summary["height"]["median"])
+    side = min(sizes["width"]["median"], sizes["height"]["median"])
     return int(min(native, max(64, 32 * math.ceil(4 * side / 32))))
 
 
