@@ -119,3 +119,14 @@ def test_select_cli_json(cli, select_setup, colour_images):
 def test_budget_must_be_a_duration(cli, colour_images):
     result = cli("select", "--data", colour_images, "--budget", "soon")
     assert result.exit_code == 2 and "--budget 'soon'" in result.stderr
+
+
+@pytest.mark.parametrize("side, native, expected", [(8, 224, 64), (40, 224, 160), (500, 224, 224), (8, 32, 32)])
+def test_small_images_are_not_blown_up_to_the_full_input_size(side, native, expected):
+    from types import SimpleNamespace
+
+    from autotl.selection.search import image_size
+
+    dataset = SimpleNamespace(modality="image", summary={"width": {"median": side}, "height": {"median": side * 2}})
+    source = SimpleNamespace(spec=SimpleNamespace(input_size=(3, native, native)))
+    assert image_size(dataset, source) == expected
