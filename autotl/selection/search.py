@@ -82,7 +82,8 @@ class Selector:
         self.storage, self.study_name, self.report = storage, study_name, progress
         self.rows: list[Row] = []
         self.logme: dict[str, float] = {}
-        self.calibrated: dict[tuple[str, bool], float] = {}
+        self.calibrated: dict[tuple[str, int], float] = {}
+        """Seconds per end-to-end epoch, by (source, image size), from one timed step."""
         self.rates: dict[tuple[str, str], float] = {}
         """Seconds per epoch seen in finished or pruned trials, by (source, strategy): they overrule calibration."""
 
@@ -137,10 +138,9 @@ class Selector:
             return seen * params.epochs
         if Capability.TRAINED_BACKBONE not in candidate.strategy.provides:
             return FROZEN_GUESS_S  # on cached features: a head alone
-        pretrained = candidate.strategy.name != "scratch"
-        key = (candidate.source.name, pretrained)
+        key = (candidate.source.name, params.image_size)
         if key not in self.calibrated:
-            self.calibrated[key] = costs.training_seconds(self.job(candidate, replace(params, epochs=1)), pretrained, self.budget.clock)
+            self.calibrated[key] = costs.training_seconds(self.job(candidate, replace(params, epochs=1)), self.budget.clock)
         return self.calibrated[key] * params.epochs
 
     def baseline_seconds(self, candidate: Candidate) -> float:
