@@ -2,6 +2,7 @@
 then the best trial refit on train+val and a ``scratch`` baseline beside it."""
 
 import math
+import random
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
@@ -173,17 +174,18 @@ class Selector:
         probes = [c for c in pool if c.strategy.name == "linear_probe"]
         cheapest = min(self.predicted(c, self.params(c, 1.0, min(EPOCH_SCALES))) for c in (probes or pool))
         self.progress(f"Searching {len(pool)} candidates; {reserve:.0f}s kept for the baseline, cheapest trial ~{cheapest:.0f}s")
-        size = len(pool) * len(LR_SCALES) * len(EPOCH_SCALES)
+        settings = [(c.label, lr, epochs) for c in pool for lr in LR_SCALES for epochs in EPOCH_SCALES]
+        size = len(settings)
         seen: set[tuple] = set()
-        repeats = 0
-        while len(seen) < size and repeats < 50 and self.budget.fits(cheapest * (1 + REFIT_MARGIN), keep=reserve):
+        spare = random.Random(self.seed)
+        while len(seen) < size and self.budget.fits(cheapest * (1 + REFIT_MARGIN), keep=reserve):
             trial = study.ask(space)
             key = (trial.params["candidate"], trial.params["lr_scale"], trial.params["epochs_scale"])
-            if key in seen:
+            if key in seen:  # TPE came back to a known setting: queue an untried one instead
                 study.tell(trial, state=TrialState.PRUNED)
-                repeats += 1
+                unseen = [s for s in settings if s not in seen]
+                study.enqueue_trial(dict(zip(space, spare.choice(unseen))))
                 continue
-            repeats = 0
             seen.add(key)
             candidate = by_label[key[0]]
             params = self.params(candidate, key[1], key[2])
@@ -200,7 +202,7 @@ class Selector:
         tried = [r for r in self.rows if r.trial is not None and r.state != "skipped"]
         exhausted = len(tried) >= size
         if not exhausted:
-            self.progress(f"Search stopped: {size - len(tried)} of {size} settings untried, none of them fits in the time left")
+            self.progress(f"Search stopped: {size - len(tried)} of {size} settings untried, for lack of time")
         complete = [r for r in self.rows if r.state == "complete"]
         return (max(complete, key=lambda r: r.val_metric) if complete else None), exhausted
 
