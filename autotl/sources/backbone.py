@@ -118,7 +118,3 @@ def move_batch(batch: Any, device: torch.device, non_blocking: bool = False) -> 
     if isinstance(batch, dict):
         return {key: value.to(device, non_blocking=non_blocking) for key, value in batch.items()}
     return batch.to(device, non_blocking=non_blocking)
-
-
-def batch_size_of(batch: Any) -> int:
-    return len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
