@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from autotl.data import Dataset, IntakeOptions
 from autotl.errors import AutotlError
+from autotl.needs import Capability
 from autotl.registry import Candidate, LeftOut, Registry
 
 if TYPE_CHECKING:
@@ -54,9 +55,11 @@ class _Setup:
     candidates: "list[Candidate]"
     left_out: "list[LeftOut]"
     device: "torch.device"
+    source_data: "Dataset | None" = None
 
 
-def _setup(data, intake: IntakeOptions, metric: str, device: str, names: dict[str, list[str] | None]) -> _Setup:
+def _setup(data, intake: IntakeOptions, metric: str, device: str, names: dict[str, list[str] | None],
+           source_data: str | Path | None = None) -> _Setup:
     """What ``train`` and ``select`` both start from; names are checked before the data is read."""
     from autotl.data.intake import read_dataset
     from autotl.plugins import build_registry
@@ -69,8 +72,22 @@ def _setup(data, intake: IntakeOptions, metric: str, device: str, names: dict[st
     chosen = {kind: registry.pick(kind, value) for kind, value in names.items()}
     target = resolve_device(device)
     dataset = read_dataset(data, intake, registry)
-    candidates, left_out = registry.candidates(dataset.modality, **chosen)
-    return _Setup(registry, dataset, candidates, left_out, target)
+    source = _source_data(source_data, intake, registry, dataset.modality)
+    given = frozenset({Capability.SOURCE_TASK}) if source else frozenset()
+    candidates, left_out = registry.candidates(dataset.modality, **chosen, given=given)
+    return _Setup(registry, dataset, candidates, left_out, target, source)
+
+
+def _source_data(path: str | Path | None, intake: IntakeOptions, registry: Registry, modality: str) -> "Dataset | None":
+    """``--source-data``: labelled examples of a source task, in the same layouts as the target."""
+    from autotl.data.intake import read_dataset
+
+    if path is None:
+        return None
+    source = read_dataset(path, intake, registry)
+    if source.modality != modality:
+        raise AutotlError(f"--source-data {path}: {source.modality} data, but the target is {modality}: give source examples of the same kind")
+    return source
 
 
 def train(
@@ -87,6 +104,7 @@ def train(
     experiment: str = "autotl",
     intake: IntakeOptions | None = None,
     cache_dir: str | Path | None = None,
+    source_data: str | Path | None = None,
     progress: Callable[[str], None] = _stderr,
 ) -> Result:
     """Fine-tunes one source x strategy x regularizer, keeps the best validation
@@ -103,12 +121,12 @@ def train(
 
     started = time.monotonic()
     intake = intake or IntakeOptions(seed=seed)
-    setup = _setup(data, intake, metric, device, {"sources": [model], "strategies": [strategy], "regularizers": [regularizer]})
+    setup = _setup(data, intake, metric, device, {"sources": [model], "strategies": [strategy], "regularizers": [regularizer]}, source_data)
     dataset, target_device = setup.dataset, setup.device
     if not setup.candidates:
         raise AutotlError(f"cannot train {model} + {strategy} + {regularizer}: {setup.left_out[0].reason}")
     candidate = setup.candidates[0]
-    params = TrainParams.from_strings(settings or {}, candidate.strategy.defaults)
+    params = TrainParams.from_strings(settings or {}, candidate.strategy.defaults, candidate.settings)
     if params.threads:
         torch.set_num_threads(params.threads)
     torch.manual_seed(seed)
@@ -134,6 +152,7 @@ def train(
             cache=FeatureCache(Path(cache_dir) if cache_dir else None),
             seed=seed,
             on_epoch=on_epoch,
+            source_data=setup.source_data,
         )
         trained = candidate.strategy.train(job)
         test_labels = job.labels("test")
@@ -143,7 +162,7 @@ def train(
         mlflow.log_metrics({"best_epoch": trained.fit.best_epoch, f"best_val_{metric}": trained.fit.val_metric, f"test_{metric}": test_metric, "test_accuracy": test_accuracy})
         model_uri = tracking.log_classifier(trained.classifier, candidate.source, dataset.classes)
         run_id = run.info.run_id
-    command = _train_command(data, model, strategy, regularizer, params.as_dict(), metric, seed, intake)
+    command = _train_command(data, model, strategy, regularizer, params.as_dict(), metric, seed, intake, source_data)
     entry = {"source": model, "strategy": strategy, "regularizer": regularizer, f"val_{metric}": trained.fit.val_metric, f"test_{metric}": test_metric}
     return Result(
         source=model,
@@ -179,6 +198,7 @@ def select(
     cache_dir: str | Path | None = None,
     storage: str | None = None,
     study: str | None = None,
+    source_data: str | Path | None = None,
     progress: Callable[[str], None] = _stderr,
     clock: Callable[[], float] = time.monotonic,
 ) -> Result:
@@ -195,7 +215,7 @@ def select(
 
     clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
     intake = intake or IntakeOptions(seed=seed)
-    setup = _setup(data, intake, metric, device, {"sources": models, "strategies": strategies, "regularizers": regularizers})
+    setup = _setup(data, intake, metric, device, {"sources": models, "strategies": strategies, "regularizers": regularizers}, source_data)
     dataset, target_device, candidates, left_out = setup.dataset, setup.device, setup.candidates, setup.left_out
     if not candidates:
         reasons = "; ".join(f"{item.what}: {item.reason}" for item in left_out[:3])
@@ -213,6 +233,7 @@ def select(
         selector = Selector(
             dataset, candidates, clock_budget, scratch=scratch, metric=metric, seed=seed, device=target_device,
             cache=FeatureCache(Path(cache_dir) if cache_dir else None), storage=storage, study_name=study, progress=progress,
+            source_data=setup.source_data,
         )
         selection = selector.run()
         rows = selection.rows + [Row(item.what, item.what.split(" + ")[0], "", "", state="left out", reason=item.reason) for item in left_out]
@@ -246,7 +267,7 @@ def select(
         run_id=run_id,
         model_uri=model_uri,
         elapsed_s=clock_budget.elapsed(),
-        train_command=_train_command(data, best.source, best.strategy, best.regularizer, params, metric, seed, intake),
+        train_command=_train_command(data, best.source, best.strategy, best.regularizer, params, metric, seed, intake, source_data),
         best_epoch=best.params["best_epoch"],
         baseline_test_accuracy=selection.baseline_test_accuracy,
         baseline_note=selection.baseline_note,
@@ -257,8 +278,10 @@ def select(
     )
 
 
-def _train_command(data, model, strategy, regularizer, params, metric, seed, intake: IntakeOptions) -> str:
+def _train_command(data, model, strategy, regularizer, params, metric, seed, intake: IntakeOptions, source_data=None) -> str:
     words = ["autotl", "train", "--data", str(data), "--model", model, "--strategy", strategy, "--regularizer", regularizer]
+    if source_data is not None:
+        words += ["--source-data", str(source_data)]
     for key, value in params.items():
         words += ["--set", f"{key}={value}"]
     words += ["--metric", metric, "--seed", str(seed)]

@@ -14,6 +14,8 @@ class Capability(str, Enum):
     BATCH_NORM = "batch_norm"
     BLOCKS = "blocks"
     TRAINED_BACKBONE = "trained_backbone"
+    ADAPTED_FEATURES = "adapted_features"
+    SOURCE_TASK = "source_task"
 
     @property
     def description(self) -> str:
@@ -25,8 +27,13 @@ _DESCRIPTIONS = {
     Capability.FEATURE_MAPS: "convolutional feature maps",
     Capability.BATCH_NORM: "batch-norm layers",
     Capability.BLOCKS: "ordered blocks",
-    Capability.TRAINED_BACKBONE: "a backbone that training updates",
+    Capability.TRAINED_BACKBONE: "pretrained backbone weights that training updates",
+    Capability.ADAPTED_FEATURES: "pretrained features that training adapts",
+    Capability.SOURCE_TASK: "a source task (a source head, or labelled --source-data)",
 }
+
+IMPLIED = {Capability.SOURCE_HEAD: frozenset({Capability.SOURCE_TASK})}
+"""What offering one capability offers as well: a source head defines a source task."""
 
 Needs = frozenset[Capability]
 
@@ -37,8 +44,9 @@ def needs(*capabilities: Capability | str) -> Needs:
 
 
 def unmet(required: Iterable[Capability], offered: Iterable[Capability]) -> list[Capability]:
-    """The required capabilities that are not offered, in a stable order."""
+    """The required capabilities that are not offered, directly or implied, in a stable order."""
     offered = set(offered)
+    offered |= {implied for c in list(offered) for implied in IMPLIED.get(c, ())}
     return sorted((c for c in required if c not in offered), key=lambda c: c.value)
 
 

@@ -27,9 +27,17 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "autotl.sources.efficientnet_lite",
     "autotl.sources.torchvision_models",
     "autotl.sources.huggingface",
-    "autotl.strategies.linear_probe",
+    "autotl.strategies.probe",
     "autotl.strategies.finetune",
+    "autotl.strategies.partial_freeze",
+    "autotl.strategies.lp_ft",
+    "autotl.strategies.lora",
+    "autotl.strategies.multitask",
     "autotl.regularizers.none",
+    "autotl.regularizers.l2sp",
+    "autotl.regularizers.kl",
+    "autotl.regularizers.delta",
+    "autotl.regularizers.bss",
 )
 
 pm = pluggy.PluginManager("autotl")

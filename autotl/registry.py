@@ -7,11 +7,12 @@ from typing import Any
 
 from autotl.data import DataFormat
 from autotl.errors import AutotlError
-from autotl.needs import describe, unmet
+from autotl.needs import Needs, describe, unmet
 from autotl.regularizers import Regularizer
 from autotl.scorers import Scorer
 from autotl.sources import Modality, Source
 from autotl.strategies import Strategy
+from autotl.training.params import Setting
 
 KINDS: dict[str, type] = {
     "sources": Source,
@@ -35,6 +36,11 @@ class Candidate:
     @property
     def label(self) -> str:
         return f"{self.source.name} + {self.strategy.name} + {self.regularizer.name}"
+
+    @property
+    def settings(self) -> tuple[Setting, ...]:
+        """The strategy's and the regularizer's own hyperparameters."""
+        return self.strategy.settings + self.regularizer.settings
 
 
 @dataclass(frozen=True)
@@ -100,8 +106,12 @@ class Registry:
         sources: list[Source],
         strategies: list[Strategy],
         regularizers: list[Regularizer],
+        given: Needs = frozenset(),
     ) -> tuple[list[Candidate], list[LeftOut]]:
-        """Every source x strategy x regularizer whose needs are met, and what was left out and why."""
+        """Every source x strategy x regularizer whose needs are met, and what was left out and why.
+
+        ``given``: what the user's inputs add to every source (``--source-data``: a source task).
+        """
         kept: list[Candidate] = []
         left_out: list[LeftOut] = []
         for source in sources:
@@ -111,7 +121,7 @@ class Registry:
                 continue
             for strategy, regularizer in product(strategies, regularizers):
                 candidate = Candidate(source, strategy, regularizer)
-                reason = _unmet_needs(candidate)
+                reason = _unmet_needs(candidate, given)
                 if reason:
                     left_out.append(LeftOut(candidate.label, reason))
                 else:
@@ -126,12 +136,15 @@ def _source_unusable(source: Source, modality: Modality) -> str:
     return "" if availability.available else f"weights not available: {availability.reason}"
 
 
-def _unmet_needs(candidate: Candidate) -> str:
+def _unmet_needs(candidate: Candidate, given: Needs) -> str:
     source, strategy, regularizer = candidate.source, candidate.strategy, candidate.regularizer
-    missing = unmet(strategy.needs, source.spec.offers)
+    missing = unmet(strategy.needs, source.spec.offers | given)
     if missing:
         return f"{strategy.name} needs {describe(missing)}, which {source.name} does not offer"
-    missing = unmet(regularizer.needs, source.spec.offers | strategy.provides)
+    clash = {s.name for s in strategy.settings} & {s.name for s in regularizer.settings}
+    if clash:
+        return f"{strategy.name} and {regularizer.name} both declare the setting {', '.join(sorted(clash))}"
+    missing = unmet(regularizer.needs, source.spec.offers | given | strategy.provides)
     if missing:
         return f"{regularizer.name} needs {describe(missing)}, which {source.name} with {strategy.name} does not give"
     return ""

@@ -73,5 +73,5 @@ class DeclaredStrategy(Strategy):
 
 
 class DeclaredRegularizer(Regularizer):
-    def penalty(self, classifier):
+    def bind(self, model, params, train):
         raise AssertionError("declared only")

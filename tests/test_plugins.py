@@ -121,7 +121,7 @@ def test_candidates_are_built_only_where_needs_are_met(cli, image_folder, regist
         + ["headless + probe + plain", "headless + tune + plain", "headless + tune + anchor"]
     )
     reasons = {item["what"]: item["reason"] for item in report["left_out"]}
-    assert reasons["headed + probe + anchor"] == "anchor needs a backbone that training updates, which headed with probe does not give"
+    assert reasons["headed + probe + anchor"] == "anchor needs pretrained backbone weights that training updates, which headed with probe does not give"
     assert reasons["headless + lower-frozen + plain"] == "lower-frozen needs ordered blocks, which headless does not offer"
     assert reasons["headless + tune + distill"] == "distill needs a source classification head, which headless with tune does not give"
     assert reasons["offline"] == "weights not available: no weights in ~/.cache"

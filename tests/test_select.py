@@ -6,7 +6,7 @@ import mlflow
 import pytest
 
 import autotl
-from autotl.strategies.linear_probe import LinearProbe
+from autotl.strategies.probe import Probe
 
 
 class FakeClock:
@@ -22,7 +22,7 @@ class FakeClock:
 CLOCK = FakeClock()
 
 
-class TickingProbe(LinearProbe):
+class TickingProbe(Probe):
     """A linear probe whose every epoch costs 5 fake seconds."""
 
     def train(self, job):
@@ -36,7 +36,7 @@ class TickingProbe(LinearProbe):
         return super().train(job)
 
 
-class FlakyProbe(LinearProbe):
+class FlakyProbe(Probe):
     calls = 0
 
     def train(self, job):
@@ -46,7 +46,7 @@ class FlakyProbe(LinearProbe):
         return super().train(job)
 
 
-class InterruptedProbe(LinearProbe):
+class InterruptedProbe(Probe):
     def train(self, job):
         raise KeyboardInterrupt
 
@@ -54,9 +54,9 @@ class InterruptedProbe(LinearProbe):
 class SelectPlugin:
     @autotl.hookimpl
     def register_strategies(self, register):
-        register(TickingProbe("ticking", "costs fake time", defaults={"epochs": 4, "lr": 0.05}))
-        register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}))
-        register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}))
+        register(TickingProbe("ticking", "costs fake time", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
+        register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
+        register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}, cached_features=True))
 
 
 @pytest.fixture

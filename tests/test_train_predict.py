@@ -157,7 +157,7 @@ def test_bad_settings_and_devices_are_usage_errors(cli, tiny, colour_images):
     result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "finetune", "--set", "speed=11")
     assert result.exit_code == 2 and "--set speed=...: unknown key" in result.stderr
     result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "finetune", "--set", "epochs=many")
-    assert result.exit_code == 2 and "expected a number" in result.stderr
+    assert result.exit_code == 2 and "expected an integer" in result.stderr
     if not torch.cuda.is_available():
         result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "finetune", "--device", "cuda")
         assert result.exit_code == 2 and "no CUDA GPU" in result.stderr

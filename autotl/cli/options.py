@@ -38,6 +38,7 @@ Device = Annotated[str, typer.Option(help="auto (a GPU when there is one), cpu, 
 TrackingUri = Annotated[str | None, typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db].")]
 Experiment = Annotated[str, typer.Option(help="MLflow experiment name.")]
 CacheDir = Annotated[Path | None, typer.Option(help="Feature cache folder [default: AUTOTL_CACHE_DIR, else ~/.cache/autotl/features].")]
+SourceData = Annotated[Path | None, typer.Option(help="Labelled examples of a source task, laid out like --data, for the multitask strategy.")]
 TrustRemoteCode = Annotated[bool, typer.Option(help="Let Hugging Face models run code from their repository (off by default).")]
 
 

@@ -23,6 +23,7 @@ def select_command(
     label_column: options.LabelColumn = "label",
     skip_bad_files: options.SkipBadFiles = False,
     cache_dir: options.CacheDir = None,
+    source_data: options.SourceData = None,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].")] = None,
     study: Annotated[str | None, typer.Option(help="Optuna study name [default: a new one per run].")] = None,
     trust_remote_code: options.TrustRemoteCode = False,
@@ -37,7 +38,7 @@ def select_command(
         regularizers=options.names(regularizers), metric=metric, seed=seed, device=device,
         tracking_uri=tracking_uri, experiment=experiment,
         intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
-        cache_dir=cache_dir, storage=storage, study=study,
+        cache_dir=cache_dir, source_data=source_data, storage=storage, study=study,
     )
     if json:
         options.print_json(result.to_dict())

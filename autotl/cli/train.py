@@ -10,7 +10,8 @@ from autotl.errors import AutotlError
 SET_HELP = (
     "Training setting as key=value, repeatable. Keys: lr (1e-3), epochs (10), batch_size (32), "
     "weight_decay (0.01), warmup (0.1: fraction of steps), threads (0: torch's default CPU threads), "
-    "image_size (0: the source's own input size)."
+    "image_size (0: the source's own input size); and the strategy's and regularizer's own settings, "
+    "such as backbone_lr_ratio, frozen_blocks, lora_rank, task_weight or l2sp_alpha (see the README)."
 )
 
 
@@ -29,6 +30,7 @@ def train_command(
     label_column: options.LabelColumn = "label",
     skip_bad_files: options.SkipBadFiles = False,
     cache_dir: options.CacheDir = None,
+    source_data: options.SourceData = None,
     trust_remote_code: options.TrustRemoteCode = False,
     json: options.Json = False,
 ) -> None:
@@ -49,7 +51,7 @@ def train_command(
         tracking_uri=tracking_uri,
         experiment=experiment,
         intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
-        cache_dir=cache_dir,
+        cache_dir=cache_dir, source_data=source_data,
     )
     if json:
         options.print_json(result.to_dict())

@@ -2,14 +2,44 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterable
 
 from autotl.needs import Needs
+from autotl.training.params import Setting
 
 if TYPE_CHECKING:
     import torch
 
     from autotl.training.classifier import Classifier
+    from autotl.training.params import TrainParams
+
+
+class Term:
+    """A term added to the loss at every training step, after the model's forward pass.
+
+    Terms see the batch's inputs; what they need from inside the model (the
+    backbone's features, intermediate maps) they record with forward hooks,
+    registered through ``hook`` so that ``close`` removes them.
+    """
+
+    anchored: "frozenset[int]" = frozenset()
+    """ids of the parameters this term pulls towards a value other than zero: the optimizer's
+    plain weight decay would fight it, so the loop leaves them out of that decay."""
+
+    def __init__(self) -> None:
+        self._hooks: list[Any] = []
+
+    def __call__(self, inputs: Any) -> "torch.Tensor":
+        raise NotImplementedError
+
+    def hook(self, module: "torch.nn.Module", record) -> None:
+        """Calls ``record(output)`` after every forward pass of ``module``."""
+        self._hooks.append(module.register_forward_hook(lambda _module, _inputs, output: record(output)))
+
+    def close(self) -> None:
+        for handle in self._hooks:
+            handle.remove()
+        self._hooks.clear()
 
 
 @dataclass(frozen=True)
@@ -18,12 +48,27 @@ class Regularizer(ABC):
 
     ``needs`` is checked against what the source offers plus what the strategy
     provides: a regularizer that anchors backbone weights needs a trained backbone.
+    ``settings`` (its strength, ...) are searched by ``select`` and set by ``--set``.
     """
 
     name: str
     description: str
     needs: Needs = field(default_factory=frozenset)
+    settings: tuple[Setting, ...] = ()
 
     @abstractmethod
-    def penalty(self, classifier: "Classifier") -> "torch.Tensor | None":
-        """The term added to the loss at each step; None adds nothing."""
+    def bind(self, model: "Classifier", params: "TrainParams", train: "Iterable[tuple[Any, torch.Tensor]]") -> Term | None:
+        """Called once, before training, with the model at its starting (pretrained) weights,
+        which the penalty measures distance to, and the training batches (for statistics the
+        penalty needs). None adds nothing."""
+
+
+def frozen_copy(module: "torch.nn.Module") -> "torch.nn.Module":
+    """A copy of ``module`` at its current weights, in eval mode, with no gradients and none of
+    the original's forward hooks: the fixed reference a penalty compares against."""
+    import copy
+
+    reference = copy.deepcopy(module).eval().requires_grad_(False)
+    for part in reference.modules():
+        part._forward_hooks.clear()
+    return reference

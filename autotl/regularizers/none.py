@@ -5,7 +5,7 @@ from autotl.regularizers import Regularizer
 
 
 class NoRegularizer(Regularizer):
-    def penalty(self, classifier):
+    def bind(self, model, params, train):
         return None
 
 

@@ -3,6 +3,7 @@ then the best trial refit on train+val and a ``scratch`` baseline beside it."""
 
 import math
 import random
+from itertools import product
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
@@ -13,7 +14,6 @@ from optuna.trial import TrialState
 
 from autotl import tracking
 from autotl.data import Dataset
-from autotl.needs import Capability
 from autotl.registry import Candidate
 from autotl.selection import costs
 from autotl.selection.budget import Budget
@@ -77,10 +77,13 @@ class Selection:
 class Selector:
     def __init__(self, dataset: Dataset, candidates: list[Candidate], budget: Budget, *, scratch: Strategy | None,
                  metric: str, seed: int, device, cache: FeatureCache, storage: str, study_name: str,
-                 progress: Callable[[str], None]):
+                 progress: Callable[[str], None], source_data: Dataset | None = None):
         self.dataset, self.candidates, self.budget, self.scratch = dataset, candidates, budget, scratch
         self.metric, self.seed, self.device, self.cache = metric, seed, device, cache
         self.storage, self.study_name, self.report = storage, study_name, progress
+        self.source_data = source_data
+        self.num_blocks: dict[str, int] = {}
+        """Each scored source's number of blocks, which some settings' choices depend on."""
         self.rows: list[Row] = []
         self.logme: dict[str, float] = {}
         self.calibrated: dict[tuple[str, int], float] = {}
@@ -96,13 +99,19 @@ class Selector:
         return TrainingJob(
             source=candidate.source, regularizer=candidate.regularizer, classes=self.dataset.classes,
             splits=splits or self.dataset.splits, params=params, device=self.device, metric=self.metric,
-            cache=self.cache, seed=self.seed, on_epoch=on_epoch,
+            cache=self.cache, seed=self.seed, on_epoch=on_epoch, source_data=self.source_data,
         )
 
-    def params(self, candidate: Candidate, lr_scale: float = 1.0, epochs_scale: float = 1.0) -> TrainParams:
-        base = TrainParams(**candidate.strategy.defaults)
+    def params(self, candidate: Candidate, lr_scale: float = 1.0, epochs_scale: float = 1.0, settings: dict | None = None) -> TrainParams:
+        base = TrainParams.from_strings({}, candidate.strategy.defaults, candidate.settings)
         return replace(base, lr=base.lr * lr_scale, epochs=max(1, round(base.epochs * epochs_scale)),
-                       image_size=image_size(self.dataset, candidate.source))
+                       image_size=image_size(self.dataset, candidate.source), extra=base.extra | (settings or {}))
+
+    def setting_grid(self, candidate: Candidate) -> list[dict[str, float]]:
+        """Every combination of the candidate's declared settings' choices."""
+        blocks = self.num_blocks.get(candidate.source.name, 0)
+        names = [s.name for s in candidate.settings]
+        return [dict(zip(names, values)) for values in product(*(s.values(blocks) for s in candidate.settings))]
 
     # -- zero-training stage ----------------------------------------------------------------
     def score_sources(self) -> list[str]:
@@ -111,6 +120,7 @@ class Selector:
         for name, candidate in sorted(sources.items(), key=lambda item: item[1].source.spec.flops_per_sample):
             job = self.job(candidate, self.params(candidate))
             backbone = job.load_backbone(pretrained=True)
+            self.num_blocks[name] = len(backbone.blocks)
             predicted = costs.feature_seconds(job, backbone, self.budget.clock)
             self.progress(f"  {name}: featurizing the rest should take ~{predicted:.0f}s")
             allowance = self.budget.seconds * (SCORING_SHARE if self.logme else FIRST_SOURCE_SHARE)
@@ -137,8 +147,8 @@ class Selector:
         seen = self.rates.get((candidate.source.name, candidate.strategy.name))
         if seen is not None:
             return seen * params.epochs
-        if Capability.TRAINED_BACKBONE not in candidate.strategy.provides:
-            return FROZEN_GUESS_S  # on cached features: a head alone
+        if candidate.strategy.cached_features:
+            return FROZEN_GUESS_S  # a head alone
         key = (candidate.source.name, params.image_size)
         if key not in self.calibrated:
             self.calibrated[key] = costs.training_seconds(self.job(candidate, replace(params, epochs=1)), self.budget.clock)
@@ -174,21 +184,25 @@ class Selector:
         probes = [c for c in pool if c.strategy.name == "linear_probe"]
         cheapest = min(self.predicted(c, self.params(c, 1.0, min(EPOCH_SCALES))) for c in (probes or pool))
         self.progress(f"Searching {len(pool)} candidates; {reserve:.0f}s kept for the baseline, cheapest trial ~{cheapest:.0f}s")
-        settings = [(c.label, lr, epochs) for c in pool for lr in LR_SCALES for epochs in EPOCH_SCALES]
+        settings = [(c.label, lr, epochs, tuple(grid.items())) for c in pool for grid in self.setting_grid(c)
+                    for lr in LR_SCALES for epochs in EPOCH_SCALES]
         size = len(settings)
         seen: set[tuple] = set()
         spare = random.Random(self.seed)
         while len(seen) < size and self.budget.fits(cheapest * (1 + REFIT_MARGIN), keep=reserve):
             trial = study.ask(space)
-            key = (trial.params["candidate"], trial.params["lr_scale"], trial.params["epochs_scale"])
+            candidate = by_label[trial.params["candidate"]]
+            blocks = self.num_blocks.get(candidate.source.name, 0)
+            chosen = {s.name: trial.suggest_categorical(_param_name(candidate, s.name), list(s.values(blocks))) for s in candidate.settings}
+            key = (candidate.label, trial.params["lr_scale"], trial.params["epochs_scale"], tuple(chosen.items()))
             if key in seen:  # TPE came back to a known setting: queue an untried one instead
                 study.tell(trial, state=TrialState.PRUNED)
-                unseen = [s for s in settings if s not in seen]
-                study.enqueue_trial(dict(zip(space, spare.choice(unseen))))
+                label, lr_scale, epochs_scale, grid = spare.choice([s for s in settings if s not in seen])
+                study.enqueue_trial({"candidate": label, "lr_scale": lr_scale, "epochs_scale": epochs_scale,
+                                     **{_param_name(by_label[label], name): value for name, value in grid}})
                 continue
             seen.add(key)
-            candidate = by_label[key[0]]
-            params = self.params(candidate, key[1], key[2])
+            params = self.params(candidate, key[1], key[2], chosen)
             predicted = self.predicted(candidate, params)
             row = Row(candidate.label, candidate.source.name, candidate.strategy.name, candidate.regularizer.name,
                       self.logme.get(candidate.source.name), trial.number, params.as_dict(), predicted)
@@ -262,7 +276,7 @@ class Selector:
     def refit(self, best: Row) -> tuple[TrainedModel, TrainingJob]:
         """The best trial again on train+val, for its best epoch count; test seen once, here."""
         candidate = next(c for c in self.candidates if c.label == best.candidate)
-        params = TrainParams(**{k: v for k, v in best.params.items() if k != "best_epoch"})
+        params = TrainParams.from_dict({k: v for k, v in best.params.items() if k != "best_epoch"})
         params = replace(params, epochs=best.params["best_epoch"])
         splits = {"train": self.dataset.splits["train"] + self.dataset.splits["val"], "val": self.dataset.splits["val"], "test": self.dataset.splits["test"]}
         job = self.job(candidate, params, splits)
@@ -276,7 +290,7 @@ class Selector:
         scratch = self.scratch_of(candidate)
         if scratch is None:
             return None, "no scratch strategy is registered"
-        if Capability.TRAINED_BACKBONE not in candidate.strategy.provides:  # frozen features: no epochs to match
+        if candidate.strategy.cached_features:  # frozen features: no epochs to match
             epochs = self.params(scratch).epochs
         per_epoch = self.predicted(scratch, replace(self.params(scratch), epochs=1))
         affordable = int(self.budget.left() // per_epoch) if per_epoch > 0 else epochs * len(LR_SCALES)
@@ -311,6 +325,11 @@ class Selector:
         test_accuracy = score("accuracy", labels, predictions, len(self.dataset.classes))
         baseline, note = self.baseline(best, job.params.epochs)
         return Selection(self.rows, best, final, job, test_metric, test_accuracy, baseline, note, exhausted)
+
+
+def _param_name(candidate: Candidate, setting: str) -> str:
+    """Optuna's name for a declared setting: one per candidate, since its choices may depend on the source."""
+    return f"{candidate.label}: {setting}"
 
 
 def image_size(dataset: Dataset, source) -> int:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
 
 from autotl.needs import Needs
+from autotl.training.params import Setting
 
 if TYPE_CHECKING:
     from autotl.training.job import TrainedModel, TrainingJob
@@ -16,7 +17,10 @@ class Strategy(ABC):
 
     ``needs``: what the source must offer. ``provides``: what the strategy adds
     for regularizers, such as a backbone that training updates. ``defaults``:
-    training settings that suit it (see :class:`autotl.training.params.TrainParams`).
+    loop settings that suit it (see :class:`autotl.training.params.TrainParams`);
+    ``settings``: its own hyperparameters, which ``--set`` takes and ``select``
+    searches. ``cached_features``: it trains on frozen features from the cache,
+    so an epoch costs a head's work, not the backbone's.
     """
 
     name: str
@@ -24,6 +28,8 @@ class Strategy(ABC):
     needs: Needs = field(default_factory=frozenset)
     provides: Needs = field(default_factory=frozenset)
     defaults: Mapping[str, float] = field(default_factory=dict, hash=False)
+    settings: tuple[Setting, ...] = ()
+    cached_features: bool = False
 
     @abstractmethod
     def train(self, job: "TrainingJob") -> "TrainedModel":

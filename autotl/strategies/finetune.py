@@ -1,12 +1,26 @@
-"""Built-in strategies ``finetune`` (every weight trained, from the pretrained ones)
-and ``scratch`` (the same architecture from random weights: the baseline that
-says what pretraining bought)."""
+"""Built-in strategies ``finetune`` (every weight trained, from the pretrained ones, the
+backbone at its own learning rate) and ``scratch`` (the same architecture from random
+weights: the baseline that says what pretraining bought); and the end-to-end training that
+the other backbone-training strategies share."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
 
 import autotl
 from autotl.needs import Capability
 from autotl.strategies import Strategy
+from autotl.training.params import Setting
+
+if TYPE_CHECKING:
+    from autotl.regularizers import Term
+    from autotl.training.classifier import Classifier
+    from autotl.training.job import TrainedModel, TrainingJob
+    from autotl.training.loop import ParamGroup
+
+BACKBONE_LR_RATIO = Setting("backbone_lr_ratio", 1.0, (0.1, 0.3, 1.0), "backbone learning rate over the head's")
+LAYER_DECAY = Setting("layer_decay", 1.0, (0.65, 0.8, 1.0), "learning-rate factor per block, from the top block down")
+TUNED = frozenset({Capability.TRAINED_BACKBONE, Capability.ADAPTED_FEATURES})
+"""What a strategy that updates the pretrained backbone offers regularizers."""
 
 
 @dataclass(frozen=True)
@@ -14,25 +28,46 @@ class Finetune(Strategy):
     pretrained: bool = True
 
     def train(self, job):
-        from autotl.training.batches import raw_batches
         from autotl.training.classifier import Classifier
-        from autotl.training.job import TrainedModel
-        from autotl.training.loop import evaluate, fit
+        from autotl.training.layers import depth_groups
 
         classifier = Classifier(job.load_backbone(pretrained=self.pretrained), len(job.classes))
         if not self.pretrained:
             _default_batch_norm_momentum(classifier)
-        preprocess = classifier.backbone.preprocessor
-        batches = {
-            split: raw_batches(job.inputs(split), job.labels(split), preprocess, job.params.batch_size, job.device, shuffle=split == "train", seed=job.seed)
-            for split in ("train", "val", "test")
-        }
-        result = fit(
-            classifier, batches["train"], batches["val"], job.params, job.device, job.metric, len(job.classes),
-            job.on_epoch, penalty=lambda: job.regularizer.penalty(classifier),
-        )
-        probabilities = {split: evaluate(classifier, batches[split], job.device)[0] for split in ("val", "test")}
-        return TrainedModel(classifier.cpu(), result, probabilities)
+        extra = job.params.extra
+        groups = depth_groups(classifier.backbone, classifier.head, extra.get("backbone_lr_ratio", 1.0), extra.get("layer_decay", 1.0))
+        return train_end_to_end(job, classifier, groups)
+
+
+def train_end_to_end(
+    job: "TrainingJob", classifier: "Classifier", groups: "list[ParamGroup] | None" = None, terms: "Iterable[Term]" = ()
+) -> "TrainedModel":
+    """Trains ``groups`` (by default the body and the new head; never the source head unless a
+    group holds it) on preprocessed raw inputs, with the job's regularizer bound to the starting
+    weights; picks the epoch by val and returns val and test probabilities."""
+    from autotl.training.batches import raw_batches
+    from autotl.training.job import TrainedModel
+    from autotl.training.loop import ParamGroup, evaluate, fit
+
+    preprocess = classifier.backbone.preprocessor
+    batches = {
+        split: raw_batches(job.inputs(split), job.labels(split), preprocess, job.params.batch_size, job.device, shuffle=split == "train", seed=job.seed)
+        for split in ("train", "val", "test")
+    }
+    classifier.to(job.device)
+    groups = groups or [ParamGroup([*classifier.backbone.body.parameters(), *classifier.head.parameters()])]
+    # The regularizer first: a strategy's term may run the backbone on other inputs, and so
+    # overwrite what the regularizer's hooks recorded of this batch.
+    terms = [job.regularizer.bind(classifier, job.params, batches["train"]), *terms]
+    try:
+        result = fit(classifier, batches["train"], batches["val"], job.params, job.device, job.metric, len(job.classes),
+                     job.on_epoch, terms=terms, groups=groups)
+    finally:
+        for term in terms:
+            if term is not None:
+                term.close()
+    probabilities = {split: evaluate(classifier, batches[split], job.device)[0] for split in ("val", "test")}
+    return TrainedModel(classifier.cpu(), result, probabilities)
 
 
 def _default_batch_norm_momentum(model) -> None:
@@ -47,16 +82,16 @@ def _default_batch_norm_momentum(model) -> None:
 
 @autotl.hookimpl
 def register_strategies(register):
-    trained = frozenset({Capability.TRAINED_BACKBONE})
     register(
         Finetune(
-            "finetune", "every weight trained end to end, from the pretrained ones",
-            provides=trained, defaults={"lr": 1e-4, "epochs": 5},
+            "finetune", "every weight trained end to end, from the pretrained ones; the backbone at "
+            "backbone_lr_ratio x the head's learning rate, lower blocks slower by layer_decay",
+            provides=TUNED, defaults={"lr": 1e-4, "epochs": 5}, settings=(BACKBONE_LR_RATIO, LAYER_DECAY),
         )
     )
     register(
         Finetune(
             "scratch", "the same architecture trained from random weights (baseline)",
-            provides=trained, defaults={"lr": 1e-3, "epochs": 5}, pretrained=False,
+            defaults={"lr": 1e-3, "epochs": 5}, pretrained=False,
         )
     )

@@ -15,10 +15,18 @@ MANIFEST = "autotl_model.json"
 
 
 class Classifier(nn.Module):
-    def __init__(self, backbone: Backbone, num_classes: int):
+    """``hidden``: 0 for a linear head, else the width of a one-hidden-layer MLP head."""
+
+    def __init__(self, backbone: Backbone, num_classes: int, hidden: int = 0):
         super().__init__()
         self.backbone = backbone
-        self.head = nn.Linear(backbone.feature_dim, num_classes)
+        self.hidden = hidden
+        if hidden:
+            self.head = nn.Sequential(
+                nn.Linear(backbone.feature_dim, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, num_classes)
+            )
+        else:
+            self.head = nn.Linear(backbone.feature_dim, num_classes)
 
     def forward(self, batch) -> torch.Tensor:
         return self.head(self.backbone(batch))
@@ -38,7 +46,7 @@ def predict_proba(model: nn.Module, inputs: list[str], preprocess, device: torch
 def save(classifier: Classifier, source: Source, classes: tuple[str, ...], folder: Path) -> Path:
     """Writes weights, labels and preprocessing: everything ``load`` needs."""
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = {"source": source.name, "classes": list(classes), "autotl_version": __version__}
+    manifest = {"source": source.name, "classes": list(classes), "hidden": classifier.hidden, "autotl_version": __version__}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
     torch.save(classifier.state_dict(), folder / "weights.pt")
     classifier.backbone.preprocessor.save(folder / "preprocess")
@@ -54,7 +62,7 @@ def load(folder: Path, sources: dict[str, Source]) -> tuple[Classifier, tuple[st
     if settings.is_file():
         backbone.preprocessor = ImagePreprocessor(**json.loads(settings.read_text()))
     classes = tuple(manifest["classes"])
-    classifier = Classifier(backbone, len(classes))
+    classifier = Classifier(backbone, len(classes), manifest.get("hidden", 0))
     classifier.load_state_dict(torch.load(folder / "weights.pt", map_location="cpu", weights_only=True))
     return classifier.eval(), classes
 

@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from autotl.data import Example
+from autotl.data import Dataset, Example
 from autotl.regularizers import Regularizer
 from autotl.sources import Source
 from autotl.training.classifier import Classifier
@@ -27,6 +27,8 @@ class TrainingJob:
     cache: FeatureCache
     seed: int = 0
     on_epoch: Callable[[Epoch], None] = lambda epoch: None
+    source_data: Dataset | None = None
+    """Labelled examples of a source task (``--source-data``), for strategies that learn it too."""
 
     def load_backbone(self, pretrained: bool = True):
         """The source model, taking images at ``params.image_size`` when that is set."""

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from autotl.regularizers import Term
 from autotl.sources.backbone import move_batch
 from autotl.training.metrics import score
 from autotl.training.params import TrainParams
@@ -31,6 +32,24 @@ class FitResult:
 Batches = Iterable[tuple[Any, torch.Tensor]]
 
 
+@dataclass
+class ParamGroup:
+    """Parameters trained at ``lr_factor`` times the learning rate (discriminative fine-tuning)."""
+
+    params: list[nn.Parameter]
+    lr_factor: float = 1.0
+
+
+def train_unfrozen(model: nn.Module) -> None:
+    """Training mode, except for parts with parameters and none trainable: frozen batch-norm
+    statistics and frozen blocks stay exactly as they were."""
+    model.train()
+    for module in model.modules():
+        own = list(module.parameters())
+        if own and not any(p.requires_grad for p in own):
+            module.eval()
+
+
 def fit(
     model: nn.Module,
     train: Batches,
@@ -40,33 +59,32 @@ def fit(
     metric: str,
     num_classes: int,
     on_epoch: Callable[[Epoch], None] = lambda epoch: None,
-    train_mode: Callable[[nn.Module], None] = lambda model: model.train(),
-    penalty: Callable[[], torch.Tensor | None] = lambda: None,
+    terms: Iterable[Term] = (),
+    groups: list[ParamGroup] | None = None,
 ) -> FitResult:
     """Trains the parameters that require grad; leaves ``model`` at its best validation epoch.
 
-    ``train_mode`` puts the model in training mode; a strategy that freezes part
-    of it keeps that part in eval mode there. ``penalty`` is the regularizer's
-    term, added to the loss at every step.
+    ``terms`` are added to the loss at every step (a regularizer's penalty, a
+    second task). ``groups`` give parts of the model their own learning rate;
+    by default every trainable parameter shares one.
     """
     model.to(device)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=params.lr, weight_decay=params.weight_decay)
+    terms = [term for term in terms if term is not None]
+    optimizer = _optimizer(model, groups, params, terms)
     total_steps = params.epochs * max(1, len(train))
     scheduler = _warmup_cosine(optimizer, total_steps, params.warmup)
     autocast, scaler = _mixed_precision(device)
     best: tuple[float, int, dict] | None = None
     history = []
     for epoch in range(1, params.epochs + 1):
-        train_mode(model)
+        train_unfrozen(model)
         losses = []
         for inputs, labels in train:
             inputs, labels = move_batch(inputs, device, non_blocking=True), labels.to(device, non_blocking=True)
             with autocast():
                 loss = nn.functional.cross_entropy(model(inputs), labels)
-                extra = penalty()
-                if extra is not None:
-                    loss = loss + extra
+                for term in terms:
+                    loss = loss + term(inputs)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"the training loss became {loss.item()} at epoch {epoch}; try a lower lr")
             optimizer.zero_grad(set_to_none=True)
@@ -103,6 +121,21 @@ def evaluate(model: nn.Module, batches: Batches, device: torch.device) -> tuple[
         probabilities.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
         labels.append(batch_labels.numpy())
     return np.concatenate(probabilities), np.concatenate(labels)
+
+
+def _optimizer(model: nn.Module, groups: list[ParamGroup] | None, params: TrainParams, terms: list[Term]) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters, each group at its learning rate; parameters a term
+    anchors away from zero get no plain weight decay."""
+    groups = groups or [ParamGroup(list(model.parameters()))]
+    anchored = set().union(*(term.anchored for term in terms))
+    options = []
+    for group in groups:
+        trainable = [p for p in group.params if p.requires_grad]
+        for decay, members in ((params.weight_decay, [p for p in trainable if id(p) not in anchored]),
+                               (0.0, [p for p in trainable if id(p) in anchored])):
+            if members:
+                options.append({"params": members, "lr": params.lr * group.lr_factor, "weight_decay": decay})
+    return torch.optim.AdamW(options, lr=params.lr)
 
 
 def _warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float):

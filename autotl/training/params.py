@@ -1,9 +1,32 @@
-"""Training settings: the strategy's defaults, overridden by ``--set key=value``."""
+"""Training settings: the loop's own (learning rate, epochs, ...) and the ones a strategy or
+regularizer declares (a learning-rate ratio, a penalty strength, ...); defaults first, then
+``--set key=value``."""
 
-from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Iterable, Mapping
 
 from autotl.errors import AutotlError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A hyperparameter a strategy or regularizer reads from ``TrainParams.extra``.
+
+    ``choices`` are the values ``select`` searches: a tuple, or a function of the
+    source's number of blocks when the sensible values depend on its depth.
+    """
+
+    name: str
+    default: float
+    choices: tuple[float, ...] | Callable[[int], tuple[float, ...]]
+    help: str
+    integer: bool = False
+
+    def values(self, num_blocks: int) -> tuple[float, ...]:
+        return self.choices(num_blocks) if callable(self.choices) else self.choices
+
+    def parse(self, text: str) -> float:
+        return int(text) if self.integer else float(text)
 
 
 @dataclass
@@ -21,23 +44,38 @@ class TrainParams:
     image_size: int = 0
     """Side of the square input images are resized to; 0 keeps the source's own. Smaller is
     cheaper, and loses little when the images are small to begin with."""
+    extra: dict[str, float] = field(default_factory=dict)
+    """The settings the strategy and regularizer declare, by name."""
 
     @classmethod
-    def from_strings(cls, settings: dict[str, str], defaults: Mapping[str, float] | None = None) -> "TrainParams":
+    def from_strings(
+        cls, settings: dict[str, str], defaults: Mapping[str, float] | None = None, declared: Iterable[Setting] = ()
+    ) -> "TrainParams":
         """Strategy defaults first, then the user's ``--set`` values, checked and typed."""
-        params = cls(**(defaults or {}))
-        types = {f.name: f.type for f in fields(cls)}
+        declared = {s.name: s for s in declared}
+        params = cls(**(defaults or {}), extra={name: s.default for name, s in declared.items()})
+        types = {f.name: f.type for f in fields(cls) if f.name != "extra"}
         for key, value in settings.items():
-            if key not in types:
-                raise AutotlError(f"--set {key}=...: unknown key; the keys are {', '.join(types)}")
-            kind = types[key]
+            if key not in types and key not in declared:
+                raise AutotlError(f"--set {key}=...: unknown key; the keys are {', '.join([*types, *declared])}")
             try:
-                setattr(params, key, kind(value))
+                if key in declared:
+                    params.extra[key] = declared[key].parse(value)
+                else:
+                    setattr(params, key, types[key](value))
             except ValueError:
-                raise AutotlError(f"--set {key}={value}: expected a number ({kind.__name__})") from None
+                integer = declared[key].integer if key in declared else types[key] is int
+                raise AutotlError(f"--set {key}={value}: expected {'an integer' if integer else 'a number'}") from None
         if params.epochs < 1 or params.batch_size < 1 or params.lr <= 0:
             raise AutotlError("--set: epochs and batch_size must be at least 1 and lr above 0")
         return params
 
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "TrainParams":
+        """The inverse of ``as_dict``: keys that are not the loop's own are declared settings."""
+        own = {f.name for f in fields(cls)} - {"extra"}
+        return cls(**{k: v for k, v in values.items() if k in own}, extra={k: v for k, v in values.items() if k not in own})
+
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Flat, as MLflow logs it and ``--set`` takes it."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"} | self.extra

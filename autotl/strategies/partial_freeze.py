@@ -1,0 +1,49 @@
+"""Built-in strategy ``partial_freeze``: the lower ``frozen_blocks`` blocks (and the stem beneath
+them) keep their pretrained weights and statistics; the blocks above and the head are trained.
+
+General features live low in a network and task-specific ones high (Yosinski et al. 2014), so
+the lower blocks often need no change and the fewer trained weights overfit less.
+"""
+
+from dataclasses import dataclass
+
+import autotl
+from autotl.needs import Capability
+from autotl.strategies import Strategy
+from autotl.strategies.finetune import TUNED, train_end_to_end
+from autotl.training.params import Setting
+
+
+def _quarters(num_blocks: int) -> tuple[int, ...]:
+    """A quarter, half and three quarters of the blocks (at least one frozen, at least one trained)."""
+    return tuple(sorted({min(num_blocks - 1, max(1, round(num_blocks * share))) for share in (0.25, 0.5, 0.75)}))
+
+
+FROZEN_BLOCKS = Setting("frozen_blocks", -1, _quarters, "number of lower blocks kept frozen (-1: half of them)", integer=True)
+
+
+@dataclass(frozen=True)
+class PartialFreeze(Strategy):
+    def train(self, job):
+        from autotl.errors import AutotlError
+        from autotl.training.classifier import Classifier
+        from autotl.training.layers import freeze_below
+
+        classifier = Classifier(job.load_backbone(pretrained=True), len(job.classes))
+        blocks = len(classifier.backbone.blocks)
+        k = int(job.params.extra["frozen_blocks"])
+        k = blocks // 2 if k < 0 else k
+        if not 0 <= k <= blocks:
+            raise AutotlError(f"--set frozen_blocks={k}: {job.source.name} has {blocks} blocks; choose 0 to {blocks}")
+        freeze_below(classifier.backbone, k)
+        return train_end_to_end(job, classifier)
+
+
+@autotl.hookimpl
+def register_strategies(register):
+    register(
+        PartialFreeze(
+            "partial_freeze", "the lower frozen_blocks blocks frozen (in eval mode); the blocks above and the head trained",
+            needs=frozenset({Capability.BLOCKS}), provides=TUNED, defaults={"lr": 3e-4, "epochs": 5}, settings=(FROZEN_BLOCKS,),
+        )
+    )
