@@ -64,6 +64,18 @@ def test_train_then_predict(colour_images, tmp_path):
     assert "Accuracy:" in predicted.stderr
 
 
+def test_train_with_a_strategy_setting_and_a_regularizer(colour_images, tmp_path):
+    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
+           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    trained = autotl("train", "--data", colour_images, "--model", "tiny", "--strategy", "partial_freeze", "--regularizer", "l2sp",
+                     "--set", "frozen_blocks=1", "--set", "l2sp_alpha=0.1", "--set", "epochs=2", "--json", env=env, cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    report = json.loads(trained.stdout)
+    assert report["params"]["frozen_blocks"] == 1 and report["params"]["l2sp_alpha"] == 0.1
+    assert "--set frozen_blocks=1" in report["train_command"]
+
+
 def test_select(colour_images, tmp_path):
     env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
            "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}

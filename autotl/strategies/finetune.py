@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from autotl.training.job import TrainedModel, TrainingJob
     from autotl.training.loop import ParamGroup
 
-BACKBONE_LR_RATIO = Setting("backbone_lr_ratio", 1.0, (0.1, 0.3, 1.0), "backbone learning rate over the head's")
+BACKBONE_LR_RATIO = Setting("backbone_lr_ratio", 0.1, (0.03, 0.1, 0.3), "backbone learning rate over the new head's")
 LAYER_DECAY = Setting("layer_decay", 1.0, (0.65, 0.8, 1.0), "learning-rate factor per block, from the top block down")
 TUNED = frozenset({Capability.TRAINED_BACKBONE, Capability.ADAPTED_FEATURES})
 """What a strategy that updates the pretrained backbone offers regularizers."""
@@ -29,14 +29,24 @@ class Finetune(Strategy):
 
     def train(self, job):
         from autotl.training.classifier import Classifier
-        from autotl.training.layers import depth_groups
 
         classifier = Classifier(job.load_backbone(pretrained=self.pretrained), len(job.classes))
         if not self.pretrained:
             _default_batch_norm_momentum(classifier)
-        extra = job.params.extra
-        groups = depth_groups(classifier.backbone, classifier.head, extra.get("backbone_lr_ratio", 1.0), extra.get("layer_decay", 1.0))
-        return train_end_to_end(job, classifier, groups)
+        return train_end_to_end(job, classifier, backbone_groups(job, classifier))
+
+
+def backbone_groups(job: "TrainingJob", classifier: "Classifier", extra: "list | None" = None) -> "list[ParamGroup]":
+    """The new head at the learning rate, the backbone (and ``extra`` parameters) slower by the
+    job's ``backbone_lr_ratio`` and ``layer_decay`` (1 where the strategy declares none): a random
+    head needs large steps, pretrained weights small ones."""
+    from autotl.training.layers import depth_groups
+
+    from autotl.training.loop import ParamGroup
+
+    ratio = job.params.extra.get("backbone_lr_ratio", 1.0)
+    groups = depth_groups(classifier.backbone, classifier.head, ratio, job.params.extra.get("layer_decay", 1.0))
+    return groups + [ParamGroup(extra, ratio)] if extra else groups
 
 
 def train_end_to_end(
@@ -86,7 +96,7 @@ def register_strategies(register):
         Finetune(
             "finetune", "every weight trained end to end, from the pretrained ones; the backbone at "
             "backbone_lr_ratio x the head's learning rate, lower blocks slower by layer_decay",
-            provides=TUNED, defaults={"lr": 1e-4, "epochs": 5}, settings=(BACKBONE_LR_RATIO, LAYER_DECAY),
+            provides=TUNED, defaults={"lr": 1e-3, "epochs": 5}, settings=(BACKBONE_LR_RATIO, LAYER_DECAY),
         )
     )
     register(

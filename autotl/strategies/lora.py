@@ -31,11 +31,42 @@ def adapter_targets(backbone) -> list[str]:
     (a depthwise convolution has too few weights per channel to need a low-rank update)."""
     from torch import nn
 
+    _plain_convolutions(backbone)
     inside = {id(m) for block in backbone.blocks for m in block.modules()}
     return [
         name for name, module in backbone.body.named_modules()
-        if id(module) in inside and (isinstance(module, nn.Linear) or (isinstance(module, nn.Conv2d) and module.groups == 1))
+        if id(module) in inside and (type(module) is nn.Linear or (type(module) is nn.Conv2d and module.groups == 1))
     ]
+
+
+def _plain_convolutions(backbone) -> None:
+    """peft builds an adapter's layers with the adapted layer's own class, which fails for a
+    Conv2d subclass that takes more arguments (EfficientNet's static same-padding convolution).
+    Inside the blocks, where such a layer computes what a plain Conv2d with its weights computes
+    (checked on an even and an odd input size), the plain one takes its place; the weights keep
+    their names, so the saved model loads into the source's own architecture."""
+    import torch
+    from torch import nn
+
+    inside = {id(m) for block in backbone.blocks for m in block.modules()}
+    for name, module in list(backbone.body.named_modules()):
+        if id(module) not in inside or not isinstance(module, nn.Conv2d) or type(module) is nn.Conv2d or module.groups != 1:
+            continue
+        plain = nn.Conv2d(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
+                          module.dilation, module.groups, module.bias is not None, module.padding_mode)
+        plain.weight, plain.bias = module.weight, module.bias
+        if all(_same(module, plain, torch.randn(1, module.in_channels, side, side, device=module.weight.device)) for side in (8, 9)):
+            parent, _, child = name.rpartition(".")
+            setattr(backbone.body.get_submodule(parent) if parent else backbone.body, child, plain)
+            backbone.blocks = [plain if block is module else block for block in backbone.blocks]
+
+
+def _same(one, other, probe) -> bool:
+    import torch
+
+    with torch.no_grad():
+        a, b = one(probe), other(probe)
+    return a.shape == b.shape and torch.allclose(a, b)
 
 
 def add_adapters(backbone, rank: int) -> None:

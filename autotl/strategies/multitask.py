@@ -12,7 +12,7 @@ import autotl
 from autotl.needs import Capability
 from autotl.regularizers import Term
 from autotl.strategies import Strategy
-from autotl.strategies.finetune import TUNED, train_end_to_end
+from autotl.strategies.finetune import BACKBONE_LR_RATIO, TUNED, backbone_groups, train_end_to_end
 from autotl.training.params import Setting
 
 TASK_WEIGHT = Setting("task_weight", 1.0, (0.3, 1.0, 3.0), "weight of the source task's loss")
@@ -52,7 +52,6 @@ class Multitask(Strategy):
         from autotl.regularizers.kl import SourceOutputsKL
         from autotl.training.batches import raw_batches
         from autotl.training.classifier import Classifier
-        from autotl.training.loop import ParamGroup
 
         classifier = Classifier(job.load_backbone(pretrained=True), len(job.classes))
         backbone, weight = classifier.backbone, job.params.extra["task_weight"]
@@ -66,8 +65,8 @@ class Multitask(Strategy):
             batches = raw_batches([e.input for e in examples], [index[e.label] for e in examples], backbone.preprocessor,
                                   job.params.batch_size, job.device, shuffle=True, seed=job.seed)
             term = SourceDataTask(classifier, batches, weight, job.device)
-        trained = [*backbone.body.parameters(), *backbone.source_head.parameters(), *classifier.head.parameters()]
-        result = train_end_to_end(job, classifier, [ParamGroup(trained)], [term])
+        groups = backbone_groups(job, classifier, extra=list(backbone.source_head.parameters()))
+        result = train_end_to_end(job, classifier, groups, [term])
         backbone.source_head = own_head  # a head for the source data's classes is not part of the target model
         return result
 
@@ -78,6 +77,7 @@ def register_strategies(register):
         Multitask(
             "multitask", "a shared backbone with the source head and the target head trained together: on --source-data, "
             "or on the source model's own outputs (learning without forgetting)",
-            needs=frozenset({Capability.SOURCE_TASK}), provides=TUNED, defaults={"lr": 1e-4, "epochs": 5}, settings=(TASK_WEIGHT,),
+            needs=frozenset({Capability.SOURCE_TASK}), provides=TUNED, defaults={"lr": 1e-3, "epochs": 5},
+            settings=(TASK_WEIGHT, BACKBONE_LR_RATIO),
         )
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import autotl
 from autotl.needs import Capability
 from autotl.strategies import Strategy
-from autotl.strategies.finetune import TUNED, train_end_to_end
+from autotl.strategies.finetune import BACKBONE_LR_RATIO, TUNED, backbone_groups, train_end_to_end
 from autotl.training.params import Setting
 
 
@@ -36,7 +36,7 @@ class PartialFreeze(Strategy):
         if not 0 <= k <= blocks:
             raise AutotlError(f"--set frozen_blocks={k}: {job.source.name} has {blocks} blocks; choose 0 to {blocks}")
         freeze_below(classifier.backbone, k)
-        return train_end_to_end(job, classifier)
+        return train_end_to_end(job, classifier, backbone_groups(job, classifier))
 
 
 @autotl.hookimpl
@@ -44,6 +44,7 @@ def register_strategies(register):
     register(
         PartialFreeze(
             "partial_freeze", "the lower frozen_blocks blocks frozen (in eval mode); the blocks above and the head trained",
-            needs=frozenset({Capability.BLOCKS}), provides=TUNED, defaults={"lr": 3e-4, "epochs": 5}, settings=(FROZEN_BLOCKS,),
+            needs=frozenset({Capability.BLOCKS}), provides=TUNED, defaults={"lr": 1e-3, "epochs": 5},
+            settings=(FROZEN_BLOCKS, BACKBONE_LR_RATIO),
         )
     )
