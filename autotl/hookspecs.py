@@ -37,7 +37,11 @@ def register_strategies(register: Callable) -> None:
 
     Call ``register(strategy)`` with an :class:`autotl.strategies.Strategy`. Its
     ``needs`` say what it requires of a source; candidates whose source cannot
-    meet them are never built, and ``autotl inspect`` says why.
+    meet them are never built, and ``autotl inspect`` says why. Its ``settings``
+    (:class:`autotl.training.params.Setting`) are hyperparameters of its own:
+    ``--set`` takes them and ``select`` searches their choices. ``train(job)``
+    reads them from ``job.params.extra``; strategies that train the backbone can
+    share :func:`autotl.strategies.finetune.train_end_to_end`.
     """
 
 
@@ -47,7 +51,9 @@ def register_regularizers(register: Callable) -> None:
 
     Call ``register(regularizer)`` with an :class:`autotl.regularizers.Regularizer`.
     Its ``needs`` may include what a strategy provides (a trained backbone) as
-    well as what a source offers.
+    well as what a source offers. Its ``bind(model, params, train)`` is called
+    once before training, with the model at its starting weights, and returns a
+    :class:`autotl.regularizers.Term` added to the loss at every step.
     """
 
 

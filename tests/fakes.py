@@ -9,7 +9,7 @@ from autotl.strategies import Strategy
 
 
 class FakeSource(Source):
-    """A tiny real model: a 3x3 convolution, batch norm and pooling into 4 features, and a 5-class head.
+    """A tiny real model: two convolution blocks pooled into 4 features, and a 5-class head.
 
     ``checkpoint`` is its 'pretrained' file; ``forward_calls`` counts backbone
     forward passes over every copy it loads.
@@ -43,7 +43,7 @@ class FakeSource(Source):
         from autotl.sources.backbone import Backbone, ImagePreprocessor
 
         torch.manual_seed(1234)
-        body = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        body = tiny_body()
         head = nn.Linear(4, 5)
         if pretrained:
             state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
@@ -54,13 +54,25 @@ class FakeSource(Source):
         return Backbone(body, 4, preprocessor, source_head=head, blocks=[body[0], body[1]])
 
 
+def tiny_body():
+    """Two blocks, (3x3 convolution, batch norm, ReLU) and (1x1 convolution, ReLU), pooled into 4 features."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()),
+        nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU()),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
+
+
 def save_fake_checkpoint(path: Path) -> Path:
     """'Pretrained' weights for FakeSource: its random initialisation under another seed."""
     import torch
     from torch import nn
 
     torch.manual_seed(99)
-    body = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    body = tiny_body()
     torch.save({"body": body.state_dict(), "head": nn.Linear(4, 5).state_dict()}, path)
     return path
 

@@ -52,11 +52,19 @@ def test_probes_leave_every_backbone_parameter_and_buffer_bit_identical(tiny, co
 
 
 def test_partial_freeze_trains_exactly_the_blocks_above_k(tiny, colour_images):
-    # The tiny model's blocks are its convolution (block 0) and its batch norm (block 1).
+    # The tiny model's blocks: 0 = (3x3 convolution, batch norm, ReLU), 1 = (1x1 convolution, ReLU).
     before = state(pretrained(tiny).backbone.body)
     after = state(run(tiny, colour_images, "partial_freeze", frozen_blocks=1, lr=0.05, epochs=2).classifier.backbone.body)
-    unchanged = {name for name in before if torch.equal(before[name], after[name])}
-    assert unchanged == {"0.weight", "0.bias"}  # block 1's weights, bias and running statistics all moved
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed == {"1.0.weight", "1.0.bias"}
+
+
+def test_fine_tuning_keeps_pretrained_batch_norm_statistics_and_scratch_trains_them(tiny, colour_images):
+    before = state(pretrained(tiny).backbone.body[0][1])
+    tuned = run(tiny, colour_images, "finetune", lr=0.05, epochs=2).classifier.backbone.body[0][1]
+    assert all(torch.equal(value, tuned.state_dict()[name]) for name, value in before.items())
+    scratch = run(tiny, colour_images, "scratch", lr=0.05, epochs=2).classifier.backbone.body[0][1]
+    assert scratch.momentum == 0.1 and int(scratch.num_batches_tracked) > 0
 
 
 def test_partial_freeze_refuses_more_blocks_than_the_source_has(cli, tiny, colour_images):
@@ -73,8 +81,8 @@ def test_finetune_gives_lower_blocks_smaller_learning_rates(tiny):
     factor = {id(p): group.lr_factor for group in groups for p in group.params}
     body = classifier.backbone.body
     assert factor[id(classifier.head.weight)] == 1.0
-    assert factor[id(body[1].weight)] == pytest.approx(0.1)  # the top block
-    assert factor[id(body[0].weight)] == pytest.approx(0.05)  # one block down
+    assert factor[id(body[1][0].weight)] == pytest.approx(0.1)  # the top block
+    assert factor[id(body[0][0].weight)] == pytest.approx(0.05)  # one block down
 
 
 def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -197,7 +205,7 @@ def test_delta_is_zero_at_the_start_and_weighs_channels_to_mean_one(tiny, colour
     assert float(term(inputs)) == 0.0
     assert set(term.attention) == {0, 1} and all(torch.allclose(w.mean(), torch.tensor(1.0)) for w in term.attention.values())
     with torch.no_grad():
-        classifier.backbone.body[0].weight.add_(0.1)
+        classifier.backbone.body[0][0].weight.add_(0.1)
     classifier(inputs)
     assert float(term(inputs)) > 0
     term.close()

@@ -7,6 +7,7 @@ import pytest
 
 import autotl
 from autotl.strategies.probe import Probe
+from autotl.training.params import Setting
 
 
 class FakeClock:
@@ -57,6 +58,8 @@ class SelectPlugin:
         register(TickingProbe("ticking", "costs fake time", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
         register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
         register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}, cached_features=True))
+        register(Probe("widths", "declares a setting", defaults={"epochs": 2, "lr": 0.05}, cached_features=True, mlp=True,
+                       settings=(Setting("hidden", 4, (4, 8), "hidden width", integer=True),)))
 
 
 @pytest.fixture
@@ -101,6 +104,15 @@ def test_ctrl_c_leaves_no_run_running(select_setup, colour_images):
                       progress=lambda message: None)
     statuses = [run.info.status for run in runs()]
     assert statuses and set(statuses) == {"KILLED"}
+
+
+def test_the_study_searches_the_settings_a_strategy_declares(select_setup, colour_images):
+    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"],
+                           progress=lambda message: None)
+    trials = [row for row in result.leaderboard if row["state"] == "complete"]
+    assert result.exhausted and len(trials) == 2 * 3 * 3  # hidden x learning rate x epochs
+    assert {row["params"]["hidden"] for row in trials} == {4, 8}
+    assert f"--set hidden={result.params['hidden']}" in result.train_command
 
 
 def test_select_cli_json(cli, select_setup, colour_images):

@@ -31,9 +31,7 @@ class Finetune(Strategy):
         from autotl.training.classifier import Classifier
 
         classifier = Classifier(job.load_backbone(pretrained=self.pretrained), len(job.classes))
-        if not self.pretrained:
-            _default_batch_norm_momentum(classifier)
-        return train_end_to_end(job, classifier, backbone_groups(job, classifier))
+        return train_end_to_end(job, classifier, backbone_groups(job, classifier), pretrained=self.pretrained)
 
 
 def backbone_groups(job: "TrainingJob", classifier: "Classifier", extra: "list | None" = None) -> "list[ParamGroup]":
@@ -50,15 +48,26 @@ def backbone_groups(job: "TrainingJob", classifier: "Classifier", extra: "list |
 
 
 def train_end_to_end(
-    job: "TrainingJob", classifier: "Classifier", groups: "list[ParamGroup] | None" = None, terms: "Iterable[Term]" = ()
+    job: "TrainingJob", classifier: "Classifier", groups: "list[ParamGroup] | None" = None, terms: "Iterable[Term]" = (),
+    pretrained: bool = True,
 ) -> "TrainedModel":
     """Trains ``groups`` (by default the body and the new head; never the source head unless a
     group holds it) on preprocessed raw inputs, with the job's regularizer bound to the starting
-    weights; picks the epoch by val and returns val and test probabilities."""
+    weights; picks the epoch by val and returns val and test probabilities.
+
+    A pretrained backbone's batch-norm layers stay as they were, in inference mode (Keras's
+    fine-tuning advice): their statistics describe what the layers above were trained on, and
+    small target batches estimate them badly. From random weights they train, and catch up fast.
+    """
     from autotl.training.batches import raw_batches
     from autotl.training.job import TrainedModel
+    from autotl.training.layers import freeze_batch_norm
     from autotl.training.loop import ParamGroup, evaluate, fit
 
+    if pretrained:
+        freeze_batch_norm(classifier.backbone)
+    else:
+        _default_batch_norm_momentum(classifier)
     preprocess = classifier.backbone.preprocessor
     batches = {
         split: raw_batches(job.inputs(split), job.labels(split), preprocess, job.params.batch_size, job.device, shuffle=split == "train", seed=job.seed)
@@ -83,11 +92,10 @@ def train_end_to_end(
 def _default_batch_norm_momentum(model) -> None:
     """Random-init statistics need PyTorch's default momentum (0.1) to catch up in a few epochs;
     some sources (EfficientNet-Lite: 0.01) ship a slow one meant to refine pretrained statistics."""
-    from torch import nn
+    from autotl.training.layers import batch_norms
 
-    for module in model.modules():
-        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
-            module.momentum = 0.1
+    for module in batch_norms(model):
+        module.momentum = 0.1
 
 
 @autotl.hookimpl

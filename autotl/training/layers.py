@@ -29,6 +29,19 @@ def freeze_below(backbone: Backbone, k: int) -> None:
             parameter.requires_grad_(False)
 
 
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+def batch_norms(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, BATCH_NORMS)]
+
+
+def freeze_batch_norm(backbone: Backbone) -> None:
+    """Batch-norm weights frozen, so that training keeps the layers in inference mode, statistics included."""
+    for module in batch_norms(backbone.body):
+        module.requires_grad_(False)
+
+
 def depth_groups(backbone: Backbone, head: nn.Module, backbone_ratio: float, layer_decay: float) -> list[ParamGroup]:
     """The head at the full learning rate; the backbone at ``backbone_ratio`` times it, and each
     block below the top one ``layer_decay`` times slower again (Howard & Ruder 2018; Clark et al. 2020)."""
