@@ -33,7 +33,7 @@ def _targets(labels: np.ndarray, regression: bool) -> np.ndarray:
         y = y.astype(np.float64)
         return y.reshape(-1, 1) if y.ndim == 1 else y
     y = y.astype(np.int64)
-    return (y[:, None] == np.arange(y.max() + 1)[None, :]).astype(np.float64)
+    return _one_hot(y)
 
 
 def _left_singular(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,3 +72,76 @@ def _evidence(x: np.ndarray, y_squared: float, sigma: np.ndarray, n: int, d: int
         - n / 2 * np.log(2 * np.pi)
     )
     return float(evidence / n)
+
+
+def leep(source_probs: np.ndarray, labels: np.ndarray) -> float:
+    """LEEP (Nguyen et al., 2020): the mean log-likelihood of the target labels under the
+    "empirical predictor" that maps the source head's soft predictions z to P(y | z), with
+    P(y | z) estimated from those same predictions over the target data."""
+    p = np.asarray(source_probs, dtype=np.float64)
+    y = np.asarray(labels).astype(np.int64).reshape(-1)
+    joint = _one_hot(y).T @ p / len(y)  # P(y, z), target classes x source classes
+    given_source = joint / joint.sum(axis=0, keepdims=True)  # P(y | z)
+    predicted = p @ given_source.T  # each example's distribution over target classes
+    return float(np.mean(np.log(predicted[np.arange(len(y)), y])))
+
+
+def nce(source_labels: np.ndarray, labels: np.ndarray) -> float:
+    """NCE (Tran et al., 2019): minus the conditional entropy H(Y | Z) of the target labels given
+    the source head's hard predictions, from their empirical joint distribution."""
+    z = np.asarray(source_labels).astype(np.int64).reshape(-1)
+    y = np.asarray(labels).astype(np.int64).reshape(-1)
+    joint = _one_hot(y).T @ _one_hot(z) / len(y)  # P(y, z)
+    p_z = joint.sum(axis=0)
+    seen = p_z > 0
+    given_source = joint[:, seen] / p_z[seen]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(given_source > 0, given_source * np.log(given_source), 0.0)
+    return float(np.sum(p_z[seen] * plogp.sum(axis=0)))
+
+
+def hscore(features: np.ndarray, labels: np.ndarray, shrinkage: bool = False) -> float:
+    """H-score (Bao et al., 2019): tr(cov(f)^-1 cov(E[f | y])), how much of the features'
+    variance lies between the class means, through a pseudo-inverse (rcond 1e-15).
+
+    ``shrinkage``: the regularized H-score of Ibrahim et al. (2022), with the Ledoit-Wolf
+    covariance estimate and its shrinkage alpha, tr(cov_alpha(f)^-1 (1 - alpha) cov(E[f | y])):
+    stable when there are more dimensions than examples.
+    """
+    f = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels).astype(np.int64).reshape(-1)
+    class_means = np.zeros_like(f)
+    for label in np.unique(y):
+        class_means[y == label] = f[y == label].mean(axis=0)
+    between = np.cov(class_means, rowvar=False)
+    if shrinkage:
+        from sklearn.covariance import LedoitWolf
+
+        estimate = LedoitWolf().fit(f - f.mean(axis=0))
+        covariance, between = estimate.covariance_, (1 - estimate.shrinkage_) * between
+    else:
+        covariance = np.cov(f, rowvar=False)
+    return float(np.trace(np.linalg.pinv(covariance, rcond=1e-15) @ between))
+
+
+def knn_accuracy(features: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
+    """Leave-one-out accuracy of a k-nearest-neighbour majority vote (Euclidean distance, a tie to
+    the smaller label) on the features: a plain, hard-to-beat baseline among transferability scores."""
+    f = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels).astype(np.int64).reshape(-1)
+    k = min(k, len(y) - 1)
+    squared = (f**2).sum(axis=1)
+    correct = 0
+    for start in range(0, len(y), 1024):  # a block of rows of the distance matrix at a time
+        rows = slice(start, start + 1024)
+        distances = squared[rows, None] + squared[None, :] - 2 * f[rows] @ f.T
+        distances[np.arange(distances.shape[0]), np.arange(start, start + distances.shape[0])] = np.inf  # leave it out
+        nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
+        votes = _one_hot(y[nearest].reshape(-1), y.max() + 1).reshape(len(nearest), k, -1).sum(axis=1)
+        correct += int((votes.argmax(axis=1) == y[rows]).sum())
+    return correct / len(y)
+
+
+def _one_hot(labels: np.ndarray, classes: int | None = None) -> np.ndarray:
+    classes = int(labels.max()) + 1 if classes is None else classes
+    return (labels[:, None] == np.arange(classes)[None, :]).astype(np.float64)
