@@ -38,6 +38,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "autotl.regularizers.kl",
     "autotl.regularizers.delta",
     "autotl.regularizers.bss",
+    "autotl.scorers.builtin",
 )
 
 pm = pluggy.PluginManager("autotl")

@@ -1,7 +1,8 @@
 """Transferability scorers: cheap estimates, on frozen features, of how well a source will transfer."""
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -21,12 +22,24 @@ class ScoringInputs:
     source_probs: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
 class Scorer(ABC):
-    """Higher is better. Registered through ``register_scorers``."""
+    """Higher is better. Registered through ``register_scorers``; computed only for sources that
+    offer what it ``needs``."""
 
     name: str
     description: str
-    needs: Needs = frozenset()
+    needs: Needs = field(default_factory=frozenset)
 
     @abstractmethod
     def score(self, inputs: ScoringInputs) -> float: ...
+
+
+@dataclass(frozen=True)
+class FunctionScorer(Scorer):
+    """A scorer that is one function of the scoring inputs."""
+
+    function: Callable[[ScoringInputs], float] = field(default=lambda inputs: 0.0, compare=False)
+
+    def score(self, inputs: ScoringInputs) -> float:
+        return float(self.function(inputs))
