@@ -233,7 +233,7 @@ def select(
         selector = Selector(
             dataset, candidates, clock_budget, scratch=scratch, metric=metric, seed=seed, device=target_device,
             cache=FeatureCache(Path(cache_dir) if cache_dir else None), storage=storage, study_name=study, progress=progress,
-            source_data=setup.source_data,
+            source_data=setup.source_data, scorers=setup.registry.items("scorers"),
         )
         selection = selector.run()
         rows = selection.rows + [Row(item.what, item.what.split(" + ")[0], "", "", state="left out", reason=item.reason) for item in left_out]

@@ -115,6 +115,33 @@ def test_the_study_searches_the_settings_a_strategy_declares(select_setup, colou
     assert f"--set hidden={result.params['hidden']}" in result.train_command
 
 
+def test_every_applicable_scorer_scores_each_source(select_setup, colour_images, register_plugin):
+    from autotl.scorers import FunctionScorer
+
+    class BrokenScorer:
+        @autotl.hookimpl
+        def register_scorers(self, register):
+            register(FunctionScorer("broken", "raises", function=lambda inputs: 1 / 0))
+
+    register_plugin(BrokenScorer(), "broken-scorer")
+    messages = []
+    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["flaky"], regularizers=["none"], progress=messages.append)
+    scores = result.leaderboard[0]["scores"]
+    assert set(scores) == {"logme", "hscore", "knn", "leep", "nce", "source_confidence"}
+    assert 0 <= scores["knn"] <= 1 and 0 <= scores["source_confidence"] <= 1
+    assert any("scorer broken failed on tiny (ZeroDivisionError" in m for m in messages)
+    assert "knn" in result.leaderboard_text
+
+
+def test_scores_are_standardised_across_sources_and_averaged():
+    from autotl.selection.search import combine
+
+    combined = combine({"a": {"logme": 1.0, "knn": 0.9}, "b": {"logme": 3.0, "knn": 0.5}, "c": {"logme": 2.0}})
+    assert combined["a"] == pytest.approx((-1.2247 + 1.0) / 2, abs=1e-3)
+    assert combined["c"] == pytest.approx(0.0)
+    assert combined["b"] == pytest.approx(-combined["a"])
+
+
 def test_select_cli_json(cli, select_setup, colour_images):
     result = cli("select", "--data", colour_images, "--budget", "1h", "--models", "tiny", "--strategies", "linear_probe", "--json")
     assert result.exit_code == 0, result.output

@@ -1,20 +1,23 @@
-"""The selection itself: LogME on frozen features, then an Optuna study within the budget,
+"""The selection itself: transferability scores on frozen features, then an Optuna study within the budget,
 then the best trial refit on train+val and a ``scratch`` baseline beside it."""
 
 import math
 import random
+from dataclasses import asdict, dataclass, field, replace
 from itertools import product
-from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
 import mlflow
+import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from autotl import tracking
 from autotl.data import Dataset
+from autotl.needs import Capability, unmet
 from autotl.registry import Candidate
+from autotl.scorers import Scorer, ScoringInputs
 from autotl.selection import costs
 from autotl.selection.budget import Budget
 from autotl.strategies import Strategy
@@ -22,7 +25,6 @@ from autotl.training.features import FeatureCache
 from autotl.training.job import TrainedModel, TrainingJob
 from autotl.training.metrics import score
 from autotl.training.params import TrainParams
-from autotl.transferability import logme
 
 LR_SCALES = (0.3, 1.0, 3.0)
 EPOCH_SCALES = (0.5, 1.0, 2.0)
@@ -50,7 +52,7 @@ class Row:
     source: str
     strategy: str
     regularizer: str
-    logme: float | None = None
+    scores: dict[str, float] = field(default_factory=dict)
     trial: int | None = None
     params: dict[str, Any] | None = None
     predicted_s: float | None = None
@@ -77,7 +79,7 @@ class Selection:
 class Selector:
     def __init__(self, dataset: Dataset, candidates: list[Candidate], budget: Budget, *, scratch: Strategy | None,
                  metric: str, seed: int, device, cache: FeatureCache, storage: str, study_name: str,
-                 progress: Callable[[str], None], source_data: Dataset | None = None):
+                 progress: Callable[[str], None], source_data: Dataset | None = None, scorers: list[Scorer] = ()):
         self.dataset, self.candidates, self.budget, self.scratch = dataset, candidates, budget, scratch
         self.metric, self.seed, self.device, self.cache = metric, seed, device, cache
         self.storage, self.study_name, self.report = storage, study_name, progress
@@ -85,7 +87,10 @@ class Selector:
         self.num_blocks: dict[str, int] = {}
         """Each scored source's number of blocks, which some settings' choices depend on."""
         self.rows: list[Row] = []
-        self.logme: dict[str, float] = {}
+        self.scorers = list(scorers)
+        self.scores: dict[str, dict[str, float]] = {}
+        """Each scored source's transferability scores, by scorer."""
+        self.combined: dict[str, float] = {}
         self.calibrated: dict[tuple[str, int], float] = {}
         """Seconds per end-to-end epoch, by (source, image size), from one timed step."""
         self.rates: dict[tuple[str, str], float] = {}
@@ -115,7 +120,8 @@ class Selector:
 
     # -- zero-training stage ----------------------------------------------------------------
     def score_sources(self) -> list[str]:
-        """LogME of each source on its frozen training features, cheapest source first; returns the kept ones."""
+        """Every applicable scorer on each source's frozen training features, cheapest source first;
+        returns the sources kept, best combined score first."""
         sources = {c.source.name: c for c in self.candidates}
         for name, candidate in sorted(sources.items(), key=lambda item: item[1].source.spec.flops_per_sample):
             job = self.job(candidate, self.params(candidate))
@@ -123,24 +129,44 @@ class Selector:
             self.num_blocks[name] = len(backbone.blocks)
             predicted = costs.feature_seconds(job, backbone, self.budget.clock)
             self.progress(f"  {name}: featurizing the rest should take ~{predicted:.0f}s")
-            allowance = self.budget.seconds * (SCORING_SHARE if self.logme else FIRST_SOURCE_SHARE)
+            allowance = self.budget.seconds * (SCORING_SHARE if self.scores else FIRST_SOURCE_SHARE)
             if self.budget.elapsed() + predicted > allowance:
                 self.drop(name, f"featurizing it would take ~{predicted:.0f}s, past the scoring share of the budget")
                 continue
             for split in ("val", "test"):  # every linear-probe trial will need them
                 job.cache.features(backbone, job.source, job.splits[split], job.device)
             features = job.cache.features(backbone, job.source, job.splits["train"], job.device)
-            self.logme[name] = logme(features, job.labels("train"))
-            self.progress(f"  {name}: LogME {self.logme[name]:.3f}")
-        ranked = sorted(self.logme, key=self.logme.get, reverse=True)
+            self.scores[name] = self.score(candidate.source, backbone, features, job.labels("train"))
+            self.progress(f"  {name}: {format_scores(self.scores[name])}")
+        self.combined = combine(self.scores)
+        ranked = sorted(self.combined, key=self.combined.get, reverse=True)
         for name in ranked[TOP_SOURCES:]:
-            self.drop(name, f"LogME {self.logme[name]:.3f}, below the top {TOP_SOURCES}")
+            self.drop(name, f"combined score {self.combined[name]:.2f}, below the top {TOP_SOURCES}")
         return ranked[:TOP_SOURCES]
+
+    def score(self, source, backbone, features, labels: list[int]) -> dict[str, float]:
+        """Each scorer whose needs the source meets; one that raises is left out, with a warning."""
+        probabilities = None
+        if Capability.SOURCE_HEAD in source.spec.offers:
+            import torch
+
+            with torch.no_grad():
+                probabilities = torch.softmax(backbone.source_head(torch.from_numpy(features)).float(), dim=-1).numpy()
+        inputs = ScoringInputs(features, np.asarray(labels), probabilities)
+        scores = {}
+        for scorer in self.scorers:
+            if unmet(scorer.needs, source.spec.offers):
+                continue
+            try:
+                scores[scorer.name] = scorer.score(inputs)
+            except Exception as error:  # a plugin's scorer must not end the selection
+                self.progress(f"  Warning: scorer {scorer.name} failed on {source.name} ({type(error).__name__}: {error})")
+        return scores
 
     def drop(self, source: str, reason: str) -> None:
         for c in self.candidates:
             if c.source.name == source:
-                self.rows.append(Row(c.label, source, c.strategy.name, c.regularizer.name, self.logme.get(source), state="dropped", reason=reason))
+                self.rows.append(Row(c.label, source, c.strategy.name, c.regularizer.name, self.scores.get(source, {}), state="dropped", reason=reason))
 
     # -- costs ------------------------------------------------------------------------------
     def predicted(self, candidate: Candidate, params: TrainParams) -> float:
@@ -205,7 +231,7 @@ class Selector:
             params = self.params(candidate, key[1], key[2], chosen)
             predicted = self.predicted(candidate, params)
             row = Row(candidate.label, candidate.source.name, candidate.strategy.name, candidate.regularizer.name,
-                      self.logme.get(candidate.source.name), trial.number, params.as_dict(), predicted)
+                      self.scores.get(candidate.source.name, {}), trial.number, params.as_dict(), predicted)
             self.rows.append(row)
             if not self.budget.fits(predicted * (1 + REFIT_MARGIN), keep=reserve):
                 row.state, row.reason = "skipped", f"predicted {predicted:.0f}s would not leave time for the refit and baseline"
@@ -327,6 +353,23 @@ class Selector:
         return Selection(self.rows, best, final, job, test_metric, test_accuracy, baseline, note, exhausted)
 
 
+def combine(scores: dict[str, dict[str, float]]) -> dict[str, float]:
+    """One number per source: the mean, over the scorers it has, of each score standardised across
+    the sources (scores live on different scales; a score every source ties on counts zero)."""
+    standardised: dict[str, list[float]] = {source: [] for source in scores}
+    for scorer in {name for values in scores.values() for name in values}:
+        values = {source: v[scorer] for source, v in scores.items() if scorer in v and np.isfinite(v[scorer])}
+        spread = float(np.std(list(values.values()))) if values else 0.0
+        centre = float(np.mean(list(values.values()))) if values else 0.0
+        for source, value in values.items():
+            standardised[source].append((value - centre) / spread if spread > 0 else 0.0)
+    return {source: float(np.mean(z)) if z else 0.0 for source, z in standardised.items()}
+
+
+def format_scores(scores: dict[str, float]) -> str:
+    return " ".join(f"{name} {value:.3g}" for name, value in scores.items())
+
+
 def _param_name(candidate: Candidate, setting: str) -> str:
     """Optuna's name for a declared setting: one per candidate, since its choices may depend on the source."""
     return f"{candidate.label}: {setting}"
@@ -351,14 +394,14 @@ def leaderboard(rows: list[Row]) -> list[dict[str, Any]]:
 
 def format_leaderboard(rows: list[dict[str, Any]], metric: str) -> str:
     """A plain-text table: the terminal shows it and the MLflow run keeps it."""
-    header = ("#", "candidate", "LogME", "lr", "epochs", "predicted", "took", f"val {metric}", "state / why")
+    header = ("#", "candidate", "scores", "lr", "epochs", "predicted", "took", f"val {metric}", "state / why")
     lines = []
     for row in rows:
         params = row["params"] or {}
         lines.append((
             "" if row["trial"] is None else str(row["trial"]),
             row["candidate"],
-            "" if row["logme"] is None else f"{row['logme']:.3f}",
+            format_scores(row["scores"]),
             f"{params['lr']:.2g}" if "lr" in params else "",
             str(params.get("best_epoch", params.get("epochs", ""))),
             "" if row["predicted_s"] is None else f"{row['predicted_s']:.0f}s",
