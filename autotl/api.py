@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from autotl.data import Dataset, IntakeOptions
 from autotl.errors import AutotlError
 from autotl.needs import Capability
-from autotl.registry import Candidate, LeftOut, Registry
+from autotl.registry import Candidate, LeftOut, Registry, summarise_left_out
 
 if TYPE_CHECKING:
     import torch
@@ -238,7 +238,9 @@ def select(
         selection = selector.run()
         rows = selection.rows + [Row(item.what, item.what.split(" + ")[0], "", "", state="left out", reason=item.reason) for item in left_out]
         board = leaderboard(rows)
-        table = format_leaderboard(board, metric)
+        table = format_leaderboard([row for row in board if row["state"] != "left out"], metric)
+        if left_out:
+            table += f"\n\nLeft out ({len(left_out)}):\n" + "\n".join(f"  - {line}" for line in summarise_left_out(left_out))
         mlflow.log_text(table, "leaderboard.txt")
         mlflow.log_dict({"leaderboard": board}, "leaderboard.json")
         if selection.best is None:

@@ -45,10 +45,36 @@ class Candidate:
 
 @dataclass(frozen=True)
 class LeftOut:
-    """Something that will not be tried, and why."""
+    """Something that will not be tried, and why; ``general`` is the reason for a strategy and
+    regularizer with the source unnamed, the same for every source it holds for."""
 
     what: str
     reason: str
+    general: str = ""
+
+
+def group_by_source(labels: list[str]) -> list[str]:
+    """Candidate labels as one line per source: ``source: strategy + regularizer, ...``."""
+    methods: dict[str, list[str]] = {}
+    for label in labels:
+        source, _, method = label.partition(" + ")
+        methods.setdefault(source, []).append(method)
+    return [f"{source} ({len(found)}): {', '.join(found)}" for source, found in methods.items()]
+
+
+def summarise_left_out(items: list[LeftOut]) -> list[str]:
+    """One line per reason, the sources it holds for named together: the same strategy and
+    regularizer are usually left out of every source for the same reason."""
+    groups: dict[tuple[str, str], list[LeftOut]] = {}
+    for item in items:
+        method = item.what.partition(" + ")[2]
+        groups.setdefault((method, item.general or item.reason), []).append(item)
+    lines = []
+    for (method, general), members in groups.items():
+        sources = ", ".join(item.what.partition(" + ")[0] for item in members)
+        reason = general if len(members) > 1 else members[0].reason
+        lines.append(f"{method} on {sources}: {reason}" if method else f"{sources}: {reason}")
+    return lines
 
 
 class Registry:
@@ -121,9 +147,9 @@ class Registry:
                 continue
             for strategy, regularizer in product(strategies, regularizers):
                 candidate = Candidate(source, strategy, regularizer)
-                reason = _unmet_needs(candidate, given)
+                reason = _unmet_needs(candidate, given, source.name)
                 if reason:
-                    left_out.append(LeftOut(candidate.label, reason))
+                    left_out.append(LeftOut(candidate.label, reason, _unmet_needs(candidate, given, "the source")))
                 else:
                     kept.append(candidate)
         return kept, left_out
@@ -136,15 +162,16 @@ def _source_unusable(source: Source, modality: Modality) -> str:
     return "" if availability.available else f"weights not available: {availability.reason}"
 
 
-def _unmet_needs(candidate: Candidate, given: Needs) -> str:
+def _unmet_needs(candidate: Candidate, given: Needs, who: str) -> str:
+    """Why the candidate cannot be built ("" if it can), naming its source as ``who``."""
     source, strategy, regularizer = candidate.source, candidate.strategy, candidate.regularizer
     missing = unmet(strategy.needs, source.spec.offers | given)
     if missing:
-        return f"{strategy.name} needs {describe(missing)}, which {source.name} does not offer"
+        return f"{strategy.name} needs {describe(missing)}, which {who} does not offer"
     clash = {s.name for s in strategy.settings} & {s.name for s in regularizer.settings}
     if clash:
         return f"{strategy.name} and {regularizer.name} both declare the setting {', '.join(sorted(clash))}"
     missing = unmet(regularizer.needs, source.spec.offers | given | strategy.provides)
     if missing:
-        return f"{regularizer.name} needs {describe(missing)}, which {source.name} with {strategy.name} does not give"
+        return f"{regularizer.name} needs {describe(missing)}, which {who} with {strategy.name} does not give"
     return ""

@@ -206,3 +206,18 @@ def test_help_imports_no_torch():
     result = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "inspect" in result.stdout
+
+
+def test_left_out_reasons_are_said_once_for_all_the_sources_they_hold_for():
+    from autotl.registry import LeftOut, summarise_left_out
+
+    items = [
+        LeftOut("a + probe + anchor", "anchor needs X, which a with probe does not give", "anchor needs X, which the source with probe does not give"),
+        LeftOut("b + probe + anchor", "anchor needs X, which b with probe does not give", "anchor needs X, which the source with probe does not give"),
+        LeftOut("c", "a text model; the data is image"),
+        LeftOut("d", "a text model; the data is image"),
+    ]
+    assert summarise_left_out(items) == [
+        "probe + anchor on a, b: anchor needs X, which the source with probe does not give",
+        "c, d: a text model; the data is image",
+    ]

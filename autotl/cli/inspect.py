@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from autotl.cli import options
+from autotl.registry import group_by_source, summarise_left_out
 
 
 def inspect_command(
@@ -35,10 +36,10 @@ def inspect_command(
     if json:
         options.print_json(report)
     else:
-        _print(report)
+        _print(report, left_out)
 
 
-def _print(report: dict[str, Any]) -> None:
+def _print(report: dict[str, Any], left_out: list) -> None:
     console = Console(highlight=False)
     sizes = report["split_sizes"]
     console.print(f"[bold]{report['path']}[/bold]: {report['modality']} data ({report['format']})")
@@ -62,12 +63,12 @@ def _print(report: dict[str, Any]) -> None:
     for problem in report["problems"]:
         console.print(f"  - {problem}")
     console.print(f"Candidates select would try: {len(report['candidates'])}")
-    for label in report["candidates"]:
-        console.print(f"  - {label}")
-    if report["left_out"]:
-        console.print(f"Left out: {len(report['left_out'])}")
-        for item in report["left_out"]:
-            console.print(f"  - {item['what']}: {item['reason']}")
+    for line in group_by_source(report["candidates"]):
+        console.print(f"  - {line}")
+    if left_out:
+        console.print(f"Left out: {len(left_out)}")
+        for line in summarise_left_out(left_out):
+            console.print(f"  - {line}")
 
 
 def _describe(value: Any) -> str:

@@ -321,7 +321,7 @@ class Selector:
         per_epoch = self.predicted(scratch, replace(self.params(scratch), epochs=1))
         affordable = int(self.budget.left() // per_epoch) if per_epoch > 0 else epochs * len(LR_SCALES)
         if affordable < 1:
-            return None, f"not trained: one epoch would take ~{per_epoch:.0f}s, {self.budget.left():.0f}s were left"
+            return None, f"not trained: one epoch would take ~{per_epoch:.0f}s, {max(0.0, self.budget.left()):.0f}s were left"
         rates = LR_SCALES if affordable >= len(LR_SCALES) else LR_SCALES[1:2]
         epochs_run = min(epochs, max(1, affordable // len(rates)))
         results = []
