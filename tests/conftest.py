@@ -108,4 +108,5 @@ def tiny(tmp_path, monkeypatch, register_plugin):
     monkeypatch.chdir(tmp_path)
     register_plugin(tiny_plugin, "tiny-plugin")
     tiny_plugin.SOURCE.forward_calls = 0
+    tiny_plugin.SOURCE.checkpoint = checkpoint  # before any registry is built, for tests that load it directly
     return tiny_plugin.SOURCE

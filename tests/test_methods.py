@@ -241,3 +241,14 @@ def test_the_regularizers_that_need_a_trained_backbone_are_never_built_on_frozen
         "l2sp needs pretrained backbone weights that training updates, which tiny with linear_probe does not give")
     assert reasons["tiny + lora + l2sp"].startswith("l2sp needs pretrained backbone weights")
     assert "tiny + lora + kl" in report["candidates"]
+
+
+def test_source_data_on_the_command_line(cli, tiny, colour_images, image_folder, text_file):
+    source_data = image_folder({"x": 4, "y": 4, "z": 4})
+    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "multitask", "--source-data", source_data,
+                        "--set", "epochs=1")
+    assert f"--source-data {source_data}" in report["train_command"]
+    texts = text_file([["text", "label"]] + [[f"words {i}", "ab"[i % 2]] for i in range(12)])
+    result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "multitask", "--source-data", texts)
+    assert result.exit_code == 2
+    assert f"--source-data {texts}: text data, but the target is image" in result.stderr
