@@ -225,6 +225,9 @@ def select(
     uri = tracking.resolve_uri(tracking_uri)
     storage = storage or tracking.default_study_storage(uri)
     study = study or f"autotl-{dataset.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    stale = tracking.kill_stale_runs(uri, experiment, study)
+    if stale:
+        progress(f"Study {study}: {stale} run(s) left RUNNING by an earlier process marked KILLED")
     progress(f"Selecting among {len(candidates)} candidates for {len(dataset.splits['train'])} {dataset.modality} examples within {clock_budget.seconds:.0f}s ({target_device})")
     with tracking.tracked_run(uri, experiment, f"select {dataset.path.name}") as run:
         tracking.log_environment(seed)

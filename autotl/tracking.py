@@ -85,6 +85,24 @@ def _ended(run: mlflow.ActiveRun, finished_on: tuple[type[BaseException], ...] =
         mlflow.end_run(status=status)
 
 
+def kill_stale_runs(uri: str, experiment: str, study: str) -> int:
+    """Marks KILLED the runs of ``study`` that a hard-killed process left RUNNING (its select run
+    and their trial runs); returns how many."""
+    client = mlflow.MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return 0
+    query = f"params.study = '{study}' and attributes.status = 'RUNNING'"
+    parents = client.search_runs([found.experiment_id], query)
+    children = [
+        run for parent in parents
+        for run in client.search_runs([found.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}' and attributes.status = 'RUNNING'")
+    ]
+    for run in [*children, *parents]:
+        client.set_terminated(run.info.run_id, status="KILLED")
+    return len(parents) + len(children)
+
+
 def log_environment(seed: int) -> None:
     mlflow.log_param("seed", seed)
     versions = {"autotl": __version__, "python": platform.python_version()}

@@ -142,6 +142,29 @@ def test_scores_are_standardised_across_sources_and_averaged():
     assert combined["b"] == pytest.approx(-combined["a"])
 
 
+def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_left_running(select_setup, colour_images):
+    import optuna
+
+    first = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"], study="resumable",
+                          progress=lambda message: None)
+    finished = [row for row in first.leaderboard if row["state"] == "complete"]
+    # What a hard kill leaves behind: a select run still RUNNING, and a trial the study still thinks runs.
+    client = mlflow.MlflowClient()
+    stale = client.create_run(client.get_experiment_by_name("autotl").experiment_id)
+    client.log_param(stale.info.run_id, "study", "resumable")
+    storage = f"sqlite:///{Path('mlruns/optuna.db').resolve()}"
+    optuna.load_study(study_name="resumable", storage=storage).ask()
+    messages = []
+    again = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"], study="resumable",
+                          progress=messages.append)
+    assert "Study resumable: 1 run(s) left RUNNING by an earlier process marked KILLED" in messages
+    assert f"Study resumable: {len(finished)} finished trial(s) taken up from an earlier run" in " ".join(messages)
+    assert not any(m.startswith("Trial") for m in (message.split("] ", 1)[-1] for message in messages))  # nothing ran again
+    assert again.exhausted and again.val_metric == max(row["val_metric"] for row in finished)
+    assert client.get_run(stale.info.run_id).info.status == "KILLED"
+    assert "RUNNING" not in {run.info.status for run in runs()}
+
+
 def test_select_cli_json(cli, select_setup, colour_images):
     result = cli("select", "--data", colour_images, "--budget", "1h", "--models", "tiny", "--strategies", "linear_probe", "--json")
     assert result.exit_code == 0, result.output

@@ -203,8 +203,10 @@ class Selector:
             study_name=self.study_name, storage=self.storage, direction="maximize", load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=self.seed), pruner=optuna.pruners.SuccessiveHalvingPruner(),
         )
-        for guess in self.first_guesses(pool, kept_sources):
-            study.enqueue_trial({"candidate": guess.label, "lr_scale": 1.0, "epochs_scale": 1.0})
+        seen = self.resume(study, by_label)
+        if not study.trials:
+            for guess in self.first_guesses(pool, kept_sources):
+                study.enqueue_trial({"candidate": guess.label, "lr_scale": 1.0, "epochs_scale": 1.0})
         best_source = next(c for c in pool if c.source.name == kept_sources[0])
         reserve = self.baseline_seconds(best_source)
         probes = [c for c in pool if c.strategy.name == "linear_probe"]
@@ -213,38 +215,65 @@ class Selector:
         settings = [(c.label, lr, epochs, tuple(grid.items())) for c in pool for grid in self.setting_grid(c)
                     for lr in LR_SCALES for epochs in EPOCH_SCALES]
         size = len(settings)
-        seen: set[tuple] = set()
         spare = random.Random(self.seed)
-        while len(seen) < size and self.budget.fits(cheapest * (1 + REFIT_MARGIN), keep=reserve):
+        too_long: dict[tuple[str, float], str] = {}
+        """(candidate, epochs scale) pairs whose predicted time no longer fits, with why."""
+
+        def untried() -> list[tuple]:
+            return [s for s in settings if s not in seen and (s[0], s[2]) not in too_long]
+
+        while untried() and self.budget.fits(cheapest * (1 + REFIT_MARGIN), keep=reserve):
             trial = study.ask(space)
             candidate = by_label[trial.params["candidate"]]
             blocks = self.num_blocks.get(candidate.source.name, 0)
             chosen = {s.name: trial.suggest_categorical(_param_name(candidate, s.name), list(s.values(blocks))) for s in candidate.settings}
             key = (candidate.label, trial.params["lr_scale"], trial.params["epochs_scale"], tuple(chosen.items()))
-            if key in seen:  # TPE came back to a known setting: queue an untried one instead
-                study.tell(trial, state=TrialState.PRUNED)
-                label, lr_scale, epochs_scale, grid = spare.choice([s for s in settings if s not in seen])
-                study.enqueue_trial({"candidate": label, "lr_scale": lr_scale, "epochs_scale": epochs_scale,
-                                     **{_param_name(by_label[label], name): value for name, value in grid}})
-                continue
-            seen.add(key)
             params = self.params(candidate, key[1], key[2], chosen)
             predicted = self.predicted(candidate, params)
+            if key not in seen and not self.budget.fits(predicted * (1 + REFIT_MARGIN), keep=reserve):
+                too_long[(key[0], key[2])] = f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the refit and baseline"
+            if key in seen or (key[0], key[2]) in too_long:  # known, or too long now: queue an untried setting that may fit
+                study.tell(trial, state=TrialState.PRUNED)
+                if untried():
+                    label, lr_scale, epochs_scale, grid = spare.choice(untried())
+                    study.enqueue_trial({"candidate": label, "lr_scale": lr_scale, "epochs_scale": epochs_scale,
+                                         **{_param_name(by_label[label], name): value for name, value in grid}})
+                continue
+            seen.add(key)
+            trial.set_user_attr("key", _json_key(key))
             row = Row(candidate.label, candidate.source.name, candidate.strategy.name, candidate.regularizer.name,
                       self.scores.get(candidate.source.name, {}), trial.number, params.as_dict(), predicted)
             self.rows.append(row)
-            if not self.budget.fits(predicted * (1 + REFIT_MARGIN), keep=reserve):
-                row.state, row.reason = "skipped", f"predicted {predicted:.0f}s would not leave time for the refit and baseline"
-                self.progress(f"Trial {trial.number}: {candidate.label} skipped, {row.reason}")
-                study.tell(trial, state=TrialState.PRUNED)
-                continue
             self.run_trial(study, trial, candidate, params, row)
-        tried = [r for r in self.rows if r.trial is not None and r.state != "skipped"]
-        exhausted = len(tried) >= size
+        for (label, _), reason in too_long.items():
+            candidate = by_label[label]
+            if not any(r.candidate == label and r.state == "skipped" for r in self.rows):
+                self.rows.append(Row(label, candidate.source.name, candidate.strategy.name, candidate.regularizer.name,
+                                     self.scores.get(candidate.source.name, {}), state="skipped", reason=reason))
+        if too_long:
+            self.progress(f"Skipped for time: {len({label for label, _ in too_long})} candidate(s) at some epoch counts (see the leaderboard)")
+        tried = len(seen)
+        exhausted = tried >= size
         if not exhausted:
-            self.progress(f"Search stopped: {size - len(tried)} of {size} settings untried, for lack of time")
+            self.progress(f"Search stopped: {size - tried} of {size} settings untried, for lack of time")
         complete = [r for r in self.rows if r.state == "complete"]
         return (max(complete, key=lambda r: r.val_metric) if complete else None), exhausted
+
+    def resume(self, study: optuna.Study, by_label: dict[str, Candidate]) -> set[tuple]:
+        """Takes up what an earlier process left in a study of the same name: its finished trials
+        join the leaderboard and are not run again; trials it left running are marked failed."""
+        seen = set()
+        for trial in study.get_trials(deepcopy=False):
+            if trial.state == TrialState.RUNNING:
+                study.tell(trial.number, state=TrialState.FAIL)
+            elif trial.state == TrialState.COMPLETE and "row" in trial.user_attrs and trial.user_attrs["row"]["candidate"] in by_label:
+                row = Row(**trial.user_attrs["row"])
+                row.reason = "finished by an earlier run of this study"
+                self.rows.append(row)
+                seen.add(_tuple_key(trial.user_attrs["key"]))
+        if seen:
+            self.progress(f"Study {self.study_name}: {len(seen)} finished trial(s) taken up from an earlier run")
+        return seen
 
     def first_guesses(self, pool: list[Candidate], kept: list[str]) -> list[Candidate]:
         """The prior: small data favours frozen features, more data end-to-end fine-tuning."""
@@ -295,6 +324,7 @@ class Selector:
                 self.rates[key] = max(self.rates.get(key, 0.0), row.seconds / epochs_run)
         row.state, row.val_metric = "complete", trained.fit.val_metric
         row.params["best_epoch"] = trained.fit.best_epoch
+        trial.set_user_attr("row", asdict(row))
         study.tell(trial, trained.fit.val_metric)
         self.progress(f"  val {self.metric} {trained.fit.val_metric:.4f} ({row.seconds:.0f}s)")
 
@@ -351,6 +381,16 @@ class Selector:
         test_accuracy = score("accuracy", labels, predictions, len(self.dataset.classes))
         baseline, note = self.baseline(best, job.params.epochs)
         return Selection(self.rows, best, final, job, test_metric, test_accuracy, baseline, note, exhausted)
+
+
+def _json_key(key: tuple) -> list:
+    label, lr_scale, epochs_scale, settings = key
+    return [label, lr_scale, epochs_scale, [list(item) for item in settings]]
+
+
+def _tuple_key(key: list) -> tuple:
+    label, lr_scale, epochs_scale, settings = key
+    return (label, lr_scale, epochs_scale, tuple(tuple(item) for item in settings))
 
 
 def combine(scores: dict[str, dict[str, float]]) -> dict[str, float]:
