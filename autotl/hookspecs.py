@@ -61,8 +61,11 @@ def register_regularizers(register: Callable) -> None:
 def register_scorers(register: Callable) -> None:
     """Register transferability scorers computed on frozen features.
 
-    Call ``register(scorer)`` with an :class:`autotl.scorers.Scorer`. A scorer is
-    only computed for sources that meet its ``needs`` (LEEP needs a source head).
+    Call ``register(scorer)`` with an :class:`autotl.scorers.Scorer`
+    (:class:`autotl.scorers.FunctionScorer` wraps a function of
+    :class:`autotl.scorers.ScoringInputs`). ``select`` calls it once per source on the
+    frozen training features, only for sources that meet its ``needs`` (LEEP needs
+    a source head); one that raises is left out with a warning.
     """
 
 
