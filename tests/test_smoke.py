@@ -121,3 +121,41 @@ def test_ui_serves_the_store(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_select_killed_mid_study_resumes_with_the_same_study(colour_images, tmp_path):
+    import os
+    import signal
+
+    import mlflow
+    import optuna
+
+    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
+           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [sys.executable, "-m", "autotl", "select", "--data", str(colour_images), "--budget", "1h", "--models", "tiny",
+               "--strategies", "linear_probe", "--study", "killed"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path)
+    finished = 0
+    for line in process.stderr:
+        finished += "  val accuracy" in line
+        if finished == 2:
+            os.kill(process.pid, signal.SIGKILL)  # no chance to clean up
+            break
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) >= 2
+
+    rerun = subprocess.run(command + ["--json"], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "run(s) left RUNNING by an earlier process marked KILLED" in rerun.stderr
+    assert f"{len(done)} finished trial(s) taken up from an earlier run" in rerun.stderr
+    report = json.loads(rerun.stdout)
+    assert report["exhausted"]  # the rest of the space was searched: the budget allowed it all
+    kept = [row["trial"] for row in report["leaderboard"] if row["reason"] == "finished by an earlier run of this study"]
+    assert sorted(kept) == sorted(t.number for t in done)
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    statuses = {run.info.status for run in client.search_runs([client.get_experiment_by_name("autotl").experiment_id])}
+    assert "RUNNING" not in statuses and "KILLED" in statuses
