@@ -1,6 +1,9 @@
 """One real process per command, as a user runs them."""
 
+import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -105,7 +108,7 @@ def test_ui_serves_the_store(tmp_path):
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "autotl", "ui", "--port", str(port), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 90
@@ -119,14 +122,14 @@ def test_ui_serves_the_store(tmp_path):
                 assert server.poll() is None, "autotl ui exited"
                 time.sleep(1)
     finally:
-        server.terminate()
+        server.terminate()  # autotl ui became the MLflow server: the signal reaches it
         server.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)  # and whatever workers it started
+    assert server.returncode is not None
 
 
 def test_select_killed_mid_study_resumes_with_the_same_study(colour_images, tmp_path):
-    import os
-    import signal
-
     import mlflow
     import optuna
 

@@ -1,6 +1,6 @@
 """``autotl ui``: the MLflow UI on the store that ``train`` and ``select`` write to."""
 
-import subprocess
+import os
 import sys
 from typing import Annotated
 
@@ -19,7 +19,7 @@ def ui_command(
     uri = resolve_uri(tracking_uri)
     typer.echo(f"MLflow UI on http://127.0.0.1:{port} for {uri} (Ctrl-C stops it)", err=True)
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
-    try:
-        raise typer.Exit(subprocess.call(command))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    sys.stderr.flush()
+    # The MLflow server takes this process's place, so that Ctrl-C or a terminate signal reaches it
+    # directly: a child server would outlive an autotl process that was terminated.
+    os.execv(sys.executable, command)
