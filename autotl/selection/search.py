@@ -5,7 +5,7 @@ import math
 import random
 from dataclasses import asdict, dataclass, field, replace
 from itertools import product
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import mlflow
 import numpy as np
@@ -219,10 +219,10 @@ class Selector:
         too_long: dict[tuple[str, float], str] = {}
         """(candidate, epochs scale) pairs whose predicted time no longer fits, with why."""
 
-        def untried() -> list[tuple]:
-            return [s for s in settings if s not in seen and (s[0], s[2]) not in too_long]
+        def untried() -> Iterator[tuple]:
+            return (s for s in settings if s not in seen and (s[0], s[2]) not in too_long)
 
-        while untried() and self.budget.fits(cheapest * (1 + REFIT_MARGIN), keep=reserve):
+        while next(untried(), None) is not None and self.budget.fits(cheapest * (1 + REFIT_MARGIN), keep=reserve):
             trial = study.ask(space)
             candidate = by_label[trial.params["candidate"]]
             blocks = self.num_blocks.get(candidate.source.name, 0)
@@ -234,8 +234,9 @@ class Selector:
                 too_long[(key[0], key[2])] = f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the refit and baseline"
             if key in seen or (key[0], key[2]) in too_long:  # known, or too long now: queue an untried setting that may fit
                 study.tell(trial, state=TrialState.PRUNED)
-                if untried():
-                    label, lr_scale, epochs_scale, grid = spare.choice(untried())
+                options = list(untried())
+                if options:
+                    label, lr_scale, epochs_scale, grid = spare.choice(options)
                     study.enqueue_trial({"candidate": label, "lr_scale": lr_scale, "epochs_scale": epochs_scale,
                                          **{_param_name(by_label[label], name): value for name, value in grid}})
                 continue
