@@ -49,12 +49,15 @@ class Regularizer(ABC):
     ``needs`` is checked against what the source offers plus what the strategy
     provides: a regularizer that anchors backbone weights needs a trained backbone.
     ``settings`` (its strength, ...) are searched by ``select`` and set by ``--set``.
+    ``extra_forwards``: forward passes it adds to each step (a frozen reference model's),
+    for ``select``'s cost model.
     """
 
     name: str
     description: str
     needs: Needs = field(default_factory=frozenset)
     settings: tuple[Setting, ...] = ()
+    extra_forwards: float = 0.0
 
     @abstractmethod
     def bind(self, model: "Classifier", params: "TrainParams", train: "Iterable[tuple[Any, torch.Tensor]]") -> Term | None:

@@ -110,6 +110,6 @@ def register_regularizers(register):
     register(
         Delta(
             "delta", "distance of intermediate feature maps to the source model's, weighted by channel attention (DELTA)",
-            needs=frozenset({Capability.BLOCKS, Capability.ADAPTED_FEATURES}), settings=(STRENGTH,),
+            needs=frozenset({Capability.BLOCKS, Capability.ADAPTED_FEATURES}), settings=(STRENGTH,), extra_forwards=1.0,
         )
     )

@@ -57,6 +57,6 @@ def register_regularizers(register):
     register(
         KL(
             "kl", "KL divergence between the source head's outputs before and during fine-tuning, at a temperature",
-            needs=frozenset({Capability.SOURCE_HEAD, Capability.ADAPTED_FEATURES}), settings=(STRENGTH, TEMPERATURE),
+            needs=frozenset({Capability.SOURCE_HEAD, Capability.ADAPTED_FEATURES}), settings=(STRENGTH, TEMPERATURE), extra_forwards=1.0,
         )
     )

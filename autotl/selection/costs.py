@@ -1,10 +1,12 @@
 """Predicted seconds for the work ``select`` plans, from short calibrations on real batches."""
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from autotl.strategies import StepCost
 from autotl.training.job import TrainingJob
 
 
@@ -25,28 +27,51 @@ def feature_seconds(job: TrainingJob, backbone, clock: Callable[[], float], warm
     return per_input * max(0, len(missing) - warmup - len(timed))
 
 
-def training_seconds(job: TrainingJob, clock: Callable[[], float]) -> float:
-    """Times one optimisation step on a real batch (preprocessing included) and scales it to the
-    job's epochs; evaluation counted at a third of a step per batch. Random weights step as fast
-    as pretrained ones, so none are read."""
-    from autotl.training.classifier import Classifier
+@dataclass(frozen=True)
+class StepTimes:
+    """Seconds of one batch's forward pass (preprocessing included) and of its backward pass
+    with the optimizer step, for one source at one input size on this device."""
+
+    forward: float
+    backward: float
+
+
+def step_times(job: TrainingJob, clock: Callable[[], float]) -> StepTimes:
+    """Times a training step on a real batch, after one untimed step that pays for allocations
+    and lazy initialisation. Random weights step as fast as pretrained ones, so none are read."""
     from autotl.sources.backbone import move_batch
+    from autotl.training.classifier import Classifier
 
     classifier = Classifier(job.load_backbone(pretrained=False), len(job.classes)).to(job.device).train()
     batch = job.inputs("train")[: job.params.batch_size]
     labels = torch.tensor(job.labels("train")[: len(batch)], device=job.device)
     optimizer = torch.optim.AdamW(classifier.parameters(), lr=1e-6)
+    marks = []
 
     def step() -> None:
+        marks.clear()
+        marks.append(_synced(clock, job.device))
         loss = torch.nn.functional.cross_entropy(classifier(move_batch(classifier.backbone.preprocessor(batch), job.device)), labels)
+        marks.append(_synced(clock, job.device))
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
+        marks.append(_synced(clock, job.device))
 
-    step()  # the first step pays for allocations and lazy initialisation
-    started = clock()
     step()
-    seconds = clock() - started
-    steps = math.ceil(len(job.splits["train"]) / job.params.batch_size)
-    evaluation = math.ceil((len(job.splits["val"]) + len(job.splits["test"])) / job.params.batch_size) * seconds / 3
-    return job.params.epochs * (steps * seconds + evaluation)
+    step()
+    return StepTimes(marks[1] - marks[0], marks[2] - marks[1])
+
+
+def epoch_seconds(times: StepTimes, cost: StepCost, extra_forwards: float, examples: int, evaluated: int, batch_size: int) -> float:
+    """An epoch of ``cost``-sized steps over ``examples``, then a forward pass over ``evaluated``
+    examples (val and test are scored every epoch)."""
+    step = (cost.forwards + extra_forwards) * times.forward + cost.backwards * times.backward
+    return math.ceil(examples / batch_size) * step + math.ceil(evaluated / batch_size) * times.forward
+
+
+def _synced(clock: Callable[[], float], device: torch.device) -> float:
+    """The clock once the device has finished its queued work (CUDA runs asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return clock()

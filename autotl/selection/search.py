@@ -39,9 +39,9 @@ BASELINE_SHARE = 0.2
 """The scratch baseline gets at most this share of the budget (or what its full run needs, if less);
 when that is short, it trains fewer epochs or learning rates, and says so."""
 REFIT_MARGIN = 1.5
+"""A trial is started only if a refit 1.5 times as long would still fit after it."""
 FROZEN_GUESS_S = 1.0
 """What a trial on cached features is taken to cost until one has been timed."""
-"""A trial is started only if a refit 1.5 times as long would still fit after it."""
 
 
 @dataclass
@@ -91,10 +91,13 @@ class Selector:
         self.scores: dict[str, dict[str, float]] = {}
         """Each scored source's transferability scores, by scorer."""
         self.combined: dict[str, float] = {}
-        self.calibrated: dict[tuple[str, int], float] = {}
-        """Seconds per end-to-end epoch, by (source, image size), from one timed step."""
+        self.step_times: dict[tuple[str, int, int], costs.StepTimes] = {}
+        """Calibrated step times by (source, image size, batch size)."""
         self.rates: dict[tuple[str, str], float] = {}
-        """Seconds per epoch seen in finished or pruned trials, by (source, strategy): they overrule calibration."""
+        """Seconds per epoch of strategies on cached features, by (source, strategy), as seen in trials."""
+        self.ratios: dict[str, list[float]] = {}
+        self.correction: dict[str, float] = {}
+        """Real over modelled time of each source's end-to-end trials so far (their mean)."""
 
     def progress(self, message: str) -> None:
         self.report(f"[{self.budget.elapsed():5.0f}s] {message}")
@@ -170,15 +173,33 @@ class Selector:
 
     # -- costs ------------------------------------------------------------------------------
     def predicted(self, candidate: Candidate, params: TrainParams) -> float:
-        seen = self.rates.get((candidate.source.name, candidate.strategy.name))
-        if seen is not None:
-            return seen * params.epochs
+        """Seconds the trial should take: a head's epochs at the rate seen so far (a guess before any),
+        or the calibrated step times scaled by the strategy's and regularizer's work and corrected
+        by how far this source's finished trials were from their predictions."""
         if candidate.strategy.cached_features:
-            return FROZEN_GUESS_S  # a head alone
-        key = (candidate.source.name, params.image_size)
-        if key not in self.calibrated:
-            self.calibrated[key] = costs.training_seconds(self.job(candidate, replace(params, epochs=1)), self.budget.clock)
-        return self.calibrated[key] * params.epochs
+            return self.rates.get((candidate.source.name, candidate.strategy.name), FROZEN_GUESS_S / params.epochs) * params.epochs
+        return self.modelled(candidate, params) * self.correction.get(candidate.source.name, 1.0)
+
+    def modelled(self, candidate: Candidate, params: TrainParams) -> float:
+        key = (candidate.source.name, params.image_size, params.batch_size)
+        if key not in self.step_times:
+            self.step_times[key] = costs.step_times(self.job(candidate, params), self.budget.clock)
+        cost = candidate.strategy.step_cost(params, self.num_blocks.get(candidate.source.name, 0), self.source_data is not None)
+        splits = self.dataset.splits
+        epoch = costs.epoch_seconds(self.step_times[key], cost, candidate.regularizer.extra_forwards, len(splits["train"]),
+                                    len(splits["val"]) + len(splits["test"]), params.batch_size)
+        return epoch * params.epochs
+
+    def observed(self, candidate: Candidate, params: TrainParams, seconds: float, epochs_run: int) -> None:
+        """Learns from a trial's real time: a head's seconds per epoch, or the ratio of a source's
+        real to modelled time (loading, evaluation and the device's moods are not in the model)."""
+        if candidate.strategy.cached_features:
+            key = (candidate.source.name, candidate.strategy.name)
+            self.rates[key] = max(self.rates.get(key, 0.0), seconds / epochs_run)
+            return
+        ratio = seconds / (self.modelled(candidate, replace(params, epochs=epochs_run)))
+        self.ratios.setdefault(candidate.source.name, []).append(ratio)
+        self.correction[candidate.source.name] = float(np.mean(self.ratios[candidate.source.name]))
 
     def baseline_seconds(self, candidate: Candidate) -> float:
         scratch = self.scratch_of(candidate)
@@ -321,8 +342,7 @@ class Selector:
         finally:
             row.seconds = self.budget.clock() - started
             if epochs_run:
-                key = (candidate.source.name, candidate.strategy.name)
-                self.rates[key] = max(self.rates.get(key, 0.0), row.seconds / epochs_run)
+                self.observed(candidate, params, row.seconds, epochs_run)
         row.state, row.val_metric = "complete", trained.fit.val_metric
         row.params["best_epoch"] = trained.fit.best_epoch
         trial.set_user_attr("row", asdict(row))

@@ -9,6 +9,16 @@ from autotl.training.params import Setting
 
 if TYPE_CHECKING:
     from autotl.training.job import TrainedModel, TrainingJob
+    from autotl.training.params import TrainParams
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """One training step's work in passes over the backbone: ``forwards`` forward passes and
+    ``backwards`` backward passes, a backward through part of the network counting its share."""
+
+    forwards: float = 1.0
+    backwards: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,11 @@ class Strategy(ABC):
     defaults: Mapping[str, float] = field(default_factory=dict, hash=False)
     settings: tuple[Setting, ...] = ()
     cached_features: bool = False
+
+    def step_cost(self, params: "TrainParams", blocks: int, source_data: bool) -> StepCost:
+        """The work of one training step, for ``select``'s cost model (not asked of strategies
+        with ``cached_features``, whose epochs cost a head's work)."""
+        return StepCost()
 
     @abstractmethod
     def train(self, job: "TrainingJob") -> "TrainedModel":

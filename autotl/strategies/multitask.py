@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import autotl
 from autotl.needs import Capability
 from autotl.regularizers import Term
-from autotl.strategies import Strategy
+from autotl.strategies import StepCost, Strategy
 from autotl.strategies.finetune import BACKBONE_LR_RATIO, TUNED, backbone_groups, train_end_to_end
 from autotl.training.params import Setting
 
@@ -46,6 +46,10 @@ def _forever(loader):
 
 @dataclass(frozen=True)
 class Multitask(Strategy):
+    def step_cost(self, params, blocks, source_data):
+        """A step on a source batch too, or the frozen source model's forward pass (LwF)."""
+        return StepCost(2.0, 2.0) if source_data else StepCost(2.0, 1.0)
+
     def train(self, job):
         from torch import nn
 

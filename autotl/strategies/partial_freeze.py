@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import autotl
 from autotl.needs import Capability
-from autotl.strategies import Strategy
+from autotl.strategies import StepCost, Strategy
 from autotl.strategies.finetune import BACKBONE_LR_RATIO, TUNED, backbone_groups, train_end_to_end
 from autotl.training.params import Setting
 
@@ -22,8 +22,17 @@ def _quarters(num_blocks: int) -> tuple[int, ...]:
 FROZEN_BLOCKS = Setting("frozen_blocks", -1, _quarters, "number of lower blocks kept frozen (-1: half of them)", integer=True)
 
 
+def _frozen(setting: float, blocks: int) -> int:
+    return blocks // 2 if setting < 0 else int(setting)
+
+
 @dataclass(frozen=True)
 class PartialFreeze(Strategy):
+    def step_cost(self, params, blocks, source_data):
+        """The backward pass stops at the first trained block."""
+        trained = 1 - _frozen(params.extra["frozen_blocks"], blocks) / blocks if blocks else 1.0
+        return StepCost(backwards=max(0.0, trained))
+
     def train(self, job):
         from autotl.errors import AutotlError
         from autotl.training.classifier import Classifier
@@ -31,8 +40,7 @@ class PartialFreeze(Strategy):
 
         classifier = Classifier(job.load_backbone(pretrained=True), len(job.classes))
         blocks = len(classifier.backbone.blocks)
-        k = int(job.params.extra["frozen_blocks"])
-        k = blocks // 2 if k < 0 else k
+        k = _frozen(job.params.extra["frozen_blocks"], blocks)
         if not 0 <= k <= blocks:
             raise AutotlError(f"--set frozen_blocks={k}: {job.source.name} has {blocks} blocks; choose 0 to {blocks}")
         freeze_below(classifier.backbone, k)
