@@ -109,7 +109,7 @@ def test_ctrl_c_leaves_no_run_running(select_setup, colour_images):
 def test_the_study_searches_the_settings_a_strategy_declares(select_setup, colour_images):
     result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"],
                            progress=lambda message: None)
-    trials = [row for row in result.leaderboard if row["state"] == "complete"]
+    trials = [row for row in result.leaderboard if row["state"] in ("complete", "pruned")]
     assert result.exhausted and len(trials) == 2 * 3 * 3  # hidden x learning rate x epochs
     assert {row["params"]["hidden"] for row in trials} == {4, 8}
     assert f"--set hidden={result.params['hidden']}" in result.train_command
@@ -147,7 +147,7 @@ def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_le
 
     first = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"], study="resumable",
                           progress=lambda message: None)
-    finished = [row for row in first.leaderboard if row["state"] == "complete"]
+    finished = [row for row in first.leaderboard if row["state"] in ("complete", "pruned")]
     # What a hard kill leaves behind: a select run still RUNNING, and a trial the study still thinks runs.
     client = mlflow.MlflowClient()
     stale = client.create_run(client.get_experiment_by_name("autotl").experiment_id)
@@ -160,7 +160,7 @@ def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_le
     assert "Study resumable: 1 run(s) left RUNNING by an earlier process marked KILLED" in messages
     assert f"Study resumable: {len(finished)} finished trial(s) taken up from an earlier run" in " ".join(messages)
     assert not any(m.startswith("Trial") for m in (message.split("] ", 1)[-1] for message in messages))  # nothing ran again
-    assert again.exhausted and again.val_metric == max(row["val_metric"] for row in finished)
+    assert again.exhausted and again.val_metric == max(row["val_metric"] for row in finished if row["state"] == "complete")
     assert client.get_run(stale.info.run_id).info.status == "KILLED"
     assert "RUNNING" not in {run.info.status for run in runs()}
 

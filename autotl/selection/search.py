@@ -18,8 +18,9 @@ from autotl.data import Dataset
 from autotl.needs import Capability, unmet
 from autotl.registry import Candidate
 from autotl.scorers import Scorer, ScoringInputs
-from autotl.selection import costs
+from autotl.selection import costs, priors
 from autotl.selection.budget import Budget
+from autotl.selection.pruning import AmongLikeTrials
 from autotl.strategies import Strategy
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainedModel, TrainingJob
@@ -33,8 +34,6 @@ SCORING_SHARE = 0.35
 FIRST_SOURCE_SHARE = 0.6
 """...except for the cheapest source, which may take this much: without one there is nothing to search."""
 TOP_SOURCES = 3
-SMALL_DATA_PER_CLASS = 100
-"""Below this many training examples per class the first guess is a linear probe, above it fine-tuning."""
 BASELINE_SHARE = 0.2
 """The scratch baseline gets at most this share of the budget (or what its full run needs, if less);
 when that is short, it trains fewer epochs or learning rates, and says so."""
@@ -222,12 +221,13 @@ class Selector:
         }
         study = optuna.create_study(
             study_name=self.study_name, storage=self.storage, direction="maximize", load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=self.seed), pruner=optuna.pruners.SuccessiveHalvingPruner(),
+            sampler=optuna.samplers.TPESampler(seed=self.seed),
+            pruner=AmongLikeTrials(lambda trial: by_label[trial.params["candidate"]].strategy.name if trial.params.get("candidate") in by_label else ""),
         )
         seen = self.resume(study, by_label)
         if not study.trials:
-            for guess in self.first_guesses(pool, kept_sources):
-                study.enqueue_trial({"candidate": guess.label, "lr_scale": 1.0, "epochs_scale": 1.0})
+            for guess, why in self.first_guesses(pool, kept_sources):
+                study.enqueue_trial({"candidate": guess.label, "lr_scale": 1.0, "epochs_scale": 1.0}, user_attrs={"why": why})
         best_source = next(c for c in pool if c.source.name == kept_sources[0])
         reserve = self.baseline_seconds(best_source)
         probes = [c for c in pool if c.strategy.name == "linear_probe"]
@@ -264,7 +264,8 @@ class Selector:
             seen.add(key)
             trial.set_user_attr("key", _json_key(key))
             row = Row(candidate.label, candidate.source.name, candidate.strategy.name, candidate.regularizer.name,
-                      self.scores.get(candidate.source.name, {}), trial.number, params.as_dict(), predicted)
+                      self.scores.get(candidate.source.name, {}), trial.number, params.as_dict(), predicted,
+                      reason=trial.user_attrs.get("why", ""))
             self.rows.append(row)
             self.run_trial(study, trial, candidate, params, row)
         for (label, _), reason in too_long.items():
@@ -288,23 +289,26 @@ class Selector:
         for trial in study.get_trials(deepcopy=False):
             if trial.state == TrialState.RUNNING:
                 study.tell(trial.number, state=TrialState.FAIL)
-            elif trial.state == TrialState.COMPLETE and "row" in trial.user_attrs and trial.user_attrs["row"]["candidate"] in by_label:
+            elif trial.state.is_finished() and "row" in trial.user_attrs and trial.user_attrs["row"]["candidate"] in by_label:
                 row = Row(**trial.user_attrs["row"])
-                row.reason = "finished by an earlier run of this study"
+                row.reason = "; ".join(filter(None, (row.reason, "from an earlier run of this study")))
                 self.rows.append(row)
                 seen.add(_tuple_key(trial.user_attrs["key"]))
         if seen:
             self.progress(f"Study {self.study_name}: {len(seen)} finished trial(s) taken up from an earlier run")
         return seen
 
-    def first_guesses(self, pool: list[Candidate], kept: list[str]) -> list[Candidate]:
-        """The prior: small data favours frozen features, more data end-to-end fine-tuning."""
+    def first_guesses(self, pool: list[Candidate], kept: list[str]) -> list[tuple[Candidate, str]]:
+        """The priors' best guesses, with why: the two best on the best-scored source, then the
+        best on each other kept source."""
         per_class = len(self.dataset.splits["train"]) / len(self.dataset.classes)
-        order = ["linear_probe", "finetune"] if per_class < SMALL_DATA_PER_CLASS else ["finetune", "linear_probe"]
         guesses = []
-        for strategy in order:
-            match = [c for c in pool if c.source.name == kept[0] and c.strategy.name == strategy and c.regularizer.name == "none"]
-            guesses += match[:1]
+        for position, source in enumerate(kept):
+            similarity = priors.knn_similarity(self.scores.get(source, {}).get("knn"), len(self.dataset.classes))
+            guide = priors.prior(per_class, similarity)
+            ranked = priors.rank([c for c in pool if c.source.name == source], guide)
+            ranked = [c for c in ranked if c.strategy.depth is not None]
+            guesses += [(c, f"first guess: {guide.reason}") for c in ranked[: 2 if position == 0 else 1]]
         return guesses
 
     def run_trial(self, study, trial, candidate: Candidate, params: TrainParams, row: Row) -> None:
@@ -327,8 +331,9 @@ class Selector:
                 trained = candidate.strategy.train(self.job(candidate, params, on_epoch=on_epoch))
                 mlflow.log_metric(f"best_val_{self.metric}", trained.fit.val_metric)
         except optuna.TrialPruned as pruned:
-            row.state, row.reason = "pruned", str(pruned)
+            row.state, row.reason, row.seconds = "pruned", str(pruned), self.budget.clock() - started
             self.progress(f"  {row.reason}")
+            trial.set_user_attr("row", asdict(row))
             study.tell(trial, state=TrialState.PRUNED)
             return
         except KeyboardInterrupt:

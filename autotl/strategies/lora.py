@@ -95,6 +95,6 @@ def register_strategies(register):
             "lora", "low-rank adapters (peft) on the layers inside the blocks, and the head, trained; "
             "pretrained weights frozen, adapters merged into them afterwards",
             needs=frozenset({Capability.BLOCKS}), provides=frozenset({Capability.ADAPTED_FEATURES}),
-            defaults={"lr": 5e-4, "epochs": 5}, settings=(RANK,),
+            defaults={"lr": 5e-4, "epochs": 5}, settings=(RANK,), depth=0.4,
         )
     )

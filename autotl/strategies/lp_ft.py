@@ -33,6 +33,6 @@ def register_strategies(register):
     register(
         LinearProbeThenFinetune(
             "lp_ft", "a linear probe on cached features, then every weight fine-tuned from that head",
-            provides=TUNED, defaults={"lr": 1e-4, "epochs": 5}, settings=(PROBE_EPOCHS,),
+            provides=TUNED, defaults={"lr": 1e-4, "epochs": 5}, settings=(PROBE_EPOCHS,), depth=0.8,
         )
     )

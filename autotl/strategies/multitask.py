@@ -82,6 +82,6 @@ def register_strategies(register):
             "multitask", "a shared backbone with the source head and the target head trained together: on --source-data, "
             "or on the source model's own outputs (learning without forgetting)",
             needs=frozenset({Capability.SOURCE_TASK}), provides=TUNED, defaults={"lr": 1e-3, "epochs": 5},
-            settings=(TASK_WEIGHT, BACKBONE_LR_RATIO),
+            settings=(TASK_WEIGHT, BACKBONE_LR_RATIO), depth=0.9,
         )
     )

@@ -53,6 +53,6 @@ def register_strategies(register):
         PartialFreeze(
             "partial_freeze", "the lower frozen_blocks blocks frozen (in eval mode); the blocks above and the head trained",
             needs=frozenset({Capability.BLOCKS}), provides=TUNED, defaults={"lr": 1e-3, "epochs": 5},
-            settings=(FROZEN_BLOCKS, BACKBONE_LR_RATIO),
+            settings=(FROZEN_BLOCKS, BACKBONE_LR_RATIO), depth=0.5,
         )
     )

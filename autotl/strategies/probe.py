@@ -50,6 +50,6 @@ PROBE_DEFAULTS = {"lr": 1e-2, "epochs": 50, "batch_size": 64, "weight_decay": 1e
 @autotl.hookimpl
 def register_strategies(register):
     register(Probe("linear_probe", "a new linear head trained on frozen, cached features",
-                   defaults=PROBE_DEFAULTS, cached_features=True))
+                   defaults=PROBE_DEFAULTS, cached_features=True, depth=0.0))
     register(Probe("mlp_probe", "a new MLP head (one hidden layer, dropout 0.2) trained on frozen, cached features",
-                   defaults=PROBE_DEFAULTS | {"lr": 3e-3}, settings=(HIDDEN,), cached_features=True, mlp=True))
+                   defaults=PROBE_DEFAULTS | {"lr": 3e-3}, settings=(HIDDEN,), cached_features=True, mlp=True, depth=0.1))
