@@ -6,6 +6,8 @@ import mlflow
 import pytest
 
 import autotl
+from autotl.errors import AutotlError
+from autotl.regularizers import Regularizer, Term
 from autotl.strategies.probe import Probe
 from autotl.training.params import Setting
 
@@ -52,14 +54,42 @@ class InterruptedProbe(Probe):
         raise KeyboardInterrupt
 
 
+class GreedyProbe(Probe):
+    """A probe that runs out of device memory above a batch of 16."""
+
+    def train(self, job):
+        import torch
+
+        if job.params.batch_size > 16:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return super().train(job)
+
+
+class NanTerm(Term):
+    def __call__(self, inputs):
+        import torch
+
+        return torch.tensor(float("nan"))
+
+
+class NanPenalty(Regularizer):
+    def bind(self, model, params, train):
+        return NanTerm()
+
+
 class SelectPlugin:
     @autotl.hookimpl
     def register_strategies(self, register):
         register(TickingProbe("ticking", "costs fake time", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
         register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
         register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}, cached_features=True))
+        register(GreedyProbe("greedy", "needs a small batch", defaults={"epochs": 2, "lr": 0.05, "batch_size": 32}, cached_features=True))
         register(Probe("widths", "declares a setting", defaults={"epochs": 2, "lr": 0.05}, cached_features=True, mlp=True,
                        settings=(Setting("hidden", 4, (4, 8), "hidden width", integer=True),)))
+
+    @autotl.hookimpl
+    def register_regularizers(self, register):
+        register(NanPenalty("nan_penalty", "a loss term that is not a number"))
 
 
 @pytest.fixture
@@ -96,6 +126,25 @@ def test_a_failing_trial_leaves_the_study_going(select_setup, colour_images):
     assert result.exhausted
     assert "FAILED" in {run.info.status for run in runs()}
     assert "RUNNING" not in {run.info.status for run in runs()}
+
+
+def test_out_of_memory_is_retried_once_at_half_the_batch(select_setup, colour_images):
+    messages = []
+    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["greedy"], regularizers=["none"], progress=messages.append)
+    trials = [row for row in result.leaderboard if row["trial"] is not None]
+    assert trials and all(row["state"] in ("complete", "pruned") for row in trials)
+    assert all(row["params"]["batch_size"] == 16 for row in trials)
+    assert "out of memory at batch size 32, retried at 16" in trials[0]["reason"]
+    assert result.params["batch_size"] == 16 and "--set batch_size=16" in result.train_command
+
+
+def test_a_diverging_trial_fails_with_its_reason(select_setup, colour_images):
+    with pytest.raises(AutotlError, match="no trial finished"):
+        autotl.select(colour_images, 3600, models=["tiny"], strategies=["scratch"], regularizers=["nan_penalty"], progress=lambda m: None)
+    trials = [run for run in runs() if run.data.tags.get("mlflow.parentRunId")]
+    assert trials and {run.info.status for run in trials} == {"FAILED"}
+    leaderboard = mlflow.artifacts.load_dict(f"runs:/{runs()[-1].info.run_id}/leaderboard.json")["leaderboard"]
+    assert all("the training loss became nan at epoch 1" in row["reason"] for row in leaderboard if row["trial"] is not None)
 
 
 def test_ctrl_c_leaves_no_run_running(select_setup, colour_images):

@@ -22,6 +22,7 @@ from autotl.selection import costs, priors
 from autotl.selection.budget import Budget
 from autotl.selection.pruning import AmongLikeTrials
 from autotl.strategies import Strategy
+from autotl.training.device import release_memory, retry_at_half_batch
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainedModel, TrainingJob
 from autotl.training.metrics import score
@@ -328,7 +329,12 @@ class Selector:
             with tracking.nested_run(f"trial {trial.number}: {candidate.label}", finished_on=(optuna.TrialPruned,)) as run:
                 row.run_id = run.info.run_id
                 mlflow.log_params({"source": row.source, "strategy": row.strategy, "regularizer": row.regularizer, **params.as_dict()})
-                trained = candidate.strategy.train(self.job(candidate, params, on_epoch=on_epoch))
+                trained, batch_size = retry_at_half_batch(
+                    lambda size: candidate.strategy.train(self.job(candidate, replace(params, batch_size=size), on_epoch=on_epoch)),
+                    params.batch_size, self.device, self.progress)
+                if batch_size != params.batch_size:
+                    row.params["batch_size"], row.reason = batch_size, f"out of memory at batch size {params.batch_size}, retried at {batch_size}"
+                    mlflow.set_tag("autotl.batch_size_after_oom", batch_size)
                 mlflow.log_metric(f"best_val_{self.metric}", trained.fit.val_metric)
         except optuna.TrialPruned as pruned:
             row.state, row.reason, row.seconds = "pruned", str(pruned), self.budget.clock() - started
@@ -345,6 +351,7 @@ class Selector:
             self.progress(f"  failed: {row.reason}")
             return
         finally:
+            release_memory(self.device)
             row.seconds = self.budget.clock() - started
             if epochs_run:
                 self.observed(candidate, params, row.seconds, epochs_run)

@@ -1,5 +1,8 @@
 """Which device to train on: ``--device auto`` takes a GPU when there is one."""
 
+import gc
+from typing import Callable, TypeVar
+
 import torch
 
 from autotl.errors import AutotlError
@@ -17,3 +20,26 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise AutotlError(f"--device {name}: only {torch.cuda.device_count()} GPU(s) are visible")
     return device
+
+
+T = TypeVar("T")
+
+
+def release_memory(device: torch.device) -> None:
+    """Hands what finished work held back to the device, so the next trial starts from the same free memory."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def retry_at_half_batch(train: Callable[[int], T], batch_size: int, device: torch.device, report: Callable[[str], None]) -> tuple[T, int]:
+    """``train(batch_size)``, and when the device runs out of memory, once more at half the batch.
+    Returns the result and the batch size that gave it."""
+    try:
+        return train(batch_size), batch_size
+    except torch.OutOfMemoryError:
+        pass  # out of the except block first: its traceback holds the failed attempt's tensors
+    release_memory(device)
+    half = max(1, batch_size // 2)
+    report(f"out of memory at batch size {batch_size}: retrying once at {half}")
+    return train(half), half
