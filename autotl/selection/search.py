@@ -93,8 +93,8 @@ class Selector:
         self.combined: dict[str, float] = {}
         self.step_times: dict[tuple[str, int, int], costs.StepTimes] = {}
         """Calibrated step times by (source, image size, batch size)."""
-        self.rates: dict[tuple[str, str], float] = {}
-        """Seconds per epoch of strategies on cached features, by (source, strategy), as seen in trials."""
+        self.head_times: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        """(epochs, seconds) of trials on cached features, by (source, strategy)."""
         self.ratios: dict[str, list[float]] = {}
         self.correction: dict[str, float] = {}
         """Real over modelled time of each source's end-to-end trials so far (their mean)."""
@@ -148,23 +148,7 @@ class Selector:
         return ranked[:TOP_SOURCES]
 
     def score(self, source, backbone, features, labels: list[int]) -> dict[str, float]:
-        """Each scorer whose needs the source meets; one that raises is left out, with a warning."""
-        probabilities = None
-        if Capability.SOURCE_HEAD in source.spec.offers:
-            import torch
-
-            with torch.no_grad():
-                probabilities = torch.softmax(backbone.source_head(torch.from_numpy(features)).float(), dim=-1).numpy()
-        inputs = ScoringInputs(features, np.asarray(labels), probabilities)
-        scores = {}
-        for scorer in self.scorers:
-            if unmet(scorer.needs, source.spec.offers):
-                continue
-            try:
-                scores[scorer.name] = scorer.score(inputs)
-            except Exception as error:  # a plugin's scorer must not end the selection
-                self.progress(f"  Warning: scorer {scorer.name} failed on {source.name} ({type(error).__name__}: {error})")
-        return scores
+        return transferability(self.scorers, source, backbone, features, labels, self.progress)
 
     def drop(self, source: str, reason: str) -> None:
         for c in self.candidates:
@@ -177,7 +161,8 @@ class Selector:
         or the calibrated step times scaled by the strategy's and regularizer's work and corrected
         by how far this source's finished trials were from their predictions."""
         if candidate.strategy.cached_features:
-            return self.rates.get((candidate.source.name, candidate.strategy.name), FROZEN_GUESS_S / params.epochs) * params.epochs
+            seen = self.head_times.get((candidate.source.name, candidate.strategy.name))
+            return fixed_plus_per_epoch(seen, params.epochs) if seen else FROZEN_GUESS_S
         return self.modelled(candidate, params) * self.correction.get(candidate.source.name, 1.0)
 
     def modelled(self, candidate: Candidate, params: TrainParams) -> float:
@@ -191,11 +176,10 @@ class Selector:
         return epoch * params.epochs
 
     def observed(self, candidate: Candidate, params: TrainParams, seconds: float, epochs_run: int) -> None:
-        """Learns from a trial's real time: a head's seconds per epoch, or the ratio of a source's
+        """Learns from a trial's real time: a head's epochs and seconds, or the ratio of a source's
         real to modelled time (loading, evaluation and the device's moods are not in the model)."""
         if candidate.strategy.cached_features:
-            key = (candidate.source.name, candidate.strategy.name)
-            self.rates[key] = max(self.rates.get(key, 0.0), seconds / epochs_run)
+            self.head_times.setdefault((candidate.source.name, candidate.strategy.name), []).append((epochs_run, seconds))
             return
         ratio = seconds / (self.modelled(candidate, replace(params, epochs=epochs_run)))
         self.ratios.setdefault(candidate.source.name, []).append(ratio)
@@ -425,6 +409,39 @@ def _tuple_key(key: list) -> tuple:
     label, lr_scale, epochs_scale, settings = key
     return (label, lr_scale, epochs_scale, tuple(tuple(item) for item in settings))
 
+
+def transferability(scorers: list[Scorer], source, backbone, features: np.ndarray, labels: list[int],
+                    warn: Callable[[str], None]) -> dict[str, float]:
+    """Each scorer whose needs the source meets, on its frozen features of the training inputs;
+    a scorer that raises is left out, with a warning."""
+    probabilities = None
+    if Capability.SOURCE_HEAD in source.spec.offers:
+        import torch
+
+        with torch.no_grad():
+            probabilities = torch.softmax(backbone.source_head(torch.from_numpy(features)).float(), dim=-1).numpy()
+    inputs = ScoringInputs(features, np.asarray(labels), probabilities)
+    scores = {}
+    for scorer in scorers:
+        if unmet(scorer.needs, source.spec.offers):
+            continue
+        try:
+            scores[scorer.name] = scorer.score(inputs)
+        except Exception as error:  # a plugin's scorer must not end the selection
+            warn(f"  Warning: scorer {scorer.name} failed on {source.name} ({type(error).__name__}: {error})")
+    return scores
+
+
+def fixed_plus_per_epoch(seen: list[tuple[int, float]], epochs: int) -> float:
+    """Seconds for ``epochs`` from the (epochs, seconds) of earlier trials: a fixed cost plus a cost
+    per epoch once two epoch counts were seen (a trial pruned after one epoch is mostly fixed cost),
+    else in proportion, which overestimates."""
+    counts, seconds = zip(*seen)
+    if len(set(counts)) > 1:
+        per_epoch, fixed = np.polyfit(counts, seconds, 1)
+        if per_epoch > 0:
+            return max(0.0, float(fixed)) + float(per_epoch) * epochs
+    return max(s / e for e, s in seen) * epochs
 
 def combine(scores: dict[str, dict[str, float]]) -> dict[str, float]:
     """One number per source: the mean, over the scorers it has, of each score standardised across

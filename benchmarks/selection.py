@@ -1,0 +1,318 @@
+"""Does `select` choose what brute force would, in a tenth of its time?
+
+    python benchmarks/selection.py --cap-minutes 45
+
+For each target (the digits images and the Reuters texts, each at two sizes) it
+
+1. fine-tunes every candidate of the search space below with `autotl.train` at the strategy's
+   defaults (brute force at a fixed resolution), on one feature cache per target;
+2. scores every source on frozen training features with every registered scorer, timed;
+3. runs `autotl.select` on the same data, with the same search space and a fresh feature cache,
+   within 9 % of the brute force's time (so that 1.1 x the budget stays under 10 %).
+
+The search space: the offline sources plus two controls per modality, the source cut to its
+lower half of blocks (the upper half replaced by a fresh projection) and the source with random
+weights, so that a rank correlation has more than one or two sources to order; strategies
+`linear_probe`, `finetune` and `lp_ft`; regularizers `none` and `l2sp`.
+
+It prints, per target, the regret (best brute-force test accuracy minus the test accuracy of what
+`select` chose, in points) and `select`'s time over the brute force's; and the weighted Kendall
+tau (scipy's `weightedtau`, hyperbolic weights on the top ranks) between each zero-training score
+and the test accuracy over source x strategy candidates (a candidate's accuracy: its best over the
+regularizers; its score: its source's), beside the model-size prior and kNN accuracy.
+
+Rows are appended to `benchmarks/results/selection_*.csv` as they finish; a rerun skips what is
+there, and no new row starts once the cap is spent.
+"""
+
+import argparse
+import csv
+import random
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from methods import append_row, read_rows  # noqa: E402
+
+import autotl  # noqa: E402
+from autotl.errors import AutotlError  # noqa: E402
+from autotl.needs import Capability  # noqa: E402
+from autotl.sources import Source  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "examples" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+WORK = ROOT / "benchmarks" / ".work"
+TARGETS = {
+    # name: (source, example, examples kept per class: a seeded sample, None for all)
+    "digits-300": ("efficientnet-lite0", DATA / "digits", 30),
+    "digits-900": ("efficientnet-lite0", DATA / "digits", 90),
+    "reuters-80": ("all-minilm-l6-v2", DATA / "reuters-r8-few.csv", 10),
+    "reuters-160": ("all-minilm-l6-v2", DATA / "reuters-r8-few.csv", None),
+}
+EXTRA_SOURCES = {"efficientnet-lite0": ["efficientnet-lite2"], "all-minilm-l6-v2": []}
+STRATEGIES = ["linear_probe", "finetune", "lp_ft"]
+REGULARIZERS = ["none", "l2sp"]
+BUDGET_SHARE = 0.09
+MIN_BUDGET_S = 60
+"""`select` loads, featurizes and scores every source before any trial: below a minute it has no time to choose."""
+BRUTE_FIELDS = ["target", "source", "strategy", "regularizer", "test_accuracy", "val_accuracy", "seconds"]
+SCORE_FIELDS = ["target", "source", "scorer", "value", "seconds", "num_params"]
+SELECT_FIELDS = ["target", "budget_s", "elapsed_s", "brute_force_s", "choice", "test_accuracy", "best_brute_force",
+                 "best_brute_force_accuracy", "regret_points", "time_ratio", "trials"]
+
+
+# -- control sources -------------------------------------------------------------------------------
+class Control(Source):
+    """A source derived from another: its lower half of blocks, or its architecture with random weights.
+    Neither keeps the source head (the cut one has none, the random one's is meaningless)."""
+
+    def __init__(self, base: Source, kind: str):
+        self.base, self.kind = base, kind
+        spec = replace(base.spec, name=f"{base.name}-{kind}", num_source_classes=None,
+                       offers=base.spec.offers - {Capability.SOURCE_HEAD}, weights=f"{kind} control of {base.name}")
+        self.spec = replace(spec, num_params=sum(p.numel() for p in self.load(pretrained=False).parameters()))
+
+    def availability(self):
+        return self.base.availability()
+
+    def load(self, pretrained: bool = True, folder: Path | None = None):
+        backbone = self.base.load(pretrained=pretrained and self.kind == "half", folder=folder)
+        backbone.source_head = None
+        return _lower_half(backbone) if self.kind == "half" else backbone
+
+
+def _lower_half(backbone):
+    """Keeps the lower half of the blocks; an EfficientNet's head convolution becomes a fresh 1x1
+    projection of the last kept block to the same width."""
+    from torch import nn
+
+    kept = len(backbone.blocks) // 2
+    body = backbone.body
+    if hasattr(body, "_blocks"):  # EfficientNet
+        body._blocks = nn.ModuleList(list(body._blocks)[:kept])
+        width = body._blocks[-1]._bn2.num_features
+        body._conv_head = nn.Conv2d(width, body._conv_head.out_channels, 1, bias=False)
+        body._bn1 = nn.BatchNorm2d(body._conv_head.out_channels)
+        backbone.blocks = list(body._blocks)
+    else:  # a transformer encoder under MeanPooled
+        layers = body.encoder.encoder.layer
+        body.encoder.encoder.layer = nn.ModuleList(list(layers)[:kept])
+        body.encoder.config.num_hidden_layers = kept
+        backbone.blocks = list(body.encoder.encoder.layer)
+    return backbone
+
+
+class ControlsPlugin:
+    def __init__(self, bases: list[Source]):
+        self.controls = [Control(base, kind) for base in bases for kind in ("half", "random")]
+
+    @autotl.hookimpl
+    def register_sources(self, register):
+        for control in self.controls:
+            register(control)
+
+
+# -- targets ---------------------------------------------------------------------------------------
+def materialise(name: str) -> Path:
+    """The target's data: the example itself, or a seeded sample of so many examples per class."""
+    _, example, per_class = TARGETS[name]
+    if per_class is None:
+        return example
+    out = WORK / name
+    if example.is_dir():
+        if not out.is_dir():
+            by_class: dict[str, list[Path]] = {}
+            for path in sorted(p for p in example.rglob("*") if p.is_file()):
+                by_class.setdefault(path.parent.name, []).append(path)
+            for label, paths in by_class.items():
+                for path in random.Random(0).sample(paths, per_class):
+                    (out / label).mkdir(parents=True, exist_ok=True)
+                    (out / label / path.name).write_bytes(path.read_bytes())
+        return out
+    out = out.with_suffix(".csv")
+    if not out.is_file():
+        with example.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields, rows = reader.fieldnames, list(reader)
+        by_label: dict[str, list[dict]] = {}
+        for row in rows:
+            by_label.setdefault(row["label"], []).append(row)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fields)
+            writer.writeheader()
+            writer.writerows(row for group in by_label.values() for row in random.Random(0).sample(group, per_class))
+    return out
+
+
+def sources_of(name: str) -> list[str]:
+    base = TARGETS[name][0]
+    return [base, *EXTRA_SOURCES[base], f"{base}-half", f"{base}-random"]
+
+
+# -- the three measurements ------------------------------------------------------------------------
+def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
+    """Every candidate at its defaults; False when the cap stopped it."""
+    from autotl.plugins import build_registry
+
+    done = {(r["target"], r["source"], r["strategy"], r["regularizer"]) for r in read_rows(RESULTS / "selection_bruteforce.csv")}
+    registry = build_registry()
+    modality = "image" if data.is_dir() else "text"
+    candidates, _ = registry.candidates(modality, registry.pick("sources", sources_of(name)), registry.pick("strategies", STRATEGIES),
+                                        registry.pick("regularizers", REGULARIZERS))
+    for c in candidates:
+        if (name, c.source.name, c.strategy.name, c.regularizer.name) in done:
+            continue
+        if time.monotonic() > deadline:
+            return False
+        print(f"[{name}] brute force: {c.label}", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        result = autotl.train(data, c.source.name, c.strategy.name, c.regularizer.name, tracking_uri=uri,
+                              cache_dir=WORK / "cache" / name, progress=lambda message: None)
+        append_row(RESULTS / "selection_bruteforce.csv", BRUTE_FIELDS, {
+            "target": name, "source": c.source.name, "strategy": c.strategy.name, "regularizer": c.regularizer.name,
+            "test_accuracy": result.test_accuracy, "val_accuracy": result.val_metric, "seconds": round(time.monotonic() - started, 2)})
+    return True
+
+
+def scores(name: str, data: Path) -> None:
+    """Every scorer on every source's frozen training features (from the brute force's cache)."""
+    import torch
+
+    from autotl.api import _setup
+    from autotl.data import IntakeOptions
+    from autotl.selection.search import image_size, transferability
+    from autotl.training.features import FeatureCache
+    from autotl.training.params import TrainParams
+    from autotl.training.job import TrainingJob
+
+    if any(r["target"] == name for r in read_rows(RESULTS / "selection_scores.csv")):
+        return
+    setup = _setup(data, IntakeOptions(), "accuracy", "cpu", {"sources": sources_of(name), "strategies": ["linear_probe"],
+                                                              "regularizers": ["none"]}, None)
+    cache = FeatureCache(WORK / "cache" / name)
+    for candidate in setup.candidates:
+        source = candidate.source
+        job = TrainingJob(source, candidate.regularizer, setup.dataset.classes, setup.dataset.splits,
+                          TrainParams(image_size=image_size(setup.dataset, source)), torch.device("cpu"), "accuracy", cache)
+        backbone = job.load_backbone()
+        started = time.monotonic()
+        features = cache.features(backbone, source, job.splits["train"], job.device)
+        values = transferability(setup.registry.items("scorers"), source, backbone, features, job.labels("train"), print)
+        seconds = time.monotonic() - started
+        for scorer, value in values.items():
+            append_row(RESULTS / "selection_scores.csv", SCORE_FIELDS, {"target": name, "source": source.name, "scorer": scorer,
+                       "value": value, "seconds": round(seconds, 2), "num_params": source.spec.num_params})
+
+
+def select(name: str, data: Path, uri: str) -> None:
+    if any(r["target"] == name for r in read_rows(RESULTS / "selection_select.csv")):
+        return
+    brute = [r for r in read_rows(RESULTS / "selection_bruteforce.csv") if r["target"] == name]
+    total = sum(float(r["seconds"]) for r in brute)
+    best = max(brute, key=lambda r: float(r["test_accuracy"]))
+    budget = max(MIN_BUDGET_S, BUDGET_SHARE * total)
+    print(f"[{name}] select within {budget:.0f}s (brute force took {total:.0f}s)", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory() as cache:
+        try:
+            result = autotl.select(data, budget, models=sources_of(name), strategies=STRATEGIES, regularizers=REGULARIZERS,
+                                   tracking_uri=uri, cache_dir=cache, study=f"benchmark-{name}-{time.time():.0f}",
+                                   progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True))
+        except AutotlError as error:  # nothing chosen: the whole best accuracy is lost
+            result = autotl.api.Result("none", str(error), "", {}, "accuracy", 0.0, 0.0, 0.0, "", "", budget, "", 0)
+    append_row(RESULTS / "selection_select.csv", SELECT_FIELDS, {
+        "target": name, "budget_s": round(budget, 1), "elapsed_s": round(result.elapsed_s, 1), "brute_force_s": round(total, 1),
+        "choice": f"{result.source} + {result.strategy} + {result.regularizer}", "test_accuracy": result.test_accuracy,
+        "best_brute_force": f"{best['source']} + {best['strategy']} + {best['regularizer']}",
+        "best_brute_force_accuracy": best["test_accuracy"],
+        "regret_points": round(100 * (float(best["test_accuracy"]) - result.test_accuracy), 2),
+        "time_ratio": round(result.elapsed_s / total, 4),
+        "trials": sum(1 for row in result.leaderboard if row["trial"] is not None and row["state"] in ("complete", "pruned"))})
+
+
+# -- the tables ------------------------------------------------------------------------------------
+def taus(name: str) -> dict[str, float]:
+    """Weighted Kendall tau of each per-source score against fine-tuned accuracy over source x strategy."""
+    from scipy.stats import weightedtau
+
+    from autotl.selection.search import combine
+
+    brute = [r for r in read_rows(RESULTS / "selection_bruteforce.csv") if r["target"] == name]
+    accuracy: dict[tuple[str, str], float] = {}
+    for r in brute:
+        key = (r["source"], r["strategy"])
+        accuracy[key] = max(accuracy.get(key, 0.0), float(r["test_accuracy"]))
+    rows = [r for r in read_rows(RESULTS / "selection_scores.csv") if r["target"] == name]
+    per_source: dict[str, dict[str, float]] = {}
+    for r in rows:
+        per_source.setdefault(r["source"], {})[r["scorer"]] = float(r["value"])
+    size = {r["source"]: float(r["num_params"]) for r in rows}
+    columns = {scorer: {s: v[scorer] for s, v in per_source.items() if scorer in v} for scorer in {k for v in per_source.values() for k in v}}
+    columns["model size (prior)"] = size
+    columns["combined"] = combine(per_source)
+    result = {}
+    for column, by_source in sorted(columns.items()):
+        keys = [k for k in accuracy if k[0] in by_source]
+        if len({by_source[k[0]] for k in keys}) > 1:
+            result[column] = weightedtau([by_source[k[0]] for k in keys], [accuracy[k] for k in keys]).statistic
+    return result
+
+
+def print_tables() -> None:
+    print("| target | best brute force (test acc) | select's choice (test acc) | regret (points) | select / brute force time | trials |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in read_rows(RESULTS / "selection_select.csv"):
+        print(f"| {r['target']} | {r['best_brute_force']} ({float(r['best_brute_force_accuracy']):.3f}) | {r['choice']} "
+              f"({float(r['test_accuracy']):.3f}) | {float(r['regret_points']):.1f} | {float(r['elapsed_s']):.0f}s / "
+              f"{float(r['brute_force_s']):.0f}s = {float(r['time_ratio']):.1%} | {r['trials']} |")
+    names = [n for n in TARGETS if any(r["target"] == n for r in read_rows(RESULTS / "selection_scores.csv"))]
+    table = {name: taus(name) for name in names}
+    columns = sorted({c for t in table.values() for c in t})
+    print()
+    print("| score | " + " | ".join(names) + " |")
+    print("| --- |" + " --- |" * len(names))
+    for column in columns:
+        print(f"| {column} | " + " | ".join(f"{table[n][column]:.2f}" if column in table[n] else "" for n in names) + " |")
+
+
+def main() -> None:
+    global RESULTS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cap-minutes", type=float, default=45)
+    parser.add_argument("--targets", nargs="*", default=list(TARGETS))
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the CSV files go")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--strategies", nargs="*", default=STRATEGIES, help="a smaller space, for a quick check")
+    args = parser.parse_args()
+    RESULTS = args.results
+    STRATEGIES[:] = args.strategies
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    deadline = time.monotonic() + 60 * args.cap_minutes
+    from autotl.plugins import build_registry, pm
+
+    registry = build_registry()
+    bases = registry.pick("sources", sorted({TARGETS[n][0] for n in args.targets}))
+    pm.register(ControlsPlugin(bases), name="benchmark-controls")
+    uri = f"sqlite:///{WORK / 'mlflow.db'}"
+    WORK.mkdir(parents=True, exist_ok=True)
+    for name in args.targets:
+        data = materialise(name)
+        if not brute_force(name, data, deadline, uri):
+            print(f"Stopped at the cap of {args.cap_minutes} minutes: rerun to go on", file=sys.stderr)
+            break
+        scores(name, data)
+        if time.monotonic() > deadline:
+            break
+        select(name, data, uri)
+    print_tables()
+
+
+if __name__ == "__main__":
+    main()
