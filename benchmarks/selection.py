@@ -5,7 +5,8 @@
 For each target (the digits images and the Reuters texts, each at two sizes) it
 
 1. fine-tunes every candidate of the search space below with `autotl.train` at the strategy's
-   defaults (brute force at a fixed resolution), on one feature cache per target;
+   defaults and the image size `select` uses (brute force at a fixed resolution), on one
+   feature cache per target;
 2. scores every source on frozen training features with every registered scorer, timed;
 3. runs `autotl.select` on the same data, with the same search space and a fresh feature cache,
    within 9 % of the brute force's time (so that 1.1 x the budget stays under 10 %).
@@ -157,21 +158,22 @@ def sources_of(name: str) -> list[str]:
 # -- the three measurements ------------------------------------------------------------------------
 def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
     """Every candidate at its defaults; False when the cap stopped it."""
-    from autotl.plugins import build_registry
+    from autotl.api import _setup
+    from autotl.data import IntakeOptions
+    from autotl.selection.search import image_size
 
     done = {(r["target"], r["source"], r["strategy"], r["regularizer"]) for r in read_rows(RESULTS / "selection_bruteforce.csv")}
-    registry = build_registry()
-    modality = "image" if data.is_dir() else "text"
-    candidates, _ = registry.candidates(modality, registry.pick("sources", sources_of(name)), registry.pick("strategies", STRATEGIES),
-                                        registry.pick("regularizers", REGULARIZERS))
-    for c in candidates:
+    setup = _setup(data, IntakeOptions(), "accuracy", "cpu", {"sources": sources_of(name), "strategies": STRATEGIES,
+                                                              "regularizers": REGULARIZERS}, None)
+    for c in setup.candidates:
         if (name, c.source.name, c.strategy.name, c.regularizer.name) in done:
             continue
         if time.monotonic() > deadline:
             return False
         print(f"[{name}] brute force: {c.label}", file=sys.stderr, flush=True)
         started = time.monotonic()
-        result = autotl.train(data, c.source.name, c.strategy.name, c.regularizer.name, tracking_uri=uri,
+        size = image_size(setup.dataset, c.source)  # the size select trains at
+        result = autotl.train(data, c.source.name, c.strategy.name, c.regularizer.name, {"image_size": str(size)} if size else {}, tracking_uri=uri,
                               cache_dir=WORK / "cache" / name, progress=lambda message: None)
         append_row(RESULTS / "selection_bruteforce.csv", BRUTE_FIELDS, {
             "target": name, "source": c.source.name, "strategy": c.strategy.name, "regularizer": c.regularizer.name,
