@@ -182,6 +182,18 @@ def train(
     )
 
 
+def _check_storage(url: str) -> str:
+    """A usage error now, rather than a traceback after the scoring, when the URL or its driver is wrong."""
+    import sqlalchemy
+
+    try:
+        sqlalchemy.create_engine(url).dispose()
+    except (ImportError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as error:
+        raise AutotlError(f"--storage {url!r}: SQLAlchemy cannot use it ({error}); give a URL such as "
+                          "postgresql://user:password@host/db with its driver installed (pip install 'psycopg[binary]')") from None
+    return url
+
+
 def select(
     data: str | Path,
     budget: str | float = "15m",
@@ -209,6 +221,7 @@ def select(
 
     from autotl import tracking
     from autotl.data.profile import profile
+    from autotl.processes import this_process
     from autotl.selection.budget import Budget, parse_budget
     from autotl.selection.search import Row, Selector, format_leaderboard, leaderboard
     from autotl.training.features import FeatureCache
@@ -223,7 +236,7 @@ def select(
     scratch = next((s for s in setup.registry.items("strategies") if s.name == "scratch"), None)
     torch.manual_seed(seed)
     uri = tracking.resolve_uri(tracking_uri)
-    storage = storage or tracking.default_study_storage(uri)
+    storage = _check_storage(storage) if storage else tracking.default_study_storage(uri)
     study = study or f"autotl-{dataset.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     stale = tracking.kill_stale_runs(uri, experiment, study)
     if stale:
@@ -233,6 +246,7 @@ def select(
         tracking.log_environment(seed)
         tracking.log_dataset(dataset, profile(dataset))
         mlflow.log_params({"budget_s": clock_budget.seconds, "metric": metric, "study": study, "storage": storage})
+        mlflow.set_tag(tracking.PROCESS_TAG, this_process())
         selector = Selector(
             dataset, candidates, clock_budget, scratch=scratch, metric=metric, seed=seed, device=target_device,
             cache=FeatureCache(Path(cache_dir) if cache_dir else None), storage=storage, study_name=study, progress=progress,

@@ -17,6 +17,10 @@ from typing import Iterator
 import mlflow
 
 from autotl import __version__
+from autotl.processes import is_gone
+
+PROCESS_TAG = "autotl.process"
+"""host:pid of the process a select run belongs to, so that only a dead one's runs are marked KILLED."""
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -87,13 +91,13 @@ def _ended(run: mlflow.ActiveRun, finished_on: tuple[type[BaseException], ...] =
 
 def kill_stale_runs(uri: str, experiment: str, study: str) -> int:
     """Marks KILLED the runs of ``study`` that a hard-killed process left RUNNING (its select run
-    and their trial runs); returns how many."""
+    and their trial runs); returns how many. Runs of processes still alive are left alone."""
     client = mlflow.MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
         return 0
     query = f"params.study = '{study}' and attributes.status = 'RUNNING'"
-    parents = client.search_runs([found.experiment_id], query)
+    parents = [run for run in client.search_runs([found.experiment_id], query) if is_gone(run.data.tags.get(PROCESS_TAG))]
     children = [
         run for parent in parents
         for run in client.search_runs([found.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}' and attributes.status = 'RUNNING'")

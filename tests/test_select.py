@@ -232,6 +232,11 @@ def test_budget_must_be_a_duration(cli, colour_images):
     assert result.exit_code == 2 and "--budget 'soon'" in result.stderr
 
 
+def test_a_storage_that_cannot_be_used_is_a_usage_error(cli, tiny, colour_images):
+    result = cli("select", "--data", colour_images, "--models", "tiny", "--storage", "nosuchdb://nowhere")
+    assert result.exit_code == 2 and "--storage 'nosuchdb://nowhere': SQLAlchemy cannot use it" in result.stderr
+
+
 @pytest.mark.parametrize("side, native, expected", [(8, 224, 64), (40, 224, 160), (500, 224, 224), (8, 32, 32)])
 def test_small_images_are_not_blown_up_to_the_full_input_size(side, native, expected):
     from types import SimpleNamespace

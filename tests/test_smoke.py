@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 
+import pytest
 from PIL import Image
 
 from fakes import save_fake_checkpoint
@@ -162,3 +164,32 @@ def test_select_killed_mid_study_resumes_with_the_same_study(colour_images, tmp_
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     statuses = {run.info.status for run in client.search_runs([client.get_experiment_by_name("autotl").experiment_id])}
     assert "RUNNING" not in statuses and "KILLED" in statuses
+
+
+@pytest.mark.skipif(not os.environ.get("AUTOTL_TEST_POSTGRES_URL"), reason="no PostgreSQL server: .ci/run starts one")
+def test_two_processes_share_one_study_on_postgresql_and_never_run_a_trial_twice(colour_images, tmp_path):
+    import optuna
+
+    storage, study = os.environ["AUTOTL_TEST_POSTGRES_URL"], f"shared-{uuid.uuid4().hex[:8]}"
+    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
+           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "autotl", "select", "--data", str(colour_images), "--budget", "1h", "--models", "tiny",
+                          "--strategies", "linear_probe,mlp_probe", "--storage", storage, "--study", study, "--json",
+                          "--tracking-uri", f"sqlite:///{tmp_path / f'mlflow-{n}.db'}"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+        for n in (1, 2)
+    ]
+    outputs = [process.communicate(timeout=600) for process in processes]
+    assert [p.returncode for p in processes] == [0, 0], [err[-2000:] for _, err in outputs]
+    ran = [t for t in optuna.load_study(study_name=study, storage=storage).trials if "row" in t.user_attrs]
+    keys = [json.dumps(t.user_attrs["key"]) for t in ran]
+    assert len(keys) == len(set(keys))  # no setting trained twice
+    assert len(keys) == 9 + 3 * 9  # and every one trained once: 3 lr x 3 epochs, and x 3 hidden widths for the MLP
+    assert len({t.user_attrs["process"] for t in ran}) == 2  # both processes did part of the work
+    # Each leaderboard holds the other process's trials too: all of them for the one that ended last,
+    # all but the one still running for the other.
+    listed = sorted(len([row for row in json.loads(out)["leaderboard"] if row["trial"] is not None and row["state"] in ("complete", "pruned")])
+                    for out, _ in outputs)
+    assert listed[1] == len(keys) and listed[0] >= len(keys) - 1

@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 from autotl import tracking
 from autotl.data import Dataset
 from autotl.needs import Capability, unmet
+from autotl.processes import is_gone, this_process
 from autotl.registry import Candidate
 from autotl.scorers import Scorer, ScoringInputs
 from autotl.selection import costs, priors
@@ -229,6 +230,7 @@ class Selector:
             return (s for s in settings if s not in seen and (s[0], s[2]) not in too_long)
 
         while next(untried(), None) is not None and self.budget.fits(cheapest * (1 + REFIT_MARGIN), keep=reserve):
+            seen |= {_tuple_key(t.user_attrs["key"]) for t in self.claims(study)}  # what processes sharing the study took
             trial = study.ask(space)
             candidate = by_label[trial.params["candidate"]]
             blocks = self.num_blocks.get(candidate.source.name, 0)
@@ -246,13 +248,18 @@ class Selector:
                     study.enqueue_trial({"candidate": label, "lr_scale": lr_scale, "epochs_scale": epochs_scale,
                                          **{_param_name(by_label[label], name): value for name, value in grid}})
                 continue
-            seen.add(key)
             trial.set_user_attr("key", _json_key(key))
+            trial.set_user_attr("process", this_process())
+            if any(t.number != trial.number and t.user_attrs["key"] == _json_key(key) for t in self.claims(study)):
+                study.tell(trial, state=TrialState.PRUNED)  # another process claimed it at the same moment: it may run it
+                continue
+            seen.add(key)
             row = Row(candidate.label, candidate.source.name, candidate.strategy.name, candidate.regularizer.name,
                       self.scores.get(candidate.source.name, {}), trial.number, params.as_dict(), predicted,
                       reason=trial.user_attrs.get("why", ""))
             self.rows.append(row)
             self.run_trial(study, trial, candidate, params, row)
+        self.take_up(study, by_label, mine=False)
         for (label, _), reason in too_long.items():
             candidate = by_label[label]
             if not any(r.candidate == label and r.state == "skipped" for r in self.rows):
@@ -269,19 +276,37 @@ class Selector:
 
     def resume(self, study: optuna.Study, by_label: dict[str, Candidate]) -> set[tuple]:
         """Takes up what an earlier process left in a study of the same name: its finished trials
-        join the leaderboard and are not run again; trials it left running are marked failed."""
-        seen = set()
-        for trial in study.get_trials(deepcopy=False):
-            if trial.state == TrialState.RUNNING:
+        join the leaderboard and are not run again; trials a dead process left running are marked
+        failed. Returns the settings finished or being run, which this process leaves alone."""
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if is_gone(trial.user_attrs.get("process")):
                 study.tell(trial.number, state=TrialState.FAIL)
-            elif trial.state.is_finished() and "row" in trial.user_attrs and trial.user_attrs["row"]["candidate"] in by_label:
+        taken = self.take_up(study, by_label, mine=True)
+        if taken:
+            self.progress(f"Study {self.study_name}: {taken} finished trial(s) taken up from an earlier run")
+        return {_tuple_key(t.user_attrs["key"]) for t in self.claims(study)}
+
+    def take_up(self, study: optuna.Study, by_label: dict[str, Candidate], mine: bool) -> int:
+        """Adds to the leaderboard the finished trials of the study that it lacks; ``mine``: those
+        are from an earlier run, not from another process sharing the study now."""
+        listed = {r.trial for r in self.rows if r.trial is not None}
+        added = 0
+        for trial in study.get_trials(deepcopy=False):
+            if trial.state.is_finished() and "row" in trial.user_attrs and trial.number not in listed:
                 row = Row(**trial.user_attrs["row"])
-                row.reason = "; ".join(filter(None, (row.reason, "from an earlier run of this study")))
+                if row.candidate not in by_label:
+                    continue
+                origin = "from an earlier run of this study" if mine else "by another process sharing this study"
+                row.reason = "; ".join(filter(None, (row.reason, origin)))
                 self.rows.append(row)
-                seen.add(_tuple_key(trial.user_attrs["key"]))
-        if seen:
-            self.progress(f"Study {self.study_name}: {len(seen)} finished trial(s) taken up from an earlier run")
-        return seen
+                added += 1
+        return added
+
+    @staticmethod
+    def claims(study: optuna.Study) -> list:
+        """Trials that hold their setting: finished with a result, or running in a live process."""
+        return [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("key") and (
+            (t.state.is_finished() and "row" in t.user_attrs) or (t.state == TrialState.RUNNING and not is_gone(t.user_attrs.get("process"))))]
 
     def first_guesses(self, pool: list[Candidate], kept: list[str]) -> list[tuple[Candidate, str]]:
         """The priors' best guesses, with why: the two best on the best-scored source, then the
