@@ -211,6 +211,7 @@ def select(
     storage: str | None = None,
     study: str | None = None,
     source_data: str | Path | None = None,
+    cv: int = 0,
     progress: Callable[[str], None] = _stderr,
     clock: Callable[[], float] = time.monotonic,
 ) -> Result:
@@ -223,7 +224,7 @@ def select(
     from autotl.data.profile import profile
     from autotl.processes import this_process
     from autotl.selection.budget import Budget, parse_budget
-    from autotl.selection.search import Row, Selector, format_leaderboard, leaderboard
+    from autotl.selection.search import Row, Selector, folds, format_leaderboard, leaderboard
     from autotl.training.features import FeatureCache
 
     clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
@@ -238,6 +239,7 @@ def select(
     uri = tracking.resolve_uri(tracking_uri)
     storage = _check_storage(storage) if storage else tracking.default_study_storage(uri)
     study = study or f"autotl-{dataset.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    trial_folds = folds(dataset, cv, seed)
     stale = tracking.kill_stale_runs(uri, experiment, study)
     if stale:
         progress(f"Study {study}: {stale} run(s) left RUNNING by an earlier process marked KILLED")
@@ -245,12 +247,12 @@ def select(
     with tracking.tracked_run(uri, experiment, f"select {dataset.path.name}") as run:
         tracking.log_environment(seed)
         tracking.log_dataset(dataset, profile(dataset))
-        mlflow.log_params({"budget_s": clock_budget.seconds, "metric": metric, "study": study, "storage": storage})
+        mlflow.log_params({"budget_s": clock_budget.seconds, "metric": metric, "study": study, "storage": storage, "cv": cv})
         mlflow.set_tag(tracking.PROCESS_TAG, this_process())
         selector = Selector(
             dataset, candidates, clock_budget, scratch=scratch, metric=metric, seed=seed, device=target_device,
             cache=FeatureCache(Path(cache_dir) if cache_dir else None), storage=storage, study_name=study, progress=progress,
-            source_data=setup.source_data, scorers=setup.registry.items("scorers"),
+            source_data=setup.source_data, scorers=setup.registry.items("scorers"), folds=trial_folds,
         )
         selection = selector.run()
         rows = selection.rows + [Row(item.what, item.what.split(" + ")[0], "", "", state="left out", reason=item.reason) for item in left_out]

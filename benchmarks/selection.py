@@ -81,9 +81,15 @@ class Control(Source):
         return self.base.availability()
 
     def load(self, pretrained: bool = True, folder: Path | None = None):
-        backbone = self.base.load(pretrained=pretrained and self.kind == "half", folder=folder)
-        backbone.source_head = None
-        return _lower_half(backbone) if self.kind == "half" else backbone
+        """The same weights at every load, random parts included: features cached from one load
+        must match the model a later trial loads."""
+        import torch
+
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            backbone = self.base.load(pretrained=pretrained and self.kind == "half", folder=folder)
+            backbone.source_head = None
+            return _lower_half(backbone) if self.kind == "half" else backbone
 
 
 def _lower_half(backbone):

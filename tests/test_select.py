@@ -246,3 +246,34 @@ def test_small_images_are_not_blown_up_to_the_full_input_size(side, native, expe
     dataset = SimpleNamespace(modality="image", summary={"width": {"median": side}, "height": {"median": side * 2}})
     source = SimpleNamespace(spec=SimpleNamespace(input_size=(3, native, native)))
     assert image_size(dataset, source) == expected
+
+
+def test_cross_validation_judges_each_trial_by_the_mean_over_its_folds(select_setup, colour_images):
+    messages = []
+    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["flaky"], regularizers=["none"], cv=3,
+                           progress=messages.append)
+    complete = [row for row in result.leaderboard if row["state"] == "complete"]
+    assert complete and any("mean of 3 folds" in m for m in messages)
+    client = mlflow.MlflowClient()
+    for row in complete:
+        folds = client.get_metric_history(row["run_id"], "fold_val_accuracy")
+        assert len(folds) == 3 and row["val_metric"] == pytest.approx(sum(m.value for m in folds) / 3)
+
+
+def test_folds_cover_train_and_val_once_and_leave_test_alone(colour_images):
+    from autotl.data import IntakeOptions
+    from autotl.data.intake import read_dataset
+    from autotl.plugins import build_registry
+    from autotl.selection.search import folds
+
+    dataset = read_dataset(colour_images, IntakeOptions(), build_registry())
+    pool = dataset.splits["train"] + dataset.splits["val"]
+    split = folds(dataset, 3, seed=0)
+    assert sorted(e.input for fold in split for e in fold["val"]) == sorted(e.input for e in pool)
+    assert all(set(fold["train"]).isdisjoint(fold["val"]) and fold["test"] == dataset.splits["test"] for fold in split)
+    assert folds(dataset, 0, seed=0) is None
+
+
+def test_more_folds_than_the_rarest_class_has_examples_is_a_usage_error(cli, tiny, colour_images):
+    result = cli("select", "--data", colour_images, "--models", "tiny", "--cv", "50")
+    assert result.exit_code == 2 and "--cv 50: give 0 (no cross-validation) or 2 to" in result.stderr

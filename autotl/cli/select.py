@@ -26,6 +26,8 @@ def select_command(
     source_data: options.SourceData = None,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].")] = None,
     study: Annotated[str | None, typer.Option(help="Optuna study name [default: a new one per run].")] = None,
+    cv: Annotated[int, typer.Option(help="Judge each trial by K-fold cross-validation on train+val (small data); 0: the val split.",
+                                    metavar="K")] = 0,
     trust_remote_code: options.TrustRemoteCode = False,
     json: options.Json = False,
 ) -> None:
@@ -38,7 +40,7 @@ def select_command(
         regularizers=options.names(regularizers), metric=metric, seed=seed, device=device,
         tracking_uri=tracking_uri, experiment=experiment,
         intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
-        cache_dir=cache_dir, source_data=source_data, storage=storage, study=study,
+        cache_dir=cache_dir, source_data=source_data, storage=storage, study=study, cv=cv,
     )
     if json:
         options.print_json(result.to_dict())

@@ -14,7 +14,8 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from autotl import tracking
-from autotl.data import Dataset
+from autotl.data import Dataset, Example
+from autotl.errors import AutotlError
 from autotl.needs import Capability, unmet
 from autotl.processes import is_gone, this_process
 from autotl.registry import Candidate
@@ -80,11 +81,14 @@ class Selection:
 class Selector:
     def __init__(self, dataset: Dataset, candidates: list[Candidate], budget: Budget, *, scratch: Strategy | None,
                  metric: str, seed: int, device, cache: FeatureCache, storage: str, study_name: str,
-                 progress: Callable[[str], None], source_data: Dataset | None = None, scorers: list[Scorer] = ()):
+                 progress: Callable[[str], None], source_data: Dataset | None = None, scorers: list[Scorer] = (),
+                 folds: list[dict[str, list[Example]]] | None = None):
         self.dataset, self.candidates, self.budget, self.scratch = dataset, candidates, budget, scratch
         self.metric, self.seed, self.device, self.cache = metric, seed, device, cache
         self.storage, self.study_name, self.report = storage, study_name, progress
         self.source_data = source_data
+        self.folds = folds or [dataset.splits]
+        """The splits each trial trains and validates on: the dataset's own, or K folds of train+val."""
         self.num_blocks: dict[str, int] = {}
         """Each scored source's number of blocks, which some settings' choices depend on."""
         self.rows: list[Row] = []
@@ -217,7 +221,7 @@ class Selector:
         best_source = next(c for c in pool if c.source.name == kept_sources[0])
         reserve = self.baseline_seconds(best_source)
         probes = [c for c in pool if c.strategy.name == "linear_probe"]
-        cheapest = min(self.predicted(c, self.params(c, 1.0, min(EPOCH_SCALES))) for c in (probes or pool))
+        cheapest = min(self.predicted(c, self.params(c, 1.0, min(EPOCH_SCALES))) for c in (probes or pool)) * len(self.folds)
         self.progress(f"Searching {len(pool)} candidates; {reserve:.0f}s kept for the baseline, cheapest trial ~{cheapest:.0f}s")
         settings = [(c.label, lr, epochs, tuple(grid.items())) for c in pool for grid in self.setting_grid(c)
                     for lr in LR_SCALES for epochs in EPOCH_SCALES]
@@ -237,7 +241,7 @@ class Selector:
             chosen = {s.name: trial.suggest_categorical(_param_name(candidate, s.name), list(s.values(blocks))) for s in candidate.settings}
             key = (candidate.label, trial.params["lr_scale"], trial.params["epochs_scale"], tuple(chosen.items()))
             params = self.params(candidate, key[1], key[2], chosen)
-            predicted = self.predicted(candidate, params)
+            predicted = self.predicted(candidate, params) * len(self.folds)
             if key not in seen and not self.budget.fits(predicted * (1 + REFIT_MARGIN), keep=reserve):
                 too_long[(key[0], key[2])] = f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the refit and baseline"
             if key in seen or (key[0], key[2]) in too_long:  # known, or too long now: queue an untried setting that may fit
@@ -327,8 +331,11 @@ class Selector:
         self.progress(f"Trial {trial.number}: {candidate.label}, lr {params.lr:.2g}, {params.epochs} epochs (~{row.predicted_s:.0f}s)")
 
         def on_epoch(epoch) -> None:
+            """Every fold's epochs count for the cost model; the first fold's are logged and judged by the pruner."""
             nonlocal epochs_run
-            epochs_run = epoch.epoch
+            epochs_run += 1
+            if epochs_run != epoch.epoch:
+                return
             mlflow.log_metrics({f"val_{self.metric}": epoch.val_metric, "train_loss": epoch.train_loss}, step=epoch.epoch)
             trial.report(epoch.val_metric, epoch.epoch)
             if trial.should_prune():
@@ -338,13 +345,21 @@ class Selector:
             with tracking.nested_run(f"trial {trial.number}: {candidate.label}", finished_on=(optuna.TrialPruned,)) as run:
                 row.run_id = run.info.run_id
                 mlflow.log_params({"source": row.source, "strategy": row.strategy, "regularizer": row.regularizer, **params.as_dict()})
-                trained, batch_size = retry_at_half_batch(
-                    lambda size: candidate.strategy.train(self.job(candidate, replace(params, batch_size=size), on_epoch=on_epoch)),
-                    params.batch_size, self.device, self.progress)
-                if batch_size != params.batch_size:
-                    row.params["batch_size"], row.reason = batch_size, f"out of memory at batch size {params.batch_size}, retried at {batch_size}"
-                    mlflow.set_tag("autotl.batch_size_after_oom", batch_size)
-                mlflow.log_metric(f"best_val_{self.metric}", trained.fit.val_metric)
+                fits = []
+                for fold, splits in enumerate(self.folds):
+                    trained, batch_size = retry_at_half_batch(
+                        lambda size: candidate.strategy.train(self.job(candidate, replace(params, batch_size=size), splits, on_epoch)),
+                        row.params["batch_size"], self.device, self.progress)
+                    if batch_size != row.params["batch_size"]:
+                        row.reason = f"out of memory at batch size {row.params['batch_size']}, retried at {batch_size}"
+                        row.params["batch_size"] = batch_size
+                        mlflow.set_tag("autotl.batch_size_after_oom", batch_size)
+                    fits.append(trained.fit)
+                    if len(self.folds) > 1:
+                        mlflow.log_metric(f"fold_val_{self.metric}", trained.fit.val_metric, step=fold)
+                    del trained
+                val_metric = float(np.mean([fit.val_metric for fit in fits]))
+                mlflow.log_metric(f"best_val_{self.metric}", val_metric)
         except optuna.TrialPruned as pruned:
             row.state, row.reason, row.seconds = "pruned", str(pruned), self.budget.clock() - started
             self.progress(f"  {row.reason}")
@@ -363,12 +378,13 @@ class Selector:
             release_memory(self.device)
             row.seconds = self.budget.clock() - started
             if epochs_run:
-                self.observed(candidate, params, row.seconds, epochs_run)
-        row.state, row.val_metric = "complete", trained.fit.val_metric
-        row.params["best_epoch"] = trained.fit.best_epoch
+                self.observed(candidate, params, row.seconds, epochs_run)  # every fold's epochs: each costs about one epoch
+        row.state, row.val_metric = "complete", val_metric
+        row.params["best_epoch"] = max(1, round(float(np.median([fit.best_epoch for fit in fits]))))
         trial.set_user_attr("row", asdict(row))
-        study.tell(trial, trained.fit.val_metric)
-        self.progress(f"  val {self.metric} {trained.fit.val_metric:.4f} ({row.seconds:.0f}s)")
+        study.tell(trial, val_metric)
+        folds = f", mean of {len(fits)} folds" if len(fits) > 1 else ""
+        self.progress(f"  val {self.metric} {val_metric:.4f}{folds} ({row.seconds:.0f}s)")
 
     # -- after the search -------------------------------------------------------------------
     def refit(self, best: Row) -> tuple[TrainedModel, TrainingJob]:
@@ -434,6 +450,24 @@ def _tuple_key(key: list) -> tuple:
     label, lr_scale, epochs_scale, settings = key
     return (label, lr_scale, epochs_scale, tuple(tuple(item) for item in settings))
 
+
+def folds(dataset: Dataset, k: int, seed: int) -> list[dict[str, list[Example]]] | None:
+    """K stratified folds of train+val (scikit-learn), each with the dataset's test split; None for k = 0."""
+    if k == 0:
+        return None
+    from collections import Counter
+
+    from sklearn.model_selection import StratifiedKFold
+
+    pool = dataset.splits["train"] + dataset.splits["val"]
+    labels = [e.label for e in pool]
+    label, fewest = min(Counter(labels).items(), key=lambda item: item[1])
+    if k < 2 or fewest < k:
+        raise AutotlError(f"--cv {k}: give 0 (no cross-validation) or 2 to {fewest}, the examples of the rarest class "
+                          f"({label!r}) in train+val" if fewest >= 2 else f"--cv {k}: class {label!r} has a single example in train+val")
+    splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
+    return [{"train": [pool[i] for i in train], "val": [pool[i] for i in val], "test": dataset.splits["test"]}
+            for train, val in splitter.split(np.zeros((len(pool), 1)), labels)]
 
 def transferability(scorers: list[Scorer], source, backbone, features: np.ndarray, labels: list[int],
                     warn: Callable[[str], None]) -> dict[str, float]:
