@@ -271,6 +271,12 @@ class Selector:
                                      self.scores.get(candidate.source.name, {}), state="skipped", reason=reason))
         if too_long:
             self.progress(f"Skipped for time: {len({label for label, _ in too_long})} candidate(s) at some epoch counts (see the leaderboard)")
+        listed = {r.candidate for r in self.rows}
+        for c in pool:
+            if c.label not in listed:
+                self.rows.append(Row(c.label, c.source.name, c.strategy.name, c.regularizer.name, self.scores.get(c.source.name, {}),
+                                     predicted_s=self.predicted(c, self.params(c)) * len(self.folds), state="untried",
+                                     reason="the budget ran out before the search reached it"))
         tried = len(seen)
         exhausted = tried >= size
         if not exhausted:
@@ -536,8 +542,8 @@ def image_size(dataset: Dataset, source) -> int:
 
 
 def leaderboard(rows: list[Row]) -> list[dict[str, Any]]:
-    order = {"complete": 0, "pruned": 1, "failed": 2, "skipped": 3, "dropped": 4}
-    ranked = sorted(rows, key=lambda r: (order.get(r.state, 5), -(r.val_metric or -1), r.trial or 0))
+    order = {"complete": 0, "pruned": 1, "failed": 2, "skipped": 3, "untried": 4, "dropped": 5}
+    ranked = sorted(rows, key=lambda r: (order.get(r.state, 6), -(r.val_metric or -1), r.trial or 0))
     return [asdict(r) for r in ranked]
 
 
