@@ -41,14 +41,14 @@ def test_multitask_pays_for_its_source_task():
     assert step_seconds("multitask", source_data=True) == pytest.approx(2 * 3.0)  # a step on a source batch too
 
 
-def test_an_epoch_counts_every_batch_and_the_evaluation():
+def test_an_epoch_counts_every_batch_and_the_validation():
     from autotl.strategies import StepCost
 
     assert epoch_seconds(TIMES, StepCost(), 0.0, examples=130, evaluated=70, batch_size=64) == pytest.approx(3 * 3.0 + 2 * 1.0)
 
 
 def test_head_trials_are_costed_as_a_fixed_part_plus_a_part_per_epoch():
-    from autotl.selection.search import fixed_plus_per_epoch
+    from autotl.selection.search import fixed_plus_proportional
 
-    assert fixed_plus_per_epoch([(1, 2.0)], 10) == pytest.approx(20.0)  # one count seen: in proportion, an overestimate
-    assert fixed_plus_per_epoch([(1, 2.0), (11, 3.0)], 51) == pytest.approx(1.9 + 0.1 * 51)
+    assert fixed_plus_proportional([(1, 2.0)], 10) == pytest.approx(20.0)  # one count seen: in proportion, an overestimate
+    assert fixed_plus_proportional([(1, 2.0), (11, 3.0)], 51) == pytest.approx(1.9 + 0.1 * 51)

@@ -1,5 +1,8 @@
 """``select`` on the tiny model: the budget, failing trials, and runs never left RUNNING."""
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -202,7 +205,9 @@ def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_le
     stale = client.create_run(client.get_experiment_by_name("autotl").experiment_id)
     client.log_param(stale.info.run_id, "study", "resumable")
     storage = f"sqlite:///{Path('mlruns/optuna.db').resolve()}"
-    optuna.load_study(study_name="resumable", storage=storage).ask()
+    left = optuna.load_study(study_name="resumable", storage=storage).ask()
+    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    left.set_user_attr("process", f"{socket.gethostname()}:{exited.stdout.strip()}")  # a process that is gone
     messages = []
     again = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"], study="resumable",
                           progress=messages.append)
@@ -211,6 +216,7 @@ def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_le
     assert not any(m.startswith("Trial") for m in (message.split("] ", 1)[-1] for message in messages))  # nothing ran again
     assert again.exhausted and again.val_metric == max(row["val_metric"] for row in finished if row["state"] == "complete")
     assert client.get_run(stale.info.run_id).info.status == "KILLED"
+    assert optuna.load_study(study_name="resumable", storage=storage).trials[left.number].state == optuna.trial.TrialState.FAIL
     assert "RUNNING" not in {run.info.status for run in runs()}
 
 

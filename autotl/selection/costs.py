@@ -36,25 +36,39 @@ class StepTimes:
     backward: float
 
 
-def step_times(job: TrainingJob, clock: Callable[[], float]) -> StepTimes:
-    """Times a training step on a real batch, after one untimed step that pays for allocations
-    and lazy initialisation. Random weights step as fast as pretrained ones, so none are read."""
+def step_times(job: TrainingJob, clock: Callable[[], float], report: Callable[[str], None] = lambda message: None) -> StepTimes:
+    """Times a training step on a real batch, as the loop runs it (mixed precision on a GPU), after
+    one untimed step that pays for allocations and lazy initialisation. Random weights step as
+    fast as pretrained ones, so none are read. A batch the device has no memory for is timed at
+    half its size, and the times doubled."""
+    from autotl.training.device import retry_at_half_batch
+
+    times, size = retry_at_half_batch(lambda size: _timed_step(job, size, clock), job.params.batch_size, job.device, report)
+    scale = job.params.batch_size / size
+    return StepTimes(times.forward * scale, times.backward * scale)
+
+
+def _timed_step(job: TrainingJob, batch_size: int, clock: Callable[[], float]) -> StepTimes:
     from autotl.sources.backbone import move_batch
     from autotl.training.classifier import Classifier
+    from autotl.training.loop import mixed_precision
 
     classifier = Classifier(job.load_backbone(pretrained=False), len(job.classes)).to(job.device).train()
-    batch = job.inputs("train")[: job.params.batch_size]
+    batch = job.inputs("train")[:batch_size]
     labels = torch.tensor(job.labels("train")[: len(batch)], device=job.device)
     optimizer = torch.optim.AdamW(classifier.parameters(), lr=1e-6)
+    autocast, scaler = mixed_precision(job.device)
     marks = []
 
     def step() -> None:
         marks.clear()
         marks.append(_synced(clock, job.device))
-        loss = torch.nn.functional.cross_entropy(classifier(move_batch(classifier.backbone.preprocessor(batch), job.device)), labels)
+        with autocast():
+            loss = torch.nn.functional.cross_entropy(classifier(move_batch(classifier.backbone.preprocessor(batch), job.device)), labels)
         marks.append(_synced(clock, job.device))
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         optimizer.zero_grad()
         marks.append(_synced(clock, job.device))
 
@@ -64,8 +78,8 @@ def step_times(job: TrainingJob, clock: Callable[[], float]) -> StepTimes:
 
 
 def epoch_seconds(times: StepTimes, cost: StepCost, extra_forwards: float, examples: int, evaluated: int, batch_size: int) -> float:
-    """An epoch of ``cost``-sized steps over ``examples``, then a forward pass over ``evaluated``
-    examples (val and test are scored every epoch)."""
+    """An epoch of ``cost``-sized steps over ``examples``, then a forward pass over the ``evaluated``
+    (validation) examples."""
     step = (cost.forwards + extra_forwards) * times.forward + cost.backwards * times.backward
     return math.ceil(examples / batch_size) * step + math.ceil(evaluated / batch_size) * times.forward
 

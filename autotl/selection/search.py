@@ -3,6 +3,7 @@ then the best trial refit on train+val and a ``scratch`` baseline beside it."""
 
 import math
 import random
+from datetime import datetime
 from dataclasses import asdict, dataclass, field, replace
 from itertools import product
 from typing import Any, Callable, Iterator
@@ -100,9 +101,8 @@ class Selector:
         """Calibrated step times by (source, image size, batch size)."""
         self.head_times: dict[tuple[str, str], list[tuple[int, float]]] = {}
         """(epochs, seconds) of trials on cached features, by (source, strategy)."""
-        self.ratios: dict[str, list[float]] = {}
-        self.correction: dict[str, float] = {}
-        """Real over modelled time of each source's end-to-end trials so far (their mean)."""
+        self.trial_times: dict[str, list[tuple[float, float]]] = {}
+        """(modelled, real) seconds of each source's end-to-end trials so far."""
 
     def progress(self, message: str) -> None:
         self.report(f"[{self.budget.elapsed():5.0f}s] {message}")
@@ -162,33 +162,41 @@ class Selector:
 
     # -- costs ------------------------------------------------------------------------------
     def predicted(self, candidate: Candidate, params: TrainParams) -> float:
-        """Seconds the trial should take: a head's epochs at the rate seen so far (a guess before any),
-        or the calibrated step times scaled by the strategy's and regularizer's work and corrected
-        by how far this source's finished trials were from their predictions."""
+        """Seconds the trial should take. A head's: fitted to its earlier trials' epochs and seconds
+        (a guess before any). End to end: the calibrated step times scaled by the strategy's and
+        regularizer's work, then fitted to how long this source's trials really took against that
+        model (loading, evaluation and the device's moods are not in it)."""
         if candidate.strategy.cached_features:
             seen = self.head_times.get((candidate.source.name, candidate.strategy.name))
-            return fixed_plus_per_epoch(seen, params.epochs) if seen else FROZEN_GUESS_S
-        return self.modelled(candidate, params) * self.correction.get(candidate.source.name, 1.0)
+            return fixed_plus_proportional(seen, params.epochs) if seen else FROZEN_GUESS_S
+        modelled = self.modelled(candidate, params)
+        seen = self.trial_times.get(candidate.source.name)
+        return fixed_plus_proportional(seen, modelled) if seen else modelled
 
     def modelled(self, candidate: Candidate, params: TrainParams) -> float:
-        key = (candidate.source.name, params.image_size, params.batch_size)
-        if key not in self.step_times:
-            self.step_times[key] = costs.step_times(self.job(candidate, params), self.budget.clock)
+        times = self.step_times_of(candidate, params)
         cost = candidate.strategy.step_cost(params, self.num_blocks.get(candidate.source.name, 0), self.source_data is not None)
         splits = self.dataset.splits
-        epoch = costs.epoch_seconds(self.step_times[key], cost, candidate.regularizer.extra_forwards, len(splits["train"]),
-                                    len(splits["val"]) + len(splits["test"]), params.batch_size)
-        return epoch * params.epochs
+        epoch = costs.epoch_seconds(times, cost, candidate.regularizer.extra_forwards, len(splits["train"]), len(splits["val"]), params.batch_size)
+        return epoch * params.epochs + math.ceil(len(splits["test"]) / params.batch_size) * times.forward  # test, once
+
+    def step_times_of(self, candidate: Candidate, params: TrainParams) -> costs.StepTimes:
+        key = (candidate.source.name, params.image_size, params.batch_size)
+        if key not in self.step_times:
+            self.step_times[key] = costs.step_times(self.job(candidate, params), self.budget.clock, self.progress)
+        return self.step_times[key]
+
+    def can_predict(self, candidate: Candidate, params: TrainParams) -> bool:
+        """Whether ``predicted`` can answer without timing a step (which costs time of its own)."""
+        return candidate.strategy.cached_features or (candidate.source.name, params.image_size, params.batch_size) in self.step_times
 
     def observed(self, candidate: Candidate, params: TrainParams, seconds: float, epochs_run: int) -> None:
-        """Learns from a trial's real time: a head's epochs and seconds, or the ratio of a source's
-        real to modelled time (loading, evaluation and the device's moods are not in the model)."""
+        """Learns from a trial's real time, for ``predicted``."""
         if candidate.strategy.cached_features:
             self.head_times.setdefault((candidate.source.name, candidate.strategy.name), []).append((epochs_run, seconds))
-            return
-        ratio = seconds / (self.modelled(candidate, replace(params, epochs=epochs_run)))
-        self.ratios.setdefault(candidate.source.name, []).append(ratio)
-        self.correction[candidate.source.name] = float(np.mean(self.ratios[candidate.source.name]))
+        else:
+            modelled = self.modelled(candidate, replace(params, epochs=epochs_run))
+            self.trial_times.setdefault(candidate.source.name, []).append((modelled, seconds))
 
     def baseline_seconds(self, candidate: Candidate) -> float:
         scratch = self.scratch_of(candidate)
@@ -204,15 +212,16 @@ class Selector:
     def search(self, kept_sources: list[str]) -> tuple[Row | None, bool]:
         pool = [c for c in self.candidates if c.source.name in kept_sources]
         by_label = {c.label: c for c in pool}
-        space = {
-            "candidate": CategoricalDistribution([c.label for c in pool]),
+        everyone = {c.label: c for c in self.candidates}
+        space = {  # every candidate, not just the pool: processes sharing the study may keep different sources
+            "candidate": CategoricalDistribution(list(everyone)),
             "lr_scale": CategoricalDistribution(list(LR_SCALES)),
             "epochs_scale": CategoricalDistribution(list(EPOCH_SCALES)),
         }
         study = optuna.create_study(
             study_name=self.study_name, storage=self.storage, direction="maximize", load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=self.seed),
-            pruner=AmongLikeTrials(lambda trial: by_label[trial.params["candidate"]].strategy.name if trial.params.get("candidate") in by_label else ""),
+            pruner=AmongLikeTrials(lambda trial: everyone[trial.params["candidate"]].strategy.name if trial.params.get("candidate") in everyone else ""),
         )
         seen = self.resume(study, by_label)
         if not study.trials:
@@ -233,10 +242,22 @@ class Selector:
         def untried() -> Iterator[tuple]:
             return (s for s in settings if s not in seen and (s[0], s[2]) not in too_long)
 
+        def queue_untried(rng: random.Random) -> None:
+            options = list(untried())
+            if options:
+                label, lr_scale, epochs_scale, grid = rng.choice(options)
+                study.enqueue_trial({"candidate": label, "lr_scale": lr_scale, "epochs_scale": epochs_scale,
+                                     **{_param_name(by_label[label], name): value for name, value in grid}})
+
         while next(untried(), None) is not None and self.budget.fits(cheapest * (1 + REFIT_MARGIN), keep=reserve):
             seen |= {_tuple_key(t.user_attrs["key"]) for t in self.claims(study)}  # what processes sharing the study took
             trial = study.ask(space)
-            candidate = by_label[trial.params["candidate"]]
+            trial.set_user_attr("process", this_process())
+            candidate = by_label.get(trial.params["candidate"])
+            if candidate is None:  # a candidate of a source this process dropped
+                study.tell(trial, state=TrialState.PRUNED)
+                queue_untried(spare)
+                continue
             blocks = self.num_blocks.get(candidate.source.name, 0)
             chosen = {s.name: trial.suggest_categorical(_param_name(candidate, s.name), list(s.values(blocks))) for s in candidate.settings}
             key = (candidate.label, trial.params["lr_scale"], trial.params["epochs_scale"], tuple(chosen.items()))
@@ -246,16 +267,14 @@ class Selector:
                 too_long[(key[0], key[2])] = f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the refit and baseline"
             if key in seen or (key[0], key[2]) in too_long:  # known, or too long now: queue an untried setting that may fit
                 study.tell(trial, state=TrialState.PRUNED)
-                options = list(untried())
-                if options:
-                    label, lr_scale, epochs_scale, grid = spare.choice(options)
-                    study.enqueue_trial({"candidate": label, "lr_scale": lr_scale, "epochs_scale": epochs_scale,
-                                         **{_param_name(by_label[label], name): value for name, value in grid}})
+                queue_untried(spare)
                 continue
             trial.set_user_attr("key", _json_key(key))
-            trial.set_user_attr("process", this_process())
             if any(t.number != trial.number and t.user_attrs["key"] == _json_key(key) for t in self.claims(study)):
-                study.tell(trial, state=TrialState.PRUNED)  # another process claimed it at the same moment: it may run it
+                # Another process claimed the same setting at the same moment: both step aside, and each queues
+                # a setting of its own choosing (a shared seed would choose the same one again).
+                study.tell(trial, state=TrialState.PRUNED)
+                queue_untried(random.Random(f"{self.seed}:{this_process()}:{trial.number}"))
                 continue
             seen.add(key)
             row = Row(candidate.label, candidate.source.name, candidate.strategy.name, candidate.regularizer.name,
@@ -274,10 +293,11 @@ class Selector:
         listed = {r.candidate for r in self.rows}
         for c in pool:
             if c.label not in listed:
+                params = self.params(c)
+                predicted = self.predicted(c, params) * len(self.folds) if self.can_predict(c, params) else None
                 self.rows.append(Row(c.label, c.source.name, c.strategy.name, c.regularizer.name, self.scores.get(c.source.name, {}),
-                                     predicted_s=self.predicted(c, self.params(c)) * len(self.folds), state="untried",
-                                     reason="the budget ran out before the search reached it"))
-        tried = len(seen)
+                                     predicted_s=predicted, state="untried", reason="the budget ran out before the search reached it"))
+        tried = len(seen & set(settings))
         exhausted = tried >= size
         if not exhausted:
             self.progress(f"Search stopped: {size - tried} of {size} settings untried, for lack of time")
@@ -289,7 +309,7 @@ class Selector:
         join the leaderboard and are not run again; trials a dead process left running are marked
         failed. Returns the settings finished or being run, which this process leaves alone."""
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if is_gone(trial.user_attrs.get("process")):
+            if _abandoned(trial):
                 study.tell(trial.number, state=TrialState.FAIL)
         taken = self.take_up(study, by_label, mine=True)
         if taken:
@@ -316,7 +336,7 @@ class Selector:
     def claims(study: optuna.Study) -> list:
         """Trials that hold their setting: finished with a result, or running in a live process."""
         return [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("key") and (
-            (t.state.is_finished() and "row" in t.user_attrs) or (t.state == TrialState.RUNNING and not is_gone(t.user_attrs.get("process"))))]
+            (t.state.is_finished() and "row" in t.user_attrs) or (t.state == TrialState.RUNNING and not _abandoned(t)))]
 
     def first_guesses(self, pool: list[Candidate], kept: list[str]) -> list[tuple[Candidate, str]]:
         """The priors' best guesses, with why: the two best on the best-scored source, then the
@@ -336,16 +356,20 @@ class Selector:
         epochs_run = 0
         self.progress(f"Trial {trial.number}: {candidate.label}, lr {params.lr:.2g}, {params.epochs} epochs (~{row.predicted_s:.0f}s)")
 
-        def on_epoch(epoch) -> None:
+        def reporter(fold: int) -> Callable:
             """Every fold's epochs count for the cost model; the first fold's are logged and judged by the pruner."""
-            nonlocal epochs_run
-            epochs_run += 1
-            if epochs_run != epoch.epoch:
-                return
-            mlflow.log_metrics({f"val_{self.metric}": epoch.val_metric, "train_loss": epoch.train_loss}, step=epoch.epoch)
-            trial.report(epoch.val_metric, epoch.epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch.epoch}")
+
+            def on_epoch(epoch) -> None:
+                nonlocal epochs_run
+                epochs_run += 1
+                if fold > 0:
+                    return
+                mlflow.log_metrics({f"val_{self.metric}": epoch.val_metric, "train_loss": epoch.train_loss}, step=epoch.epoch)
+                trial.report(epoch.val_metric, epoch.epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at epoch {epoch.epoch}")
+
+            return on_epoch
 
         try:
             with tracking.nested_run(f"trial {trial.number}: {candidate.label}", finished_on=(optuna.TrialPruned,)) as run:
@@ -354,7 +378,7 @@ class Selector:
                 fits = []
                 for fold, splits in enumerate(self.folds):
                     trained, batch_size = retry_at_half_batch(
-                        lambda size: candidate.strategy.train(self.job(candidate, replace(params, batch_size=size), splits, on_epoch)),
+                        lambda size: candidate.strategy.train(self.job(candidate, replace(params, batch_size=size), splits, reporter(fold))),
                         row.params["batch_size"], self.device, self.progress)
                     if batch_size != row.params["batch_size"]:
                         row.reason = f"out of memory at batch size {row.params['batch_size']}, retried at {batch_size}"
@@ -447,6 +471,15 @@ class Selector:
         return Selection(self.rows, best, final, job, test_metric, test_accuracy, baseline, note, exhausted)
 
 
+def _abandoned(trial) -> bool:
+    """Left RUNNING by a process that is gone. A trial names its process right after it is asked
+    for; one that does not yet is given a minute (after that, an older autotl's or a killed one's)."""
+    process = trial.user_attrs.get("process")
+    if process is None:
+        started = trial.datetime_start
+        return started is None or (datetime.now() - started).total_seconds() > 60
+    return is_gone(process)
+
 def _json_key(key: tuple) -> list:
     label, lr_scale, epochs_scale, settings = key
     return [label, lr_scale, epochs_scale, [list(item) for item in settings]]
@@ -497,16 +530,16 @@ def transferability(scorers: list[Scorer], source, backbone, features: np.ndarra
     return scores
 
 
-def fixed_plus_per_epoch(seen: list[tuple[int, float]], epochs: int) -> float:
-    """Seconds for ``epochs`` from the (epochs, seconds) of earlier trials: a fixed cost plus a cost
-    per epoch once two epoch counts were seen (a trial pruned after one epoch is mostly fixed cost),
-    else in proportion, which overestimates."""
-    counts, seconds = zip(*seen)
-    if len(set(counts)) > 1:
-        per_epoch, fixed = np.polyfit(counts, seconds, 1)
-        if per_epoch > 0:
-            return max(0.0, float(fixed)) + float(per_epoch) * epochs
-    return max(s / e for e, s in seen) * epochs
+def fixed_plus_proportional(seen: list[tuple[float, float]], amount: float) -> float:
+    """Seconds for ``amount`` of work (epochs, or modelled seconds) from the (amount, seconds) of
+    earlier trials: a fixed cost plus a cost in proportion once two amounts were seen (a trial
+    pruned after one epoch is mostly fixed cost), else in proportion alone, which overestimates."""
+    amounts, seconds = zip(*seen)
+    if len(set(amounts)) > 1:
+        rate, fixed = np.polyfit(amounts, seconds, 1)
+        if rate > 0:
+            return max(0.0, float(fixed)) + float(rate) * amount
+    return max(s / a for a, s in seen) * amount
 
 def combine(scores: dict[str, dict[str, float]]) -> dict[str, float]:
     """One number per source: the mean, over the scorers it has, of each score standardised across

@@ -73,7 +73,7 @@ def fit(
     optimizer = _optimizer(model, groups, params, terms)
     total_steps = params.epochs * max(1, len(train))
     scheduler = _warmup_cosine(optimizer, total_steps, params.warmup)
-    autocast, scaler = _mixed_precision(device)
+    autocast, scaler = mixed_precision(device)
     best: tuple[float, int, dict] | None = None
     history = []
     for epoch in range(1, params.epochs + 1):
@@ -114,7 +114,7 @@ def evaluate(model: nn.Module, batches: Batches, device: torch.device) -> tuple[
     """Class probabilities and true labels over all batches."""
     model.eval()
     probabilities, labels = [], []
-    autocast, _ = _mixed_precision(device)
+    autocast, _ = mixed_precision(device)
     for inputs, batch_labels in batches:
         with autocast():
             logits = model(move_batch(inputs, device))
@@ -149,7 +149,7 @@ def _warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup: f
     )
 
 
-def _mixed_precision(device: torch.device):
+def mixed_precision(device: torch.device):
     """bfloat16 autocast where the GPU has it, float16 with loss scaling otherwise; none on the CPU."""
     if device.type != "cuda":
         return (lambda: torch.autocast("cpu", enabled=False)), torch.amp.GradScaler("cpu", enabled=False)
