@@ -221,3 +221,21 @@ def test_left_out_reasons_are_said_once_for_all_the_sources_they_hold_for():
         "probe + anchor on a, b: anchor needs X, which the source with probe does not give",
         "c, d: a text model; the data is image",
     ]
+
+
+def test_the_timm_plugin_package_adds_its_models_when_installed_and_takes_them_away_when_removed(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    package = tmp_path / "autotl-timm"  # a copy, so that the build leaves nothing in the repository
+    shutil.copytree(Path(__file__).resolve().parent.parent / "plugins" / "autotl-timm", package, ignore=shutil.ignore_patterns("tests"))
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(site), str(package)],
+                   check=True, capture_output=True)
+    models = {model["name"] for model in json.loads(run_autotl(site, "models", "--json").stdout)["models"]}
+    assert {"timm-resnet18", "timm-tf_efficientnet_lite0"} <= models
+    plugin = next(p for p in json.loads(run_autotl(site, "plugins", "--json").stdout)["plugins"] if p["name"] == "timm")
+    assert plugin["package"] == "autotl-timm" and plugin["version"] == "0.1.0" and plugin["registered"]["regularizers"] == ["l1sp"]
+    for installed in site.iterdir():  # what pip uninstall removes
+        shutil.rmtree(installed)
+    assert not any(m["name"].startswith("timm-") for m in json.loads(run_autotl(site, "models", "--json").stdout)["models"])

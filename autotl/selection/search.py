@@ -378,7 +378,8 @@ class Selector:
                 fits = []
                 for fold, splits in enumerate(self.folds):
                     trained, batch_size = retry_at_half_batch(
-                        lambda size: candidate.strategy.train(self.job(candidate, replace(params, batch_size=size), splits, reporter(fold))),
+                        lambda size, splits=splits, fold=fold: candidate.strategy.train(
+                            self.job(candidate, replace(params, batch_size=size), splits, reporter(fold))),
                         row.params["batch_size"], self.device, self.progress)
                     if batch_size != row.params["batch_size"]:
                         row.reason = f"out of memory at batch size {row.params['batch_size']}, retried at {batch_size}"

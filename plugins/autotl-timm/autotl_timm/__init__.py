@@ -1,0 +1,147 @@
+"""autotl-timm: timm's image models as autotl sources, and L1-SP as an autotl regularizer.
+
+A source's weights load the normal timm way (its Hugging Face or URL cache, downloading when
+the network allows), or from a local file named after the model in ``$AUTOTL_TIMM_WEIGHTS``
+(``resnet18.safetensors``, ``.pth`` or ``.bin``), through timm's ``pretrained_cfg_overlay``.
+``$AUTOTL_TIMM_MODELS`` (a comma list of timm names) adds models to the ones listed here.
+"""
+
+import os
+from pathlib import Path
+
+import autotl
+from autotl.needs import Capability as C
+from autotl.regularizers import Regularizer
+from autotl.regularizers.l2sp import DistanceToStart
+from autotl.sources import Availability, Source, SourceSpec
+from autotl.training.params import Setting
+
+MODELS = {
+    # timm name: (parameters, feature width, FLOPs per sample at its input size, has batch norm, convolutional),
+    # measured with timm 1.0 and torch.utils.flop_counter.
+    "tf_efficientnet_lite0": (4_652_008, 1280, 770_375_104, True, True),
+    "efficientnet_b0": (5_288_548, 1280, 771_629_504, True, True),
+    "mobilenetv3_large_100": (5_483_032, 960, 433_179_520, True, True),
+    "resnet18": (11_689_512, 512, 3_628_146_688, True, True),
+    "resnet50": (25_557_032, 2048, 8_178_368_512, True, True),
+    "convnext_tiny": (28_589_128, 768, 8_911_062_528, False, True),
+    "vit_small_patch16_224": (22_050_664, 384, 8_482_437_120, False, False),
+}
+SUFFIXES = (".safetensors", ".pth", ".bin")
+L1SP_ALPHA = Setting("l1sp_alpha", 1e-4, (1e-5, 1e-4, 1e-3), "weight of the L1 distance to the pretrained weights")
+
+
+class TimmModel(Source):
+    def __init__(self, model: str, parameters: int, width: int, flops: int, batch_norm: bool, convolutional: bool):
+        from timm.models import get_pretrained_cfg
+
+        self.model = model
+        cfg = get_pretrained_cfg(model)
+        self.hub_id, self.url, self.crop_pct = cfg.hf_hub_id, cfg.url, cfg.crop_pct
+        offers = {C.SOURCE_HEAD, C.BLOCKS} | ({C.BATCH_NORM} if batch_norm else set()) | ({C.FEATURE_MAPS} if convolutional else set())
+        self.spec = SourceSpec(
+            name=f"timm-{model}", modality="image", architecture=model, feature_dim=width, num_params=parameters,
+            flops_per_sample=flops, input_size=tuple(cfg.input_size), mean=tuple(cfg.mean), std=tuple(cfg.std),
+            pretraining_data=cfg.tag or "", license=cfg.license or "see the model card",
+            weights=f"timm: {cfg.hf_hub_id or cfg.url}", num_source_classes=cfg.num_classes, offers=frozenset(offers),
+            description=f"timm's {model}",
+        )
+
+    def local_file(self) -> Path | None:
+        folder = os.environ.get("AUTOTL_TIMM_WEIGHTS")
+        found = [Path(folder) / f"{self.model}{suffix}" for suffix in SUFFIXES] if folder else []
+        return next((path for path in found if path.is_file()), None)
+
+    def cached(self) -> bool:
+        """Whether timm would find the weights without the network: no download is tried here."""
+        if self.hub_id:
+            from huggingface_hub import try_to_load_from_cache
+
+            repo = self.hub_id.split("@")[0].removeprefix("hf-hub:")
+            if any(isinstance(try_to_load_from_cache(repo, name), str) for name in ("model.safetensors", "pytorch_model.bin")):
+                return True
+        if self.url:
+            from torch.hub import get_dir
+
+            return (Path(get_dir()) / "checkpoints" / Path(self.url).name).is_file()
+        return False
+
+    def availability(self) -> Availability:
+        if self.local_file() or self.cached():
+            return Availability(True)
+        return Availability(False, f"no {self.model} weights on disk: put {self.model}.safetensors in $AUTOTL_TIMM_WEIGHTS, "
+                                   f"or run timm.create_model({self.model!r}, pretrained=True) once online")
+
+    def load(self, pretrained: bool = True, folder: Path | None = None):
+        import timm
+        from autotl.sources.backbone import Backbone, ImagePreprocessor
+
+        local = self.local_file() if pretrained else None
+        overlay = {"file": str(local)} if local else None
+        model = timm.create_model(self.model, pretrained=pretrained, pretrained_cfg_overlay=overlay)
+        head = model.get_classifier()
+        model.reset_classifier(0)  # the model now returns pooled features; the old classifier is the source head
+        size = self.spec.input_size[-1]
+        preprocessor = ImagePreprocessor(size, self.spec.mean, self.spec.std, resize=round(size / (self.crop_pct or 0.875)))
+        return Backbone(model, self.spec.feature_dim, preprocessor, source_head=head, blocks=blocks(model))
+
+
+def blocks(model) -> list:
+    """The model's blocks, lowest first: the children of its ``blocks``, ``stages`` or ``layer1..4``,
+    each stage opened one level where it is itself a sequence of blocks."""
+    from torch import nn
+
+    for names in (("blocks",), ("stages",), ("layer1", "layer2", "layer3", "layer4")):
+        if all(hasattr(model, name) for name in names):
+            found = []
+            for name in names:
+                for child in getattr(model, name).children():
+                    inner = getattr(child, "blocks", child)
+                    found += list(inner.children()) if isinstance(inner, (nn.Sequential, nn.ModuleList)) else [child]
+            return found
+    return []
+
+
+class L1Distance(DistanceToStart):
+    def __call__(self, inputs):
+        return self.alpha * sum((p - start).abs().sum() for p, start in self.anchors)
+
+
+class L1SP(Regularizer):
+    """Li et al. 2018 (the L2-SP paper) also tried the L1 distance to the pretrained weights:
+    it lets a few weights move far rather than many a little."""
+
+    def bind(self, model, params, train):
+        return L1Distance(model, params.extra["l1sp_alpha"])
+
+
+def extra_models() -> list[str]:
+    return [name.strip() for name in os.environ.get("AUTOTL_TIMM_MODELS", "").split(",") if name.strip()]
+
+
+def measured(model: str) -> tuple[int, int, int, bool, bool]:
+    """A model not in the table, measured on the meta device (no memory, no weights)."""
+    import timm
+    import torch
+
+    with torch.device("meta"):
+        network = timm.create_model(model, pretrained=False)
+    batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in network.modules())
+    convolutional = any(isinstance(m, torch.nn.Conv2d) for m in network.modules()) and not hasattr(network, "patch_embed")
+    flops = 0  # unknown without running it
+    return sum(p.numel() for p in network.parameters()), network.num_features, flops, batch_norm, convolutional
+
+
+@autotl.hookimpl
+def register_sources(register):
+    for model, facts in MODELS.items():
+        register(TimmModel(model, *facts))
+    for model in extra_models():
+        if model not in MODELS:
+            register(TimmModel(model, *measured(model)))
+
+
+@autotl.hookimpl
+def register_regularizers(register):
+    register(L1SP("l1sp", "alpha x the L1 distance of the backbone weights to the pretrained ones",
+                  needs=frozenset({C.TRAINED_BACKBONE}), settings=(L1SP_ALPHA,)))
