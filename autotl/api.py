@@ -1,7 +1,6 @@
 """The Python API, for notebooks: the same results as the CLI's ``--json``, as objects."""
 
 import shlex
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from autotl.data import Dataset, IntakeOptions
 from autotl.errors import AutotlError
 from autotl.needs import Capability
+from autotl.progress import bar, lines
 from autotl.registry import Candidate, LeftOut, Registry, summarise_left_out
 
 if TYPE_CHECKING:
@@ -42,10 +42,6 @@ class Result:
         data = asdict(self)
         data.pop("leaderboard_text")
         return data
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -105,7 +101,7 @@ def train(
     intake: IntakeOptions | None = None,
     cache_dir: str | Path | None = None,
     source_data: str | Path | None = None,
-    progress: Callable[[str], None] = _stderr,
+    progress: Callable[[str], None] = lines,
 ) -> Result:
     """Fine-tunes one source x strategy x regularizer, keeps the best validation
     epoch, evaluates once on test and logs everything to MLflow."""
@@ -140,6 +136,7 @@ def train(
         def on_epoch(epoch) -> None:
             mlflow.log_metrics({"train_loss": epoch.train_loss, f"val_{metric}": epoch.val_metric, "val_accuracy": epoch.val_accuracy}, step=epoch.epoch)
             progress(f"  epoch {epoch.epoch}/{params.epochs}: loss {epoch.train_loss:.4f}, val {metric} {epoch.val_metric:.4f}")
+            tick()
 
         job = TrainingJob(
             source=candidate.source,
@@ -154,7 +151,8 @@ def train(
             on_epoch=on_epoch,
             source_data=setup.source_data,
         )
-        trained = candidate.strategy.train(job)
+        with bar(progress, "epochs", params.epochs, "epochs") as tick:
+            trained = candidate.strategy.train(job)
         test_labels = job.labels("test")
         test_predictions = trained.probabilities["test"].argmax(1)
         test_metric = score(metric, test_labels, test_predictions, len(dataset.classes))
@@ -212,7 +210,7 @@ def select(
     study: str | None = None,
     source_data: str | Path | None = None,
     cv: int = 0,
-    progress: Callable[[str], None] = _stderr,
+    progress: Callable[[str], None] = lines,
     clock: Callable[[], float] = time.monotonic,
 ) -> Result:
     """Scores every candidate on frozen features, searches the best within ``budget`` (the wall

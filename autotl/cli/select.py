@@ -33,15 +33,17 @@ def select_command(
 ) -> None:
     """Find the best source model, strategy and regularizer for your data within a budget."""
     from autotl.api import select
+    from autotl.progress import reporting
 
     options.allow_remote_code(trust_remote_code)
-    result = select(
-        data, budget, models=options.names(models), strategies=options.names(strategies),
-        regularizers=options.names(regularizers), metric=metric, seed=seed, device=device,
-        tracking_uri=tracking_uri, experiment=experiment,
-        intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
-        cache_dir=cache_dir, source_data=source_data, storage=storage, study=study, cv=cv,
-    )
+    with reporting(quiet=json) as progress:
+        result = select(
+            data, budget, models=options.names(models), strategies=options.names(strategies),
+            regularizers=options.names(regularizers), metric=metric, seed=seed, device=device,
+            tracking_uri=tracking_uri, experiment=experiment,
+            intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
+            cache_dir=cache_dir, source_data=source_data, storage=storage, study=study, cv=cv, progress=progress,
+        )
     if json:
         options.print_json(result.to_dict())
         return

@@ -36,23 +36,16 @@ def train_command(
 ) -> None:
     """Fine-tune one source model with one strategy, evaluate it on test, log it to MLflow."""
     from autotl.api import train
+    from autotl.progress import reporting
 
     options.allow_remote_code(trust_remote_code)
-
-    result = train(
-        data,
-        model,
-        strategy,
-        regularizer,
-        _settings(set or []),
-        metric=metric,
-        seed=seed,
-        device=device,
-        tracking_uri=tracking_uri,
-        experiment=experiment,
-        intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
-        cache_dir=cache_dir, source_data=source_data,
-    )
+    with reporting(quiet=json) as progress:
+        result = train(
+            data, model, strategy, regularizer, _settings(set or []), metric=metric, seed=seed, device=device,
+            tracking_uri=tracking_uri, experiment=experiment,
+            intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
+            cache_dir=cache_dir, source_data=source_data, progress=progress,
+        )
     if json:
         options.print_json(result.to_dict())
         return

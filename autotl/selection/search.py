@@ -19,6 +19,7 @@ from autotl.data import Dataset, Example
 from autotl.errors import AutotlError
 from autotl.needs import Capability, unmet
 from autotl.processes import is_gone, this_process
+from autotl.progress import Advance, bar
 from autotl.registry import Candidate
 from autotl.scorers import Scorer, ScoringInputs
 from autotl.selection import costs, priors
@@ -93,6 +94,7 @@ class Selector:
         self.num_blocks: dict[str, int] = {}
         """Each scored source's number of blocks, which some settings' choices depend on."""
         self.rows: list[Row] = []
+        self.budget_bar: Advance = lambda amount=1, completed=None: None
         self.scorers = list(scorers)
         self.scores: dict[str, dict[str, float]] = {}
         """Each scored source's transferability scores, by scorer."""
@@ -106,6 +108,7 @@ class Selector:
 
     def progress(self, message: str) -> None:
         self.report(f"[{self.budget.elapsed():5.0f}s] {message}")
+        self.budget_bar(completed=self.budget.elapsed())
 
     # -- jobs -------------------------------------------------------------------------------
     def job(self, candidate: Candidate, params: TrainParams, splits: dict | None = None, on_epoch=lambda e: None) -> TrainingJob:
@@ -141,9 +144,11 @@ class Selector:
             if self.budget.elapsed() + predicted > allowance:
                 self.drop(name, f"featurizing it would take ~{predicted:.0f}s, past the scoring share of the budget")
                 continue
-            for split in ("val", "test"):  # every linear-probe trial will need them
-                job.cache.features(backbone, job.source, job.splits[split], job.device)
-            features = job.cache.features(backbone, job.source, job.splits["train"], job.device)
+            missing = job.cache.missing(backbone, job.source, [e for split in job.splits.values() for e in split])
+            with bar(self.report, f"featurizing {name}", len(missing), "inputs") as advance:
+                for split in ("val", "test"):  # every linear-probe trial will need them
+                    job.cache.features(backbone, job.source, job.splits[split], job.device, on_batch=advance)
+                features = job.cache.features(backbone, job.source, job.splits["train"], job.device, on_batch=advance)
             self.scores[name] = self.score(candidate.source, backbone, features, job.labels("train"))
             self.progress(f"  {name}: {format_scores(self.scores[name])}")
         self.combined = combine(self.scores)
@@ -362,6 +367,8 @@ class Selector:
             def on_epoch(epoch) -> None:
                 nonlocal epochs_run
                 epochs_run += 1
+                tick()
+                self.budget_bar(completed=self.budget.elapsed())
                 if fold > 0:
                     return
                 mlflow.log_metrics({f"val_{self.metric}": epoch.val_metric, "train_loss": epoch.train_loss}, step=epoch.epoch)
@@ -372,7 +379,8 @@ class Selector:
             return on_epoch
 
         try:
-            with tracking.nested_run(f"trial {trial.number}: {candidate.label}", finished_on=(optuna.TrialPruned,)) as run:
+            with (bar(self.report, f"trial {trial.number}", params.epochs * len(self.folds), "epochs") as tick,
+                  tracking.nested_run(f"trial {trial.number}: {candidate.label}", finished_on=(optuna.TrialPruned,)) as run):
                 row.run_id = run.info.run_id
                 mlflow.log_params({"source": row.source, "strategy": row.strategy, "regularizer": row.regularizer, **params.as_dict()})
                 fits = []
@@ -456,6 +464,10 @@ class Selector:
         return accuracy, note
 
     def run(self) -> Selection:
+        with bar(self.report, "budget", round(self.budget.seconds), "s") as self.budget_bar:
+            return self.select()
+
+    def select(self) -> Selection:
         self.progress(f"Scoring {len({c.source.name for c in self.candidates})} source(s) on frozen features")
         kept = self.score_sources()
         if not kept:

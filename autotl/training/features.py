@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -36,16 +37,18 @@ class FeatureCache:
         self.limit_bytes = int((limit_gb or float(os.environ.get("AUTOTL_CACHE_LIMIT_GB", DEFAULT_LIMIT_GB))) * 1e9)
 
     def features(
-        self, backbone: Backbone, source: Source, examples: list[Example], device: torch.device, batch_size: int = 64
+        self, backbone: Backbone, source: Source, examples: list[Example], device: torch.device, batch_size: int = 64,
+        on_batch: Callable[[int], None] = lambda count: None,
     ) -> np.ndarray:
-        """Features of each example, in order; only inputs not cached yet go through the backbone."""
+        """Features of each example, in order; only inputs not cached yet go through the backbone
+        (``on_batch`` hears how many after each batch)."""
         if not examples:
             return np.zeros((0, backbone.feature_dim), dtype=np.float32)
         folder = self.folder / _model_key(source, backbone)
         folder.mkdir(parents=True, exist_ok=True)
         missing = {e.fingerprint: e.input for e in examples if not (folder / f"{e.fingerprint}.npy").is_file()}
         if missing:
-            _compute(backbone, list(missing.items()), folder, device, batch_size)
+            _compute(backbone, list(missing.items()), folder, device, batch_size, on_batch)
             self.prune(keep=folder)
         os.utime(folder)
         return np.stack([np.load(folder / f"{e.fingerprint}.npy") for e in examples])
@@ -79,7 +82,8 @@ def _model_key(source: Source, backbone: Backbone) -> str:
 
 
 @torch.no_grad()
-def _compute(backbone: Backbone, items: list[tuple[str, str]], folder: Path, device: torch.device, batch_size: int) -> None:
+def _compute(backbone: Backbone, items: list[tuple[str, str]], folder: Path, device: torch.device, batch_size: int,
+             on_batch: Callable[[int], None]) -> None:
     backbone.eval().to(device)
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]
@@ -89,3 +93,4 @@ def _compute(backbone: Backbone, items: list[tuple[str, str]], folder: Path, dev
             temporary = folder / f".{fingerprint}.{time.monotonic_ns()}.npy"
             np.save(temporary, vector)
             temporary.replace(folder / f"{fingerprint}.npy")
+        on_batch(len(chunk))
