@@ -101,6 +101,7 @@ def train(
     intake: IntakeOptions | None = None,
     cache_dir: str | Path | None = None,
     source_data: str | Path | None = None,
+    register: str | None = None,
     progress: Callable[[str], None] = lines,
 ) -> Result:
     """Fine-tunes one source x strategy x regularizer, keeps the best validation
@@ -108,7 +109,7 @@ def train(
     import mlflow
     import torch
 
-    from autotl import tracking
+    from autotl import reports, tracking
     from autotl.data.profile import profile
     from autotl.training.features import FeatureCache
     from autotl.training.job import TrainingJob
@@ -158,7 +159,8 @@ def train(
         test_metric = score(metric, test_labels, test_predictions, len(dataset.classes))
         test_accuracy = score("accuracy", test_labels, test_predictions, len(dataset.classes))
         mlflow.log_metrics({"best_epoch": trained.fit.best_epoch, f"best_val_{metric}": trained.fit.val_metric, f"test_{metric}": test_metric, "test_accuracy": test_accuracy})
-        model_uri = tracking.log_classifier(trained.classifier, candidate.source, dataset.classes)
+        model_uri = tracking.log_classifier(trained.classifier, candidate.source, dataset.classes, job.inputs("test")[:3], register)
+        reports.log_training(trained.fit.history, metric, test_labels, test_predictions, dataset.classes)
         run_id = run.info.run_id
     command = _train_command(data, model, strategy, regularizer, params.as_dict(), metric, seed, intake, source_data)
     entry = {"source": model, "strategy": strategy, "regularizer": regularizer, f"val_{metric}": trained.fit.val_metric, f"test_{metric}": test_metric}
@@ -210,6 +212,7 @@ def select(
     study: str | None = None,
     source_data: str | Path | None = None,
     cv: int = 0,
+    register: str | None = None,
     progress: Callable[[str], None] = lines,
     clock: Callable[[], float] = time.monotonic,
 ) -> Result:
@@ -218,7 +221,7 @@ def select(
     import mlflow
     import torch
 
-    from autotl import tracking
+    from autotl import reports, tracking
     from autotl.data.profile import profile
     from autotl.processes import this_process
     from autotl.selection.budget import Budget, parse_budget
@@ -264,7 +267,10 @@ def select(
             progress(table)
             raise AutotlError(f"no trial finished within the budget of {clock_budget.seconds:.0f}s: give a larger --budget")
         best = selection.best
-        model_uri = tracking.log_classifier(selection.final.classifier, selection.final_job.source, dataset.classes)
+        final = selection.final_job
+        model_uri = tracking.log_classifier(selection.final.classifier, final.source, dataset.classes, final.inputs("test")[:3], register)
+        reports.log_search(selector.study, board, selector.combined, metric)
+        reports.log_training(selection.final.fit.history, metric, final.labels("test"), selection.final.probabilities["test"].argmax(1), dataset.classes)
         metrics = {f"test_{metric}": selection.test_metric, "test_accuracy": selection.test_accuracy, f"val_{metric}": best.val_metric}
         if selection.baseline_test_accuracy is not None:
             metrics["baseline_test_accuracy"] = selection.baseline_test_accuracy

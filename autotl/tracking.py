@@ -131,8 +131,10 @@ def log_dataset(dataset, report: dict) -> None:
     mlflow.log_params({"data.path": str(dataset.path), "data.modality": dataset.modality, "data.classes": len(dataset.classes)})
 
 
-def log_classifier(classifier, source, classes: tuple[str, ...]) -> str:
-    """Logs the model as an MLflow pyfunc that carries its labels and preprocessing; returns its runs:/ URI."""
+def log_classifier(classifier, source, classes: tuple[str, ...], example: list[str], register: str | None = None) -> str:
+    """Logs the model as an MLflow pyfunc that carries its labels and preprocessing, with a few of
+    its inputs as the input example (the signature comes from ``predict``'s type hints); returns
+    its runs:/ URI, or its models:/NAME/VERSION URI once ``register`` puts it in the model registry."""
     from autotl.logged_model import AutotlModel
     from autotl.training import classifier as bundle
 
@@ -145,7 +147,12 @@ def log_classifier(classifier, source, classes: tuple[str, ...]) -> str:
             name="model",
             python_model=AutotlModel(),
             artifacts={"bundle": str(path)},
+            input_example=example,
             pip_requirements=[f"autotl=={__version__}", f"torch=={version('torch')}", f"mlflow=={version('mlflow')}"],
         )
         pyfunc_logger.setLevel(level)
-    return f"runs:/{mlflow.active_run().info.run_id}/model"
+    uri = f"runs:/{mlflow.active_run().info.run_id}/model"
+    if register:
+        registered = mlflow.register_model(uri, register)
+        return f"models:/{registered.name}/{registered.version}"
+    return uri

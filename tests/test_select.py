@@ -283,3 +283,16 @@ def test_folds_cover_train_and_val_once_and_leave_test_alone(colour_images):
 def test_more_folds_than_the_rarest_class_has_examples_is_a_usage_error(cli, tiny, colour_images):
     result = cli("select", "--data", colour_images, "--models", "tiny", "--cv", "50")
     assert result.exit_code == 2 and "--cv 50: give 0 (no cross-validation) or 2 to" in result.stderr
+
+
+def test_a_selection_leaves_figures_to_look_at_and_a_registered_model(select_setup, colour_images):
+    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"], register="colours",
+                           progress=lambda message: None)
+    client = mlflow.MlflowClient()
+    plots = {artifact.path for artifact in client.list_artifacts(result.run_id, "plots")}
+    assert {"plots/optimization_history.png", "plots/param_importances.png", "plots/trial_learning_curves.png",
+            "plots/learning_curve.png", "plots/confusion_matrix.png"} <= plots
+    assert result.model_uri == "models:/colours/1"
+    model = mlflow.models.get_model_info(result.model_uri)
+    assert model.signature is not None and model.saved_input_example_info is not None
+    assert len(mlflow.pyfunc.load_model(result.model_uri).predict([str(next(colour_images.rglob("*.png")))])) == 1

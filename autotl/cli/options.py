@@ -40,6 +40,10 @@ Experiment = Annotated[str, typer.Option(help="MLflow experiment name.")]
 CacheDir = Annotated[Path | None, typer.Option(help="Feature cache folder [default: AUTOTL_CACHE_DIR, else ~/.cache/autotl/features].")]
 SourceData = Annotated[Path | None, typer.Option(help="Labelled examples of a source task, laid out like --data, for the multitask strategy.")]
 TrustRemoteCode = Annotated[bool, typer.Option(help="Let Hugging Face models run code from their repository (off by default).")]
+Register = Annotated[
+    str | None,
+    typer.Option(help="Also put the model in the MLflow model registry under this name (a new version each time).", metavar="NAME"),
+]
 
 
 def allow_remote_code(allowed: bool) -> None:

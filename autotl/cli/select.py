@@ -28,6 +28,7 @@ def select_command(
     study: Annotated[str | None, typer.Option(help="Optuna study name [default: a new one per run].")] = None,
     cv: Annotated[int, typer.Option(help="Judge each trial by K-fold cross-validation on train+val (small data); 0: the val split.",
                                     metavar="K")] = 0,
+    register: options.Register = None,
     trust_remote_code: options.TrustRemoteCode = False,
     json: options.Json = False,
 ) -> None:
@@ -42,7 +43,8 @@ def select_command(
             regularizers=options.names(regularizers), metric=metric, seed=seed, device=device,
             tracking_uri=tracking_uri, experiment=experiment,
             intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
-            cache_dir=cache_dir, source_data=source_data, storage=storage, study=study, cv=cv, progress=progress,
+            cache_dir=cache_dir, source_data=source_data, storage=storage, study=study, cv=cv, register=register,
+            progress=progress,
         )
     if json:
         options.print_json(result.to_dict())

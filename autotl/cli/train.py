@@ -31,6 +31,7 @@ def train_command(
     skip_bad_files: options.SkipBadFiles = False,
     cache_dir: options.CacheDir = None,
     source_data: options.SourceData = None,
+    register: options.Register = None,
     trust_remote_code: options.TrustRemoteCode = False,
     json: options.Json = False,
 ) -> None:
@@ -44,7 +45,7 @@ def train_command(
             data, model, strategy, regularizer, _settings(set or []), metric=metric, seed=seed, device=device,
             tracking_uri=tracking_uri, experiment=experiment,
             intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
-            cache_dir=cache_dir, source_data=source_data, progress=progress,
+            cache_dir=cache_dir, source_data=source_data, register=register, progress=progress,
         )
     if json:
         options.print_json(result.to_dict())

@@ -95,6 +95,7 @@ class Selector:
         """Each scored source's number of blocks, which some settings' choices depend on."""
         self.rows: list[Row] = []
         self.budget_bar: Advance = lambda amount=1, completed=None: None
+        self.study: optuna.Study | None = None
         self.scorers = list(scorers)
         self.scores: dict[str, dict[str, float]] = {}
         """Each scored source's transferability scores, by scorer."""
@@ -223,7 +224,7 @@ class Selector:
             "lr_scale": CategoricalDistribution(list(LR_SCALES)),
             "epochs_scale": CategoricalDistribution(list(EPOCH_SCALES)),
         }
-        study = optuna.create_study(
+        study = self.study = optuna.create_study(
             study_name=self.study_name, storage=self.storage, direction="maximize", load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=self.seed),
             pruner=AmongLikeTrials(lambda trial: everyone[trial.params["candidate"]].strategy.name if trial.params.get("candidate") in everyone else ""),
