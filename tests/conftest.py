@@ -59,13 +59,6 @@ def text_file(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def labelled_rows(counts: dict[str, int]) -> list[list[str]]:
-    rows = [["text", "label"]]
-    for label, count in counts.items():
-        rows += [[f"{label} example number {i}", label] for i in range(count)]
-    return rows
-
-
 @pytest.fixture
 def register_plugin() -> Callable:
     """register_plugin(obj, name) adds a plugin object for this test only."""

@@ -87,3 +87,10 @@ class DeclaredStrategy(Strategy):
 class DeclaredRegularizer(Regularizer):
     def bind(self, model, params, train):
         raise AssertionError("declared only")
+
+
+def labelled_rows(counts: dict[str, int]) -> list[list[str]]:
+    rows = [["text", "label"]]
+    for label, count in counts.items():
+        rows += [[f"{label} example number {i}", label] for i in range(count)]
+    return rows

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import labelled_rows
+from fakes import labelled_rows
 
 
 def assert_user_error(result, *fragments: str) -> None:

@@ -4,7 +4,6 @@ well the source's frozen features already separate the classes."""
 import pytest
 
 from autotl.plugins import build_registry
-from autotl.registry import Candidate
 from autotl.selection.priors import knn_similarity, prior, rank
 from tests.fakes import FakeSource
 

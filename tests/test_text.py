@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import labelled_rows
+from fakes import labelled_rows
 
 
 def inspect_json(cli, *args):

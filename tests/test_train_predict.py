@@ -181,7 +181,7 @@ def test_bad_settings_and_devices_are_usage_errors(cli, tiny, colour_images):
 
 
 def test_a_source_without_a_text_modality_is_refused_on_text(cli, tiny, text_file):
-    from conftest import labelled_rows
+    from fakes import labelled_rows
 
     result = cli("train", "--data", text_file(labelled_rows({"a": 5, "b": 5})), "--model", "tiny", "--strategy", "linear_probe")
     assert result.exit_code == 2
