@@ -3,6 +3,7 @@ then the best trial refit on train+val and a ``scratch`` baseline beside it."""
 
 import math
 import random
+import time
 from datetime import datetime
 from dataclasses import asdict, dataclass, field, replace
 from itertools import product
@@ -225,7 +226,7 @@ class Selector:
             "epochs_scale": CategoricalDistribution(list(EPOCH_SCALES)),
         }
         study = self.study = optuna.create_study(
-            study_name=self.study_name, storage=self.storage, direction="maximize", load_if_exists=True,
+            study_name=self.study_name, storage=open_storage(self.storage), direction="maximize", load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=self.seed),
             pruner=AmongLikeTrials(lambda trial: everyone[trial.params["candidate"]].strategy.name if trial.params.get("candidate") in everyone else ""),
         )
@@ -484,6 +485,18 @@ class Selector:
         baseline, note = self.baseline(best, job.params.epochs)
         return Selection(self.rows, best, final, job, test_metric, test_accuracy, baseline, note, exhausted)
 
+
+def open_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
+    """Optuna's storage at ``url``. Processes that start together on a new database race to create
+    its tables (PostgreSQL then refuses the second copy of a type): the loser waits and tries again."""
+    import sqlalchemy
+
+    for attempt in range(attempts - 1):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except sqlalchemy.exc.DBAPIError:
+            time.sleep(1 + attempt + random.random())
+    return optuna.storages.RDBStorage(url)
 
 def _abandoned(trial) -> bool:
     """Left RUNNING by a process that is gone. A trial names its process right after it is asked
