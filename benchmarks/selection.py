@@ -73,9 +73,9 @@ class Control(Source):
 
     def __init__(self, base: Source, kind: str):
         self.base, self.kind = base, kind
-        spec = replace(base.spec, name=f"{base.name}-{kind}", num_source_classes=None,
-                       offers=base.spec.offers - {Capability.SOURCE_HEAD}, weights=f"{kind} control of {base.name}")
-        self.spec = replace(spec, num_params=sum(p.numel() for p in self.load(pretrained=False).parameters()))
+        self.spec = replace(base.spec, name=f"{base.name}-{kind}", num_source_classes=None,
+                            offers=base.spec.offers - {Capability.SOURCE_HEAD}, weights=f"{kind} control of {base.name}")
+        self.spec = replace(self.spec, num_params=sum(p.numel() for p in self.load(pretrained=False).parameters()))
 
     def availability(self):
         return self.base.availability()
@@ -89,7 +89,9 @@ class Control(Source):
             torch.manual_seed(0)
             backbone = self.base.load(pretrained=pretrained and self.kind == "half", folder=folder)
             backbone.source_head = None
-            return _lower_half(backbone) if self.kind == "half" else backbone
+            # A logged text model's saved config already has the cut depth: cut it once only.
+            cut = self.kind == "half" and not (folder and self.spec.modality == "text")
+            return _lower_half(backbone) if cut else backbone
 
 
 def _lower_half(backbone):
