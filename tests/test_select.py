@@ -254,6 +254,24 @@ def test_small_images_are_not_blown_up_to_the_full_input_size(side, native, expe
     assert image_size(dataset, source) == expected
 
 
+def test_one_training_step_is_timed_and_other_sources_are_scaled_by_their_featurizing_time(select_setup, colour_images, tiny,
+                                                                                             register_plugin):
+    from fakes import FakeSource
+
+    class TwinPlugin:
+        @autotl.hookimpl
+        def register_sources(self, register):
+            register(FakeSource("twin", checkpoint=tiny.checkpoint))
+
+    register_plugin(TwinPlugin(), "twin-plugin")
+    messages = []
+    result = autotl.select(colour_images, 20, models=["tiny", "twin"], strategies=["finetune"], regularizers=["none"],
+                           progress=messages.append)
+    assert sum("timing a training step" in m for m in messages) == 1
+    trials = [row for row in result.leaderboard if row["trial"] is not None]
+    assert {row["source"] for row in trials} == {"tiny", "twin"} and all(row["predicted_s"] > 0 for row in trials)
+
+
 def test_cross_validation_judges_each_trial_by_the_mean_over_its_folds(select_setup, colour_images):
     messages = []
     result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["flaky"], regularizers=["none"], cv=3,

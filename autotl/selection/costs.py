@@ -10,21 +10,18 @@ from autotl.strategies import StepCost
 from autotl.training.job import TrainingJob
 
 
-def feature_seconds(job: TrainingJob, backbone, clock: Callable[[], float], warmup: int = 2, sample: int = 64) -> float:
+def seconds_per_input(job: TrainingJob, backbone, clock: Callable[[], float], warmup: int = 2, sample: int = 64) -> float | None:
     """Featurizes a few uncached inputs (they stay cached: nothing is wasted) after a warm-up
-    batch that absorbs first-call costs, and extrapolates to the rest."""
+    batch that absorbs first-call costs; None when too few were missing to time."""
     examples = [e for split in ("train", "val", "test") for e in job.splits[split]]
     missing = job.cache.missing(backbone, job.source, examples)
-    if not missing:
-        return 0.0
-    job.cache.features(backbone, job.source, missing[:warmup], job.device)
     timed = missing[warmup : warmup + sample]
     if not timed:
-        return 0.0
+        return None
+    job.cache.features(backbone, job.source, missing[:warmup], job.device)
     started = clock()
     job.cache.features(backbone, job.source, timed, job.device)
-    per_input = (clock() - started) / len(timed)
-    return per_input * max(0, len(missing) - warmup - len(timed))
+    return (clock() - started) / len(timed)
 
 
 @dataclass(frozen=True)
@@ -34,6 +31,10 @@ class StepTimes:
 
     forward: float
     backward: float
+
+
+def scaled(times: StepTimes, factor: float) -> StepTimes:
+    return StepTimes(times.forward * factor, times.backward * factor)
 
 
 def step_times(job: TrainingJob, clock: Callable[[], float], report: Callable[[str], None] = lambda message: None) -> StepTimes:

@@ -103,6 +103,8 @@ class Selector:
         self.combined: dict[str, float] = {}
         self.step_times: dict[tuple[str, int, int], costs.StepTimes] = {}
         """Calibrated step times by (source, image size, batch size)."""
+        self.inference_s: dict[str, float] = {}
+        """Each source's seconds per input to featurize, timed before scoring (unknown when its features were cached)."""
         self.head_times: dict[tuple[str, str], list[tuple[int, float]]] = {}
         """(epochs, seconds) of trials on cached features, by (source, strategy)."""
         self.trial_times: dict[str, list[tuple[float, float]]] = {}
@@ -140,13 +142,16 @@ class Selector:
             job = self.job(candidate, self.params(candidate))
             backbone = job.load_backbone(pretrained=True)
             self.num_blocks[name] = len(backbone.blocks)
-            predicted = costs.feature_seconds(job, backbone, self.budget.clock)
+            per_input = costs.seconds_per_input(job, backbone, self.budget.clock)
+            missing = job.cache.missing(backbone, job.source, [e for split in job.splits.values() for e in split])
+            predicted = (per_input or 0.0) * len(missing)
+            if per_input:
+                self.inference_s[name] = per_input
             self.progress(f"  {name}: featurizing the rest should take ~{predicted:.0f}s")
             allowance = self.budget.seconds * (SCORING_SHARE if self.scores else FIRST_SOURCE_SHARE)
             if self.budget.elapsed() + predicted > allowance:
                 self.drop(name, f"featurizing it would take ~{predicted:.0f}s, past the scoring share of the budget")
                 continue
-            missing = job.cache.missing(backbone, job.source, [e for split in job.splits.values() for e in split])
             with bar(self.report, f"featurizing {name}", len(missing), "inputs") as advance:
                 for split in ("val", "test"):  # every linear-probe trial will need them
                     job.cache.features(backbone, job.source, job.splits[split], job.device, on_batch=advance)
@@ -188,14 +193,30 @@ class Selector:
         return epoch * params.epochs + math.ceil(len(splits["test"]) / params.batch_size) * times.forward  # test, once
 
     def step_times_of(self, candidate: Candidate, params: TrainParams) -> costs.StepTimes:
+        """A training step is timed once per input and batch size, on the first source that needs it
+        (seconds of a large text model's budget); another source's step is that one's scaled by their
+        featurizing times, which the zero-training stage measured for free. A trial's real time then
+        corrects the scale (``predicted``). A source featurized from the cache is timed itself."""
         key = (candidate.source.name, params.image_size, params.batch_size)
-        if key not in self.step_times:
-            self.step_times[key] = costs.step_times(self.job(candidate, params), self.budget.clock, self.progress)
+        if key in self.step_times:
+            return self.step_times[key]
+        reference = self.timed_alike(key)
+        if reference is not None:
+            return costs.scaled(self.step_times[reference], self.inference_s[key[0]] / self.inference_s[reference[0]])
+        self.progress(f"  timing a training step of {candidate.source.name} for the cost model")
+        self.step_times[key] = costs.step_times(self.job(candidate, params), self.budget.clock, self.progress)
         return self.step_times[key]
+
+    def timed_alike(self, key: tuple[str, int, int]) -> tuple[str, int, int] | None:
+        """A source timed at the same input and batch size, when its featurizing time and ``key``'s are known."""
+        if not self.inference_s.get(key[0]):
+            return None
+        return next((k for k in self.step_times if k[1:] == key[1:] and self.inference_s.get(k[0])), None)
 
     def can_predict(self, candidate: Candidate, params: TrainParams) -> bool:
         """Whether ``predicted`` can answer without timing a step (which costs time of its own)."""
-        return candidate.strategy.cached_features or (candidate.source.name, params.image_size, params.batch_size) in self.step_times
+        key = (candidate.source.name, params.image_size, params.batch_size)
+        return candidate.strategy.cached_features or key in self.step_times or self.timed_alike(key) is not None
 
     def observed(self, candidate: Candidate, params: TrainParams, seconds: float, epochs_run: int) -> None:
         """Learns from a trial's real time, for ``predicted``."""
