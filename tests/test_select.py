@@ -115,6 +115,8 @@ def test_the_budget_is_honoured(select_setup, colour_images):
     trials = [row for row in result.leaderboard if row["trial"] is not None]
     assert sum(row["state"] == "complete" for row in trials) >= 2
     assert not result.exhausted  # nine settings at 10-40 fake seconds each cannot all fit in 100
+    skipped = next(row for row in result.leaderboard if row["state"] == "skipped")  # at its cheapest: 2 epochs of 5 s
+    assert skipped["predicted_s"] == pytest.approx(10) and "at 2 epochs would not leave time" in skipped["reason"]
     assert result.strategy == "ticking" and result.baseline_test_accuracy is not None
     assert {run.info.status for run in runs()} == {"FINISHED"}
 

@@ -264,8 +264,8 @@ class Selector:
                     for lr in LR_SCALES for epochs in EPOCH_SCALES]
         size = len(settings)
         spare = random.Random(self.seed)
-        too_long: dict[tuple[str, float], str] = {}
-        """(candidate, epochs scale) pairs whose predicted time no longer fits, with why."""
+        too_long: dict[tuple[str, float], tuple[float, str]] = {}
+        """(candidate, epochs scale) pairs whose predicted time no longer fits: the prediction, and why."""
 
         def untried() -> Iterator[tuple]:
             return (s for s in settings if s not in seen and (s[0], s[2]) not in too_long)
@@ -292,7 +292,7 @@ class Selector:
             params = self.params(candidate, key[1], key[2], chosen)
             predicted = self.predicted(candidate, params) * len(self.folds)
             if key not in seen and not self.budget.fits(predicted * (1 + REFIT_MARGIN), keep=reserve):
-                too_long[(key[0], key[2])] = f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the refit and baseline"
+                too_long[(key[0], key[2])] = (predicted, f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the refit and baseline")
             if key in seen or (key[0], key[2]) in too_long:  # known, or too long now: queue an untried setting that may fit
                 study.tell(trial, state=TrialState.PRUNED)
                 queue_untried(spare)
@@ -311,11 +311,11 @@ class Selector:
             self.rows.append(row)
             self.run_trial(study, trial, candidate, params, row)
         self.take_up(study, by_label, mine=False)
-        for (label, _), reason in too_long.items():
+        for label in dict.fromkeys(label for label, _ in too_long):  # one row each, at its cheapest epoch count
+            predicted, reason = min(v for (other, _), v in too_long.items() if other == label)
             candidate = by_label[label]
-            if not any(r.candidate == label and r.state == "skipped" for r in self.rows):
-                self.rows.append(Row(label, candidate.source.name, candidate.strategy.name, candidate.regularizer.name,
-                                     self.scores.get(candidate.source.name, {}), state="skipped", reason=reason))
+            self.rows.append(Row(label, candidate.source.name, candidate.strategy.name, candidate.regularizer.name,
+                                 self.scores.get(candidate.source.name, {}), predicted_s=predicted, state="skipped", reason=reason))
         if too_long:
             self.progress(f"Skipped for time: {len({label for label, _ in too_long})} candidate(s) at some epoch counts (see the leaderboard)")
         listed = {r.candidate for r in self.rows}
