@@ -58,8 +58,6 @@ EXTRA_SOURCES = {"efficientnet-lite0": ["efficientnet-lite2"], "all-minilm-l6-v2
 STRATEGIES = ["linear_probe", "finetune", "lp_ft"]
 REGULARIZERS = ["none", "l2sp"]
 BUDGET_SHARE = 0.09
-MIN_BUDGET_S = 60
-"""`select` loads, featurizes and scores every source before any trial: below a minute it has no time to choose."""
 BRUTE_FIELDS = ["target", "source", "strategy", "regularizer", "test_accuracy", "val_accuracy", "seconds"]
 SCORE_FIELDS = ["target", "source", "scorer", "value", "seconds", "num_params"]
 SELECT_FIELDS = ["target", "budget_s", "elapsed_s", "brute_force_s", "choice", "test_accuracy", "best_brute_force",
@@ -225,7 +223,7 @@ def select(name: str, data: Path, uri: str) -> None:
     brute = [r for r in read_rows(RESULTS / "selection_bruteforce.csv") if r["target"] == name]
     total = sum(float(r["seconds"]) for r in brute)
     best = max(brute, key=lambda r: float(r["test_accuracy"]))
-    budget = max(MIN_BUDGET_S, BUDGET_SHARE * total)
+    budget = BUDGET_SHARE * total
     print(f"[{name}] select within {budget:.0f}s (brute force took {total:.0f}s)", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as cache:
         try:
