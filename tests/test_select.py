@@ -42,6 +42,23 @@ class TickingProbe(Probe):
         return super().train(job)
 
 
+class SlowingProbe(Probe):
+    """A linear probe whose second trial's epochs cost 30 fake seconds each, and every other one's 1."""
+
+    trials = 0
+
+    def train(self, job):
+        SlowingProbe.trials += 1
+        cost, report = (30 if SlowingProbe.trials == 2 else 1), job.on_epoch
+
+        def tick(epoch):
+            CLOCK.now += cost
+            report(epoch)
+
+        job.on_epoch = tick
+        return super().train(job)
+
+
 class FlakyProbe(Probe):
     calls = 0
 
@@ -84,6 +101,7 @@ class SelectPlugin:
     @autotl.hookimpl
     def register_strategies(self, register):
         register(TickingProbe("ticking", "costs fake time", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
+        register(SlowingProbe("slowing", "slower after its first trial", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
         register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
         register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}, cached_features=True))
         register(GreedyProbe("greedy", "needs a small batch", defaults={"epochs": 2, "lr": 0.05, "batch_size": 32}, cached_features=True))
@@ -100,6 +118,7 @@ def select_setup(tiny, register_plugin, tmp_path):
     register_plugin(SelectPlugin(), "select-plugin")
     CLOCK.now = 0.0
     FlakyProbe.calls = 0
+    SlowingProbe.trials = 0
     return tmp_path
 
 
@@ -119,6 +138,15 @@ def test_the_budget_is_honoured(select_setup, colour_images):
     assert skipped["predicted_s"] == pytest.approx(10) and "at 2 epochs would not leave time" in skipped["reason"]
     assert result.strategy == "ticking" and result.baseline_test_accuracy is not None
     assert {run.info.status for run in runs()} == {"FINISHED"}
+
+
+def test_a_trial_that_runs_longer_than_predicted_is_stopped_when_the_budget_runs_out(select_setup, colour_images):
+    result = autotl.select(colour_images, 100, models=["tiny"], strategies=["slowing"], regularizers=["none"],
+                           clock=CLOCK, progress=lambda message: None)
+    assert result.elapsed_s <= 100  # the second trial, predicted at about 4 s, would have taken 120
+    stopped = [row for row in result.leaderboard if row["reason"].endswith("another would overrun the budget")]
+    assert len(stopped) == 1 and stopped[0]["state"] == "pruned"
+    assert result.strategy == "slowing"  # the first trial's result stands
 
 
 def test_a_failing_trial_leaves_the_study_going(select_setup, colour_images):

@@ -309,7 +309,7 @@ class Selector:
                       self.scores.get(candidate.source.name, {}), trial.number, params.as_dict(), predicted,
                       reason=trial.user_attrs.get("why", ""))
             self.rows.append(row)
-            self.run_trial(study, trial, candidate, params, row)
+            self.run_trial(study, trial, candidate, params, row, keep=reserve)
         self.take_up(study, by_label, mine=False)
         for label in dict.fromkeys(label for label, _ in too_long):  # one row each, at its cheapest epoch count
             predicted, reason = min(v for (other, _), v in too_long.items() if other == label)
@@ -379,19 +379,27 @@ class Selector:
             guesses += [(c, f"first guess: {guide.reason}") for c in ranked[: 2 if position == 0 else 1]]
         return guesses
 
-    def run_trial(self, study, trial, candidate: Candidate, params: TrainParams, row: Row) -> None:
+    def run_trial(self, study, trial, candidate: Candidate, params: TrainParams, row: Row, keep: float = 0.0) -> None:
+        """Trains one trial. A trial predicted short may run long: once an earlier trial has a result,
+        this one stops before an epoch that would not end with ``keep`` seconds of the budget left."""
         started = self.budget.clock()
-        epochs_run = 0
+        epochs_run, mark = 0, started
+        epochs_due = params.epochs * len(self.folds)
         self.progress(f"Trial {trial.number}: {candidate.label}, lr {params.lr:.2g}, {params.epochs} epochs (~{row.predicted_s:.0f}s)")
 
         def reporter(fold: int) -> Callable:
             """Every fold's epochs count for the cost model; the first fold's are logged and judged by the pruner."""
 
             def on_epoch(epoch) -> None:
-                nonlocal epochs_run
+                nonlocal epochs_run, mark
                 epochs_run += 1
                 tick()
                 self.budget_bar(completed=self.budget.elapsed())
+                now, epoch_s = self.budget.clock(), self.budget.clock() - mark
+                mark = now
+                if (epochs_run < epochs_due and not self.budget.fits(epoch_s, keep=keep)
+                        and any(r.state == "complete" for r in self.rows)):
+                    raise optuna.TrialPruned(f"stopped after epoch {epoch.epoch}: another would overrun the budget")
                 if fold > 0:
                     return
                 mlflow.log_metrics({f"val_{self.metric}": epoch.val_metric, "train_loss": epoch.train_loss}, step=epoch.epoch)
