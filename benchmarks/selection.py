@@ -2,7 +2,8 @@
 
     python benchmarks/selection.py --cap-minutes 45
 
-For each target (the digits images and the Reuters texts, each at two sizes) it
+For each target (the digits images and the Reuters R8 texts, each at two training sizes, each
+corpus with one held-out test split of up to 70 images or 50 texts per class) it
 
 1. fine-tunes every candidate of the search space below with `autotl.train` at the strategy's
    defaults and the image size `select` uses (brute force at a fixed resolution), on one
@@ -36,6 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from methods import append_row, read_rows  # noqa: E402
 
 import autotl  # noqa: E402
@@ -48,12 +50,15 @@ DATA = ROOT / "examples" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / ".work"
 TARGETS = {
-    # name: (source, example, examples kept per class: a seeded sample, None for all)
-    "digits-300": ("efficientnet-lite0", DATA / "digits", 30),
-    "digits-900": ("efficientnet-lite0", DATA / "digits", 90),
-    "reuters-80": ("all-minilm-l6-v2", DATA / "reuters-r8-few.csv", 10),
-    "reuters-160": ("all-minilm-l6-v2", DATA / "reuters-r8-few.csv", None),
+    # name: (source, corpus, training examples per class: a seeded sample, split into train and val by autotl)
+    "digits-300": ("efficientnet-lite0", "digits", 30),
+    "digits-900": ("efficientnet-lite0", "digits", 90),
+    "reuters-80": ("all-minilm-l6-v2", "reuters", 10),
+    "reuters-160": ("all-minilm-l6-v2", "reuters", 20),
 }
+TEST_PER_CLASS = {"digits": 70, "reuters": 50}
+"""Every target of a corpus is tested on the same held-out examples, up to so many per class: a test
+split carved from 80 texts would hold 16, one text 6 points of regret."""
 EXTRA_SOURCES = {"efficientnet-lite0": ["efficientnet-lite2"], "all-minilm-l6-v2": []}
 STRATEGIES = ["linear_probe", "finetune", "lp_ft"]
 REGULARIZERS = ["none", "l2sp"]
@@ -125,35 +130,55 @@ class ControlsPlugin:
 
 # -- targets ---------------------------------------------------------------------------------------
 def materialise(name: str) -> Path:
-    """The target's data: the example itself, or a seeded sample of so many examples per class."""
-    _, example, per_class = TARGETS[name]
-    if per_class is None:
-        return example
+    """The target's folder: a seeded sample of so many training examples per class, and the corpus's
+    held-out test examples (autotl reads ``test`` as given and carves val out of ``train``)."""
+    _, corpus, per_class = TARGETS[name]
     out = WORK / name
-    if example.is_dir():
-        if not out.is_dir():
-            by_class: dict[str, list[Path]] = {}
-            for path in sorted(p for p in example.rglob("*") if p.is_file()):
-                by_class.setdefault(path.parent.name, []).append(path)
-            for label, paths in by_class.items():
-                for path in random.Random(0).sample(paths, per_class):
-                    (out / label).mkdir(parents=True, exist_ok=True)
-                    (out / label / path.name).write_bytes(path.read_bytes())
-        return out
-    out = out.with_suffix(".csv")
-    if not out.is_file():
-        with example.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            fields, rows = reader.fieldnames, list(reader)
-        by_label: dict[str, list[dict]] = {}
-        for row in rows:
-            by_label.setdefault(row["label"], []).append(row)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fields)
-            writer.writeheader()
-            writer.writerows(row for group in by_label.values() for row in random.Random(0).sample(group, per_class))
+    if not out.is_dir():
+        write = write_images if corpus == "digits" else write_texts
+        write(out, *corpus_splits(corpus, per_class))
     return out
+
+
+def corpus_splits(corpus: str, per_class: int) -> tuple[dict[str, list], dict[str, list]]:
+    """(train, test) by class: test drawn first (the same for every size), train from what is left."""
+    if corpus == "digits":
+        pool: dict[str, list] = {}
+        for path in sorted(p for p in (DATA / "digits").rglob("*") if p.is_file()):
+            pool.setdefault(path.parent.name, []).append(path)
+        test_pool = pool
+    else:
+        from make_reuters import read_reuters
+
+        pool, test_pool = {}, {}
+        for text, label in read_reuters("train"):
+            pool.setdefault(label, []).append(text)
+        for text, label in read_reuters("test"):
+            test_pool.setdefault(label, []).append(text)
+    test, train = {}, {}
+    for label in sorted(pool):
+        drawn = random.Random(f"test {label}").sample(test_pool[label], min(TEST_PER_CLASS[corpus], len(test_pool[label])))
+        test[label] = drawn
+        left = [item for item in pool[label] if item not in drawn] if test_pool is pool else pool[label]
+        train[label] = random.Random(f"train {label}").sample(left, per_class)
+    return train, test
+
+
+def write_images(out: Path, train: dict[str, list[Path]], test: dict[str, list[Path]]) -> None:
+    for split, by_class in (("train", train), ("test", test)):
+        for label, paths in by_class.items():
+            (out / split / label).mkdir(parents=True, exist_ok=True)
+            for path in paths:
+                (out / split / label / path.name).write_bytes(path.read_bytes())
+
+
+def write_texts(out: Path, train: dict[str, list[str]], test: dict[str, list[str]]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for split, by_class in (("train", train), ("test", test)):
+        with (out / f"{split}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["text", "label"])
+            writer.writerows((text, label) for label, texts in by_class.items() for text in texts)
 
 
 def sources_of(name: str) -> list[str]:
