@@ -35,6 +35,8 @@ class Result:
     budget_s: float | None = None
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     baseline_note: str = ""
+    final_note: str = ""
+    """Empty when the chosen trial was refit on train+val; else why the model is that trial's own."""
     exhausted: bool = False
     leaderboard_text: str = field(default="", repr=False)
 
@@ -217,7 +219,8 @@ def select(
     clock: Callable[[], float] = time.monotonic,
 ) -> Result:
     """Scores every candidate on frozen features, searches the best within ``budget`` (the wall
-    time of the whole call), refits the winner on train+val, and trains the scratch baseline."""
+    time of the whole call), refits the winner on train+val (or keeps its trial's model when that
+    refit no longer fits), and trains the scratch baseline."""
     import mlflow
     import torch
 
@@ -275,7 +278,8 @@ def select(
         if selection.baseline_test_accuracy is not None:
             metrics["baseline_test_accuracy"] = selection.baseline_test_accuracy
         mlflow.log_metrics(metrics)
-        mlflow.set_tags({"autotl.choice": best.candidate, "autotl.exhausted": str(selection.exhausted)})
+        mlflow.set_tags({"autotl.choice": best.candidate, "autotl.exhausted": str(selection.exhausted),
+                         "autotl.final_model": "trial" if selection.final_note else "refit on train+val"})
         run_id = run.info.run_id
     params = {k: v for k, v in best.params.items() if k != "best_epoch"} | {"epochs": best.params["best_epoch"]}
     if selection.exhausted:
@@ -296,6 +300,7 @@ def select(
         best_epoch=best.params["best_epoch"],
         baseline_test_accuracy=selection.baseline_test_accuracy,
         baseline_note=selection.baseline_note,
+        final_note=selection.final_note,
         budget_s=clock_budget.seconds,
         leaderboard=board,
         exhausted=selection.exhausted,

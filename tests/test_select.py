@@ -3,6 +3,7 @@
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -28,14 +29,17 @@ class FakeClock:
 CLOCK = FakeClock()
 
 
+@dataclass(frozen=True)
 class TickingProbe(Probe):
-    """A linear probe whose every epoch costs 5 fake seconds."""
+    """A linear probe whose every epoch costs ``epoch_seconds`` fake seconds."""
+
+    epoch_seconds: float = 5
 
     def train(self, job):
         report = job.on_epoch
 
         def tick(epoch):
-            CLOCK.now += 5
+            CLOCK.now += self.epoch_seconds
             report(epoch)
 
         job.on_epoch = tick
@@ -101,6 +105,9 @@ class SelectPlugin:
     @autotl.hookimpl
     def register_strategies(self, register):
         register(TickingProbe("ticking", "costs fake time", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
+        for seconds in (30, 45):  # one epoch (two at twice the default), so a refit takes 4/3 of a trial (train+val over train)
+            register(TickingProbe(f"ticking{seconds}", f"{seconds} fake seconds an epoch", defaults={"epochs": 1, "lr": 0.05},
+                                  cached_features=True, epoch_seconds=seconds, depth=0))
         register(SlowingProbe("slowing", "slower after its first trial", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
         register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
         register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}, cached_features=True))
@@ -147,6 +154,25 @@ def test_a_trial_that_runs_longer_than_predicted_is_stopped_when_the_budget_runs
     stopped = [row for row in result.leaderboard if row["reason"].endswith("another would overrun the budget")]
     assert len(stopped) == 1 and stopped[0]["state"] == "pruned"
     assert result.strategy == "slowing"  # the first trial's result stands
+
+
+def test_a_trial_may_start_without_time_to_refit_itself_while_the_best_results_refit_still_fits(select_setup, colour_images):
+    result = autotl.select(colour_images, 102, models=["tiny"], strategies=["ticking30"], regularizers=["none"],
+                           clock=CLOCK, progress=lambda message: None)
+    complete = [row for row in result.leaderboard if row["state"] == "complete"]
+    assert len(complete) == 2  # the second started at 30 s: with 42 s left after it, either could be refit (40 s)
+    assert result.final_note == "" and result.elapsed_s <= 102  # and the winner was
+
+
+def test_a_winning_trial_that_leaves_no_time_to_refit_it_is_the_final_model(select_setup, colour_images):
+    messages = []
+    result = autotl.select(colour_images, 100, models=["tiny"], strategies=["ticking45"], regularizers=["none"],
+                           clock=CLOCK, progress=messages.append)
+    assert [row["trial"] for row in result.leaderboard if row["state"] == "complete"] == [0]
+    assert result.final_note == "trial 0's own model, trained on train: a refit on train+val would take ~60s, 55s were left"
+    assert not any(message.startswith("Refitting") for message in messages)
+    assert result.elapsed_s <= 100  # a refit would have ended at 101 s
+    assert mlflow.get_run(result.run_id).data.tags["autotl.final_model"] == "trial"
 
 
 def test_a_failing_trial_leaves_the_study_going(select_setup, colour_images):

@@ -52,6 +52,7 @@ def select_command(
     typer.echo(result.leaderboard_text)
     typer.echo("")
     typer.echo(f"Chosen: {result.source} + {result.strategy} + {result.regularizer} (val {result.metric} {result.val_metric:.4f})")
+    typer.echo(f"Final model: {result.final_note or 'refit on train+val'}")
     baseline = "n/a" if result.baseline_test_accuracy is None else f"{result.baseline_test_accuracy:.4f}"
     note = f" ({result.baseline_note})" if result.baseline_note else ""
     typer.echo(f"Test accuracy {result.test_accuracy:.4f}; scratch baseline {baseline}{note}")

@@ -1,5 +1,6 @@
 """The selection itself: transferability scores on frozen features, then an Optuna study within the budget,
-then the best trial refit on train+val and a ``scratch`` baseline beside it."""
+then the best trial refit on train+val (or, when that no longer fits, its own model) and a ``scratch``
+baseline beside it."""
 
 import math
 import random
@@ -43,8 +44,6 @@ TOP_SOURCES = 3
 BASELINE_SHARE = 0.2
 """The scratch baseline gets at most this share of the budget (or what its full run needs, if less);
 when that is short, it trains fewer epochs or learning rates, and says so."""
-REFIT_MARGIN = 1.5
-"""A trial is started only if a refit 1.5 times as long would still fit after it."""
 FROZEN_GUESS_S = 1.0
 """What a trial on cached features is taken to cost until one has been timed."""
 
@@ -79,6 +78,8 @@ class Selection:
     baseline_test_accuracy: float | None
     baseline_note: str
     exhausted: bool
+    final_note: str = ""
+    """Empty when the final model was refit on train+val; else which trial's model it is, and why."""
 
 
 class Selector:
@@ -109,6 +110,8 @@ class Selector:
         """(epochs, seconds) of trials on cached features, by (source, strategy)."""
         self.trial_times: dict[str, list[tuple[float, float]]] = {}
         """(modelled, real) seconds of each source's end-to-end trials so far."""
+        self.kept: tuple[Row, TrainedModel, TrainingJob] | None = None
+        """This process's best trial so far with its model (on the CPU), the final model when a refit will not fit."""
 
     def progress(self, message: str) -> None:
         self.report(f"[{self.budget.elapsed():5.0f}s] {message}")
@@ -232,6 +235,21 @@ class Selector:
             return 0.0
         return min(self.predicted(scratch, self.params(scratch)) * len(LR_SCALES), BASELINE_SHARE * self.budget.seconds)
 
+    def refit_seconds(self, row: Row | None) -> float:
+        """What refitting ``row`` on train+val should take: its trial's cost at its best epoch count,
+        in proportion to the larger training split (0 when there is no result yet)."""
+        if row is None:
+            return 0.0
+        grown = (len(self.dataset.splits["train"]) + len(self.dataset.splits["val"])) / len(self.folds[0]["train"])
+        return self.predicted(self.candidate(row.candidate), refit_params(row)) * grown
+
+    def best_row(self) -> Row | None:
+        complete = [r for r in self.rows if r.state == "complete"]
+        return max(complete, key=lambda r: r.val_metric) if complete else None
+
+    def candidate(self, label: str) -> Candidate:
+        return next(c for c in self.candidates if c.label == label)
+
     def scratch_of(self, candidate: Candidate) -> Candidate | None:
         none = next((c.regularizer for c in self.candidates if c.regularizer.name == "none"), candidate.regularizer)
         return Candidate(candidate.source, self.scratch, none) if self.scratch else None
@@ -277,7 +295,12 @@ class Selector:
                 study.enqueue_trial({"candidate": label, "lr_scale": lr_scale, "epochs_scale": epochs_scale,
                                      **{_param_name(by_label[label], name): value for name, value in grid}})
 
-        while next(untried(), None) is not None and self.budget.fits(cheapest * (1 + REFIT_MARGIN), keep=reserve):
+        def keep() -> float:
+            """Seconds no trial may take: the baseline's, and the refit of the best result so far. A trial
+            may leave no time to refit itself: if it wins, its own model is kept (``final_model``)."""
+            return reserve + self.refit_seconds(self.best_row())
+
+        while next(untried(), None) is not None and self.budget.fits(cheapest, keep=keep()):
             seen |= {_tuple_key(t.user_attrs["key"]) for t in self.claims(study)}  # what processes sharing the study took
             trial = study.ask(space)
             trial.set_user_attr("process", this_process())
@@ -291,8 +314,8 @@ class Selector:
             key = (candidate.label, trial.params["lr_scale"], trial.params["epochs_scale"], tuple(chosen.items()))
             params = self.params(candidate, key[1], key[2], chosen)
             predicted = self.predicted(candidate, params) * len(self.folds)
-            if key not in seen and not self.budget.fits(predicted * (1 + REFIT_MARGIN), keep=reserve):
-                too_long[(key[0], key[2])] = (predicted, f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the refit and baseline")
+            if key not in seen and not self.budget.fits(predicted, keep=keep()):
+                too_long[(key[0], key[2])] = (predicted, f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the best trial's refit and the baseline")
             if key in seen or (key[0], key[2]) in too_long:  # known, or too long now: queue an untried setting that may fit
                 study.tell(trial, state=TrialState.PRUNED)
                 queue_untried(spare)
@@ -309,7 +332,7 @@ class Selector:
                       self.scores.get(candidate.source.name, {}), trial.number, params.as_dict(), predicted,
                       reason=trial.user_attrs.get("why", ""))
             self.rows.append(row)
-            self.run_trial(study, trial, candidate, params, row, keep=reserve)
+            self.run_trial(study, trial, candidate, params, row, keep=keep())
         self.take_up(study, by_label, mine=False)
         for label in dict.fromkeys(label for label, _ in too_long):  # one row each, at its cheapest epoch count
             predicted, reason = min(v for (other, _), v in too_long.items() if other == label)
@@ -329,8 +352,7 @@ class Selector:
         exhausted = tried >= size
         if not exhausted:
             self.progress(f"Search stopped: {size - tried} of {size} settings untried, for lack of time")
-        complete = [r for r in self.rows if r.state == "complete"]
-        return (max(complete, key=lambda r: r.val_metric) if complete else None), exhausted
+        return self.best_row(), exhausted
 
     def resume(self, study: optuna.Study, by_label: dict[str, Candidate]) -> set[tuple]:
         """Takes up what an earlier process left in a study of the same name: its finished trials
@@ -427,9 +449,15 @@ class Selector:
                     fits.append(trained.fit)
                     if len(self.folds) > 1:
                         mlflow.log_metric(f"fold_val_{self.metric}", trained.fit.val_metric, step=fold)
+                    if fold == 0:
+                        first = trained, self.job(candidate, replace(params, batch_size=batch_size), splits)
                     del trained
                 val_metric = float(np.mean([fit.val_metric for fit in fits]))
                 mlflow.log_metric(f"best_val_{self.metric}", val_metric)
+                if self.kept is None or val_metric > self.kept[0].val_metric:
+                    first[0].classifier.cpu()  # off the accelerator, which the next trial needs
+                    self.kept = (row, *first)
+                del first
         except optuna.TrialPruned as pruned:
             row.state, row.reason, row.seconds = "pruned", str(pruned), self.budget.clock() - started
             self.progress(f"  {row.reason}")
@@ -457,11 +485,23 @@ class Selector:
         self.progress(f"  val {self.metric} {val_metric:.4f}{folds} ({row.seconds:.0f}s)")
 
     # -- after the search -------------------------------------------------------------------
+    def final_model(self, best: Row) -> tuple[TrainedModel, TrainingJob, str]:
+        """The best trial refit on train+val when the time left allows, the baseline's share aside;
+        else (the search spent that time on a trial that won) that trial's own model, trained on
+        train, with why. A best trial of another process or an earlier run is always refit."""
+        needed = self.refit_seconds(best)
+        reserve = self.baseline_seconds(self.candidate(best.candidate))
+        if self.kept is None or self.kept[0] is not best or self.budget.fits(needed, keep=reserve):
+            return *self.refit(best), ""
+        trained, job = self.kept[1:]
+        note = (f"trial {best.trial}'s own model, trained on train: a refit on train+val would take ~{needed:.0f}s, "
+                f"{max(0.0, self.budget.left()):.0f}s were left")
+        self.progress(f"Keeping {note}")
+        return trained, job, note
+
     def refit(self, best: Row) -> tuple[TrainedModel, TrainingJob]:
         """The best trial again on train+val, for its best epoch count; test seen once, here."""
-        candidate = next(c for c in self.candidates if c.label == best.candidate)
-        params = TrainParams.from_dict({k: v for k, v in best.params.items() if k != "best_epoch"})
-        params = replace(params, epochs=best.params["best_epoch"])
+        candidate, params = self.candidate(best.candidate), refit_params(best)
         splits = {"train": self.dataset.splits["train"] + self.dataset.splits["val"], "val": self.dataset.splits["val"], "test": self.dataset.splits["test"]}
         job = self.job(candidate, params, splits)
         self.progress(f"Refitting {candidate.label} on train+val for {params.epochs} epochs")
@@ -470,7 +510,7 @@ class Selector:
     def baseline(self, best: Row, epochs: int) -> tuple[float | None, str]:
         """``scratch`` on the chosen architecture with the same learning-rate choices and, for a
         fine-tuned choice, the same epochs; cut to what the time left allows, and said so."""
-        candidate = next(c for c in self.candidates if c.label == best.candidate)
+        candidate = self.candidate(best.candidate)
         scratch = self.scratch_of(candidate)
         if scratch is None:
             return None, "no scratch strategy is registered"
@@ -506,13 +546,19 @@ class Selector:
         best, exhausted = self.search(kept)
         if best is None:
             return Selection(self.rows, None, None, None, None, None, None, "", exhausted)
-        final, job = self.refit(best)
+        final, job, final_note = self.final_model(best)
         labels = job.labels("test")
         predictions = final.probabilities["test"].argmax(1)
         test_metric = score(self.metric, labels, predictions, len(self.dataset.classes))
         test_accuracy = score("accuracy", labels, predictions, len(self.dataset.classes))
-        baseline, note = self.baseline(best, job.params.epochs)
-        return Selection(self.rows, best, final, job, test_metric, test_accuracy, baseline, note, exhausted)
+        baseline, note = self.baseline(best, best.params["best_epoch"])
+        return Selection(self.rows, best, final, job, test_metric, test_accuracy, baseline, note, exhausted, final_note)
+
+
+def refit_params(row: Row) -> TrainParams:
+    """A trial's settings, for its best epoch count."""
+    params = TrainParams.from_dict({k: v for k, v in row.params.items() if k != "best_epoch"})
+    return replace(params, epochs=row.params["best_epoch"])
 
 
 def open_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
