@@ -10,15 +10,17 @@ corpus with one held-out test split of up to 70 images or 50 texts per class) it
    feature cache per target;
 2. scores every source on frozen training features with every registered scorer, timed;
 3. runs `autotl.select` on the same data, with the same search space and a fresh feature cache,
-   within 9 % of the brute force's time (so that 1.1 x the budget stays under 10 %).
+   within 9 % of the brute force's time (so that 1.1 x the budget stays under 10 %), once per
+   seed (`--seeds`, 3 by default): the seed draws select's validation split and seeds its study.
 
 The search space: the offline sources plus two controls per modality, the source cut to its
 lower half of blocks (the upper half replaced by a fresh projection) and the source with random
 weights, so that a rank correlation has more than one or two sources to order; strategies
 `linear_probe`, `finetune` and `lp_ft`; regularizers `none` and `l2sp`.
 
-It prints, per target, the regret (best brute-force test accuracy minus the test accuracy of what
-`select` chose, in points) and `select`'s time over the brute force's; and the weighted Kendall
+It prints, per target and seed, the regret (best brute-force test accuracy minus the test accuracy of
+what `select` chose, in points) and `select`'s time over the brute force's, with their mean and
+worst over the seeds; and the weighted Kendall
 tau (scipy's `weightedtau`, hyperbolic weights on the top ranks) between each zero-training score
 and the test accuracy over source x strategy candidates (a candidate's accuracy: its best over the
 regularizers; its score: its source's), beside the model-size prior and kNN accuracy.
@@ -65,7 +67,7 @@ REGULARIZERS = ["none", "l2sp"]
 BUDGET_SHARE = 0.09
 BRUTE_FIELDS = ["target", "source", "strategy", "regularizer", "test_accuracy", "val_accuracy", "seconds"]
 SCORE_FIELDS = ["target", "source", "scorer", "value", "seconds", "num_params"]
-SELECT_FIELDS = ["target", "budget_s", "elapsed_s", "brute_force_s", "choice", "test_accuracy", "best_brute_force",
+SELECT_FIELDS = ["target", "seed", "budget_s", "elapsed_s", "brute_force_s", "choice", "test_accuracy", "best_brute_force",
                  "best_brute_force_accuracy", "regret_points", "time_ratio", "trials"]
 
 
@@ -242,23 +244,24 @@ def scores(name: str, data: Path) -> None:
                        "value": value, "seconds": round(seconds, 2), "num_params": source.spec.num_params})
 
 
-def select(name: str, data: Path, uri: str) -> None:
-    if any(r["target"] == name for r in read_rows(RESULTS / "selection_select.csv")):
+def select(name: str, data: Path, uri: str, seed: int) -> None:
+    """One `select` run; its seed also draws its validation split out of the target's train."""
+    if any(r["target"] == name and int(r["seed"]) == seed for r in read_rows(RESULTS / "selection_select.csv")):
         return
     brute = [r for r in read_rows(RESULTS / "selection_bruteforce.csv") if r["target"] == name]
     total = sum(float(r["seconds"]) for r in brute)
     best = max(brute, key=lambda r: float(r["test_accuracy"]))
     budget = BUDGET_SHARE * total
-    print(f"[{name}] select within {budget:.0f}s (brute force took {total:.0f}s)", file=sys.stderr, flush=True)
+    print(f"[{name}] select, seed {seed}, within {budget:.0f}s (brute force took {total:.0f}s)", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as cache:
         try:
             result = autotl.select(data, budget, models=sources_of(name), strategies=STRATEGIES, regularizers=REGULARIZERS,
-                                   tracking_uri=uri, cache_dir=cache, study=f"benchmark-{name}-{time.time():.0f}",
+                                   seed=seed, tracking_uri=uri, cache_dir=cache, study=f"benchmark-{name}-{seed}-{time.time():.0f}",
                                    progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True))
         except AutotlError as error:  # nothing chosen: the whole best accuracy is lost
             result = autotl.api.Result("none", str(error), "", {}, "accuracy", 0.0, 0.0, 0.0, "", "", budget, "", 0)
     append_row(RESULTS / "selection_select.csv", SELECT_FIELDS, {
-        "target": name, "budget_s": round(budget, 1), "elapsed_s": round(result.elapsed_s, 1), "brute_force_s": round(total, 1),
+        "target": name, "seed": seed, "budget_s": round(budget, 1), "elapsed_s": round(result.elapsed_s, 1), "brute_force_s": round(total, 1),
         "choice": f"{result.source} + {result.strategy} + {result.regularizer}", "test_accuracy": result.test_accuracy,
         "best_brute_force": f"{best['source']} + {best['strategy']} + {best['regularizer']}",
         "best_brute_force_accuracy": best["test_accuracy"],
@@ -296,12 +299,21 @@ def taus(name: str) -> dict[str, float]:
 
 
 def print_tables() -> None:
-    print("| target | best brute force (test acc) | select's choice (test acc) | regret (points) | select / brute force time | trials |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for r in read_rows(RESULTS / "selection_select.csv"):
-        print(f"| {r['target']} | {r['best_brute_force']} ({float(r['best_brute_force_accuracy']):.3f}) | {r['choice']} "
+    runs = read_rows(RESULTS / "selection_select.csv")
+    print("| target | seed | best brute force (test acc) | select's choice (test acc) | regret (points) | select / brute force time | trials |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in runs:
+        print(f"| {r['target']} | {r['seed']} | {r['best_brute_force']} ({float(r['best_brute_force_accuracy']):.3f}) | {r['choice']} "
               f"({float(r['test_accuracy']):.3f}) | {float(r['regret_points']):.1f} | {float(r['elapsed_s']):.0f}s / "
               f"{float(r['brute_force_s']):.0f}s = {float(r['time_ratio']):.1%} | {r['trials']} |")
+    print()
+    print("| target | seeds | mean regret (points) | worst regret | mean time ratio | worst time ratio |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name in dict.fromkeys(r["target"] for r in runs):
+        regrets = [float(r["regret_points"]) for r in runs if r["target"] == name]
+        ratios = [float(r["time_ratio"]) for r in runs if r["target"] == name]
+        print(f"| {name} | {len(regrets)} | {sum(regrets) / len(regrets):.1f} | {max(regrets):.1f} | "
+              f"{sum(ratios) / len(ratios):.1%} | {max(ratios):.1%} |")
     names = [n for n in TARGETS if any(r["target"] == n for r in read_rows(RESULTS / "selection_scores.csv"))]
     table = {name: taus(name) for name in names}
     columns = sorted({c for t in table.values() for c in t})
@@ -320,6 +332,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the CSV files go")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--strategies", nargs="*", default=STRATEGIES, help="a smaller space, for a quick check")
+    parser.add_argument("--seeds", type=int, default=3, help="select runs per target, seeds 0 to N-1")
     args = parser.parse_args()
     RESULTS = args.results
     STRATEGIES[:] = args.strategies
@@ -341,9 +354,10 @@ def main() -> None:
             print(f"Stopped at the cap of {args.cap_minutes} minutes: rerun to go on", file=sys.stderr)
             break
         scores(name, data)
-        if time.monotonic() > deadline:
-            break
-        select(name, data, uri)
+        for seed in range(args.seeds):
+            if time.monotonic() > deadline:
+                break
+            select(name, data, uri, seed)
     print_tables()
 
 
