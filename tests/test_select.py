@@ -5,12 +5,18 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import mlflow
+import numpy as np
 import pytest
 
 import autotl
+from autotl.data import IntakeOptions
+from autotl.data.intake import read_dataset
 from autotl.errors import AutotlError
+from autotl.logged_model import load
+from autotl.plugins import build_registry
 from autotl.regularizers import Regularizer, Term
 from autotl.strategies.probe import Probe
 from autotl.training.params import Setting
@@ -63,6 +69,16 @@ class SlowingProbe(Probe):
         return super().train(job)
 
 
+class RecordingProbe(Probe):
+    """A linear probe that notes how many test examples each training job holds."""
+
+    test_sizes: ClassVar[list[int]] = []
+
+    def train(self, job):
+        RecordingProbe.test_sizes.append(len(job.splits["test"]))
+        return super().train(job)
+
+
 class FlakyProbe(Probe):
     calls = 0
 
@@ -109,6 +125,7 @@ class SelectPlugin:
             register(TickingProbe(f"ticking{seconds}", f"{seconds} fake seconds an epoch", defaults={"epochs": 1, "lr": 0.05},
                                   cached_features=True, epoch_seconds=seconds, depth=0))
         register(SlowingProbe("slowing", "slower after its first trial", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
+        register(RecordingProbe("recording", "notes the test split it is given", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
         register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
         register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}, cached_features=True))
         register(GreedyProbe("greedy", "needs a small batch", defaults={"epochs": 2, "lr": 0.05, "batch_size": 32}, cached_features=True))
@@ -125,6 +142,7 @@ def select_setup(tiny, register_plugin, tmp_path):
     register_plugin(SelectPlugin(), "select-plugin")
     CLOCK.now = 0.0
     FlakyProbe.calls = 0
+    RecordingProbe.test_sizes = []
     SlowingProbe.trials = 0
     return tmp_path
 
@@ -173,6 +191,16 @@ def test_a_winning_trial_that_leaves_no_time_to_refit_it_is_the_final_model(sele
     assert not any(message.startswith("Refitting") for message in messages)
     assert result.elapsed_s <= 100  # a refit would have ended at 101 s
     assert mlflow.get_run(result.run_id).data.tags["autotl.final_model"] == "trial"
+    test = read_dataset(colour_images, IntakeOptions(), build_registry()).splits["test"]
+    predicted = load(result.model_uri).predict(None, [e.input for e in test])  # the logged model is the one tested
+    assert result.test_accuracy == pytest.approx(np.mean([p.prediction == e.label for p, e in zip(predicted, test)]))
+
+
+def test_only_the_final_model_sees_the_test_split(select_setup, colour_images):
+    autotl.select(colour_images, 3600, models=["tiny"], strategies=["recording"], regularizers=["none"],
+                  progress=lambda message: None)
+    *trials, refit = RecordingProbe.test_sizes
+    assert len(trials) == 9 and set(trials) == {0} and refit == 6  # 9 settings (3 learning rates x 3 epoch counts)
 
 
 def test_a_failing_trial_leaves_the_study_going(select_setup, colour_images):
@@ -341,9 +369,6 @@ def test_cross_validation_judges_each_trial_by_the_mean_over_its_folds(select_se
 
 
 def test_folds_cover_train_and_val_once_and_leave_test_alone(colour_images):
-    from autotl.data import IntakeOptions
-    from autotl.data.intake import read_dataset
-    from autotl.plugins import build_registry
     from autotl.selection.search import folds
 
     dataset = read_dataset(colour_images, IntakeOptions(), build_registry())

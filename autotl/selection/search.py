@@ -29,6 +29,7 @@ from autotl.selection.budget import Budget
 from autotl.selection.pruning import AmongLikeTrials
 from autotl.strategies import Strategy
 from autotl.training.device import release_memory, retry_at_half_batch
+from autotl.training.classifier import predict_proba
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainedModel, TrainingJob
 from autotl.training.metrics import score
@@ -91,7 +92,9 @@ class Selector:
         self.metric, self.seed, self.device, self.cache = metric, seed, device, cache
         self.storage, self.study_name, self.report = storage, study_name, progress
         self.source_data = source_data
-        self.folds = folds or [dataset.splits]
+        self.unseen_test = {**dataset.splits, "test": []}
+        """The splits with test left out: nothing before the final model looks at it (nor pays to)."""
+        self.folds = [{**fold, "test": []} for fold in folds or [dataset.splits]]
         """The splits each trial trains and validates on: the dataset's own, or K folds of train+val."""
         self.num_blocks: dict[str, int] = {}
         """Each scored source's number of blocks, which some settings' choices depend on."""
@@ -121,7 +124,7 @@ class Selector:
     def job(self, candidate: Candidate, params: TrainParams, splits: dict | None = None, on_epoch=lambda e: None) -> TrainingJob:
         return TrainingJob(
             source=candidate.source, regularizer=candidate.regularizer, classes=self.dataset.classes,
-            splits=splits or self.dataset.splits, params=params, device=self.device, metric=self.metric,
+            splits=splits or self.unseen_test, params=params, device=self.device, metric=self.metric,
             cache=self.cache, seed=self.seed, on_epoch=on_epoch, source_data=self.source_data,
         )
 
@@ -156,8 +159,7 @@ class Selector:
                 self.drop(name, f"featurizing it would take ~{predicted:.0f}s, past the scoring share of the budget")
                 continue
             with bar(self.report, f"featurizing {name}", len(missing), "inputs") as advance:
-                for split in ("val", "test"):  # every linear-probe trial will need them
-                    job.cache.features(backbone, job.source, job.splits[split], job.device, on_batch=advance)
+                job.cache.features(backbone, job.source, job.splits["val"], job.device, on_batch=advance)  # every probe needs them
                 features = job.cache.features(backbone, job.source, job.splits["train"], job.device, on_batch=advance)
             self.scores[name] = self.score(candidate.source, backbone, features, job.labels("train"))
             self.progress(f"  {name}: {format_scores(self.scores[name])}")
@@ -193,7 +195,7 @@ class Selector:
         cost = candidate.strategy.step_cost(params, self.num_blocks.get(candidate.source.name, 0), self.source_data is not None)
         splits = self.dataset.splits
         epoch = costs.epoch_seconds(times, cost, candidate.regularizer.extra_forwards, len(splits["train"]), len(splits["val"]), params.batch_size)
-        return epoch * params.epochs + math.ceil(len(splits["test"]) / params.batch_size) * times.forward  # test, once
+        return epoch * params.epochs
 
     def step_times_of(self, candidate: Candidate, params: TrainParams) -> costs.StepTimes:
         """A training step is timed once per input and batch size, on the first source that needs it
@@ -236,12 +238,16 @@ class Selector:
         return min(self.predicted(scratch, self.params(scratch)) * len(LR_SCALES), BASELINE_SHARE * self.budget.seconds)
 
     def refit_seconds(self, row: Row | None) -> float:
-        """What refitting ``row`` on train+val should take: its trial's cost at its best epoch count,
-        in proportion to the larger training split (0 when there is no result yet)."""
+        """What refitting ``row`` on train+val and testing it should take: its trial's cost at its best
+        epoch count, in proportion to the larger training split (0 when there is no result yet)."""
         if row is None:
             return 0.0
         grown = (len(self.dataset.splits["train"]) + len(self.dataset.splits["val"])) / len(self.folds[0]["train"])
-        return self.predicted(self.candidate(row.candidate), refit_params(row)) * grown
+        return self.predicted(self.candidate(row.candidate), refit_params(row)) * grown + self.test_seconds(row.source)
+
+    def test_seconds(self, source: str) -> float:
+        """The final model's one pass over the test split: about what featurizing it takes."""
+        return len(self.dataset.splits["test"]) * self.inference_s.get(source, 0.0)
 
     def best_row(self) -> Row | None:
         complete = [r for r in self.rows if r.state == "complete"]
@@ -497,6 +503,10 @@ class Selector:
         note = (f"trial {best.trial}'s own model, trained on train: a refit on train+val would take ~{needed:.0f}s, "
                 f"{max(0.0, self.budget.left()):.0f}s were left")
         self.progress(f"Keeping {note}")
+        job = self.job(self.candidate(best.candidate), job.params, {**job.splits, "test": self.dataset.splits["test"]})
+        preprocess = trained.classifier.backbone.preprocessor
+        trained.probabilities["test"] = predict_proba(trained.classifier, job.inputs("test"), preprocess, self.device, job.params.batch_size)
+        trained.classifier.cpu()
         return trained, job, note
 
     def refit(self, best: Row) -> tuple[TrainedModel, TrainingJob]:
@@ -526,9 +536,9 @@ class Selector:
         for lr_scale in rates:
             params = replace(self.params(scratch, lr_scale), epochs=epochs_run)
             self.progress(f"Baseline: scratch {candidate.source.name}, lr {params.lr:.2g}, {epochs_run} epochs (~{per_epoch * epochs_run:.0f}s)")
-            results.append(scratch.strategy.train(self.job(scratch, params)))
+            results.append(scratch.strategy.train(self.job(scratch, params, self.dataset.splits)))
         chosen = max(results, key=lambda t: t.fit.val_metric)
-        labels = self.job(scratch, self.params(scratch)).labels("test")
+        labels = self.job(scratch, self.params(scratch), self.dataset.splits).labels("test")
         accuracy = score("accuracy", labels, chosen.probabilities["test"].argmax(1), len(self.dataset.classes))
         note = "" if (epochs_run, len(rates)) == (epochs, len(LR_SCALES)) else (
             f"cut to the budget: {epochs_run} of {epochs} epochs, {len(rates)} of {len(LR_SCALES)} learning rates")

@@ -52,4 +52,5 @@ class Strategy(ABC):
     @abstractmethod
     def train(self, job: "TrainingJob") -> "TrainedModel":
         """Trains on ``job``'s train split, picks the epoch by val, and returns
-        the classifier with its val and test probabilities."""
+        the classifier with its probabilities on val and, unless the job leaves it empty (as
+        ``select``'s trials do: only the final model is tested), on test."""

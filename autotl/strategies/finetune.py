@@ -71,7 +71,7 @@ def train_end_to_end(
     preprocess = classifier.backbone.preprocessor
     batches = {
         split: raw_batches(job.inputs(split), job.labels(split), preprocess, job.params.batch_size, job.device, shuffle=split == "train", seed=job.seed)
-        for split in ("train", "val", "test")
+        for split in ("train", "val", "test") if job.splits[split]  # select's trials leave test empty
     }
     classifier.to(job.device)
     groups = groups or [ParamGroup([*classifier.backbone.body.parameters(), *classifier.head.parameters()])]
@@ -85,7 +85,7 @@ def train_end_to_end(
         for term in terms:
             if term is not None:
                 term.close()
-    probabilities = {split: evaluate(classifier, batches[split], job.device)[0] for split in ("val", "test")}
+    probabilities = {split: evaluate(classifier, batches[split], job.device)[0] for split in ("val", "test") if split in batches}
     return TrainedModel(classifier.cpu(), result, probabilities)
 
 
