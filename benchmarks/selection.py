@@ -330,7 +330,7 @@ def main() -> None:
     parser.add_argument("--cap-minutes", type=float, default=45)
     parser.add_argument("--targets", nargs="*", default=list(TARGETS))
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the CSV files go")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=0, help="torch and BLAS CPU threads (0: their defaults)")
     parser.add_argument("--strategies", nargs="*", default=STRATEGIES, help="a smaller space, for a quick check")
     parser.add_argument("--seeds", type=int, default=3, help="select runs per target, seeds 0 to N-1")
     args = parser.parse_args()
@@ -338,8 +338,10 @@ def main() -> None:
     STRATEGIES[:] = args.strategies
     if args.threads:
         import torch
+        from threadpoolctl import threadpool_limits
 
         torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)  # numpy's BLAS too: the scorers' linear algebra spins on shared cores otherwise
     deadline = time.monotonic() + 60 * args.cap_minutes
     from autotl.plugins import build_registry, pm
 

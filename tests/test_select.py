@@ -18,6 +18,7 @@ from autotl.errors import AutotlError
 from autotl.logged_model import load
 from autotl.plugins import build_registry
 from autotl.regularizers import Regularizer, Term
+from autotl.scorers import FunctionScorer
 from autotl.strategies.probe import Probe
 from autotl.training.params import Setting
 
@@ -137,6 +138,18 @@ class SelectPlugin:
         register(NanPenalty("nan_penalty", "a loss term that is not a number"))
 
 
+class SlowStart:
+    """A scorer that spends the whole budget (of fake time), and a little more."""
+
+    @autotl.hookimpl
+    def register_scorers(self, register):
+        def stall(inputs):
+            CLOCK.now += 100.5
+            return 0.0
+
+        register(FunctionScorer("stall", "takes the whole budget", function=stall))
+
+
 @pytest.fixture
 def select_setup(tiny, register_plugin, tmp_path):
     register_plugin(SelectPlugin(), "select-plugin")
@@ -194,6 +207,14 @@ def test_a_winning_trial_that_leaves_no_time_to_refit_it_is_the_final_model(sele
     test = read_dataset(colour_images, IntakeOptions(), build_registry()).splits["test"]
     predicted = load(result.model_uri).predict(None, [e.input for e in test])  # the logged model is the one tested
     assert result.test_accuracy == pytest.approx(np.mean([p.prediction == e.label for p, e in zip(predicted, test)]))
+
+
+def test_after_a_start_that_spent_the_whole_budget_one_cheap_trial_still_gives_a_result(select_setup, colour_images, register_plugin):
+    register_plugin(SlowStart(), "slow-start")
+    result = autotl.select(colour_images, 100, models=["tiny"], strategies=["recording"], regularizers=["none"],
+                           clock=CLOCK, progress=lambda message: None)
+    assert [row["state"] for row in result.leaderboard if row["trial"] is not None] == ["complete"]
+    assert result.final_note.startswith("trial ") and result.elapsed_s <= 105  # no time to refit it
 
 
 def test_only_the_final_model_sees_the_test_split(select_setup, colour_images):

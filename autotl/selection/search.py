@@ -45,6 +45,10 @@ TOP_SOURCES = 3
 BASELINE_SHARE = 0.2
 """The scratch baseline gets at most this share of the budget (or what its full run needs, if less);
 when that is short, it trains fewer epochs or learning rates, and says so."""
+RESCUE_OVERRUN = 0.05
+"""When no trial has a result and not even the cheapest fits beside the baseline's share, the search
+may run this share of the budget past it (half the 10 % the command is allowed; logging needs the
+rest): after a slow start, one cheap result beats none."""
 FROZEN_GUESS_S = 1.0
 """What a trial on cached features is taken to cost until one has been timed."""
 
@@ -304,7 +308,10 @@ class Selector:
         def keep() -> float:
             """Seconds no trial may take: the baseline's, and the refit of the best result so far. A trial
             may leave no time to refit itself: if it wins, its own model is kept (``final_model``)."""
-            return reserve + self.refit_seconds(self.best_row())
+            best = self.best_row()
+            if best is None and not self.budget.fits(cheapest, keep=reserve):
+                return -RESCUE_OVERRUN * self.budget.seconds
+            return reserve + self.refit_seconds(best)
 
         while next(untried(), None) is not None and self.budget.fits(cheapest, keep=keep()):
             seen |= {_tuple_key(t.user_attrs["key"]) for t in self.claims(study)}  # what processes sharing the study took
