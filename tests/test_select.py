@@ -217,6 +217,22 @@ def test_after_a_start_that_spent_the_whole_budget_one_cheap_trial_still_gives_a
     assert result.final_note.startswith("trial ") and result.elapsed_s <= 105  # no time to refit it
 
 
+def test_the_baseline_stops_when_a_run_took_longer_than_predicted(select_setup, colour_images, monkeypatch):
+    from autotl.strategies.finetune import Finetune
+
+    train = Finetune.train
+
+    def slow_from_scratch(self, job):  # the cost model, on the fake clock, predicts nothing for it
+        CLOCK.now += 0 if self.pretrained else 30
+        return train(self, job)
+
+    monkeypatch.setattr(Finetune, "train", slow_from_scratch)
+    result = autotl.select(colour_images, 100, models=["tiny"], strategies=["ticking45"], regularizers=["none"],
+                           clock=CLOCK, progress=lambda message: None)
+    assert result.baseline_note == "cut to the budget: 5 of 5 epochs, 1 of 3 learning rates"
+    assert result.elapsed_s == pytest.approx(75)  # the trial's 45 s and one baseline run; three would have ended at 135
+
+
 def test_only_the_final_model_sees_the_test_split(select_setup, colour_images):
     autotl.select(colour_images, 3600, models=["tiny"], strategies=["recording"], regularizers=["none"],
                   progress=lambda message: None)

@@ -239,7 +239,8 @@ class Selector:
         scratch = self.scratch_of(candidate)
         if scratch is None:
             return 0.0
-        return min(self.predicted(scratch, self.params(scratch)) * len(LR_SCALES), BASELINE_SHARE * self.budget.seconds)
+        full = self.predicted(scratch, self.params(scratch)) * len(LR_SCALES) + self.test_seconds(candidate.source.name)
+        return min(full, BASELINE_SHARE * self.budget.seconds)
 
     def refit_seconds(self, row: Row | None) -> float:
         """What refitting ``row`` on train+val and testing it should take: its trial's cost at its best
@@ -511,9 +512,7 @@ class Selector:
                 f"{max(0.0, self.budget.left()):.0f}s were left")
         self.progress(f"Keeping {note}")
         job = self.job(self.candidate(best.candidate), job.params, {**job.splits, "test": self.dataset.splits["test"]})
-        preprocess = trained.classifier.backbone.preprocessor
-        trained.probabilities["test"] = predict_proba(trained.classifier, job.inputs("test"), preprocess, self.device, job.params.batch_size)
-        trained.classifier.cpu()
+        trained.probabilities["test"] = self.test_probabilities(trained, job.params.batch_size)
         return trained, job, note
 
     def refit(self, best: Row) -> tuple[TrainedModel, TrainingJob]:
@@ -534,22 +533,35 @@ class Selector:
         if candidate.strategy.cached_features:  # frozen features: no epochs to match
             epochs = self.params(scratch).epochs
         per_epoch = self.predicted(scratch, replace(self.params(scratch), epochs=1))
-        affordable = int(self.budget.left() // per_epoch) if per_epoch > 0 else epochs * len(LR_SCALES)
+        test_s = self.test_seconds(candidate.source.name)
+        affordable = int((self.budget.left() - test_s) // per_epoch) if per_epoch > 0 else epochs * len(LR_SCALES)
         if affordable < 1:
-            return None, f"not trained: one epoch would take ~{per_epoch:.0f}s, {max(0.0, self.budget.left()):.0f}s were left"
-        rates = LR_SCALES if affordable >= len(LR_SCALES) else LR_SCALES[1:2]
+            return None, (f"not trained: one epoch and the test would take ~{per_epoch + test_s:.0f}s, "
+                          f"{max(0.0, self.budget.left()):.0f}s were left")
+        rates = sorted(LR_SCALES, key=lambda scale: scale != 1.0)[: len(LR_SCALES) if affordable >= len(LR_SCALES) else 1]
         epochs_run = min(epochs, max(1, affordable // len(rates)))
-        results = []
+        results, run_s = [], 0.0
         for lr_scale in rates:
+            if results and not self.budget.fits(run_s, keep=test_s):  # the last run took longer than predicted
+                break
             params = replace(self.params(scratch, lr_scale), epochs=epochs_run)
             self.progress(f"Baseline: scratch {candidate.source.name}, lr {params.lr:.2g}, {epochs_run} epochs (~{per_epoch * epochs_run:.0f}s)")
-            results.append(scratch.strategy.train(self.job(scratch, params, self.dataset.splits)))
-        chosen = max(results, key=lambda t: t.fit.val_metric)
+            started = self.budget.clock()
+            results.append(scratch.strategy.train(self.job(scratch, params)))
+            run_s = self.budget.clock() - started
+        chosen = max(results, key=lambda t: t.fit.val_metric)  # tested alone, like the chosen model
         labels = self.job(scratch, self.params(scratch), self.dataset.splits).labels("test")
-        accuracy = score("accuracy", labels, chosen.probabilities["test"].argmax(1), len(self.dataset.classes))
-        note = "" if (epochs_run, len(rates)) == (epochs, len(LR_SCALES)) else (
-            f"cut to the budget: {epochs_run} of {epochs} epochs, {len(rates)} of {len(LR_SCALES)} learning rates")
+        accuracy = score("accuracy", labels, self.test_probabilities(chosen, params.batch_size).argmax(1), len(self.dataset.classes))
+        note = "" if (epochs_run, len(results)) == (epochs, len(LR_SCALES)) else (
+            f"cut to the budget: {epochs_run} of {epochs} epochs, {len(results)} of {len(LR_SCALES)} learning rates")
         return accuracy, note
+
+    def test_probabilities(self, trained: TrainedModel, batch_size: int) -> np.ndarray:
+        """A model's one pass over the test split, which its training job left out."""
+        inputs = [e.input for e in self.dataset.splits["test"]]
+        probabilities = predict_proba(trained.classifier, inputs, trained.classifier.backbone.preprocessor, self.device, batch_size)
+        trained.classifier.cpu()
+        return probabilities
 
     def run(self) -> Selection:
         with bar(self.report, "budget", round(self.budget.seconds), "s") as self.budget_bar:
