@@ -242,6 +242,9 @@ class Selector:
         full = self.predicted(scratch, self.params(scratch)) * len(LR_SCALES) + self.test_seconds(candidate.source.name)
         return min(full, BASELINE_SHARE * self.budget.seconds)
 
+    def epoch_seconds(self, candidate: Candidate) -> float:
+        return self.predicted(candidate, replace(self.params(candidate), epochs=1))
+
     def refit_seconds(self, row: Row | None) -> float:
         """What refitting ``row`` on train+val and testing it should take: its trial's cost at its best
         epoch count, in proportion to the larger training split (0 when there is no result yet)."""
@@ -500,11 +503,13 @@ class Selector:
 
     # -- after the search -------------------------------------------------------------------
     def final_model(self, best: Row) -> tuple[TrainedModel, TrainingJob, str]:
-        """The best trial refit on train+val when the time left allows, the baseline's share aside;
+        """The best trial refit on train+val when the time left allows, with one epoch of the baseline
+        aside (the refit improves the model the user gets; the baseline only reports, and shrinks);
         else (the search spent that time on a trial that won) that trial's own model, trained on
         train, with why. A best trial of another process or an earlier run is always refit."""
         needed = self.refit_seconds(best)
-        reserve = self.baseline_seconds(self.candidate(best.candidate))
+        scratch = self.scratch_of(self.candidate(best.candidate))
+        reserve = self.epoch_seconds(scratch) + self.test_seconds(best.source) if scratch else 0.0
         if self.kept is None or self.kept[0] is not best or self.budget.fits(needed, keep=reserve):
             return *self.refit(best), ""
         trained, job = self.kept[1:]
@@ -532,7 +537,7 @@ class Selector:
             return None, "no scratch strategy is registered"
         if candidate.strategy.cached_features:  # frozen features: no epochs to match
             epochs = self.params(scratch).epochs
-        per_epoch = self.predicted(scratch, replace(self.params(scratch), epochs=1))
+        per_epoch = self.epoch_seconds(scratch)
         test_s = self.test_seconds(candidate.source.name)
         affordable = int((self.budget.left() - test_s) // per_epoch) if per_epoch > 0 else epochs * len(LR_SCALES)
         if affordable < 1:
