@@ -1,5 +1,6 @@
 """``select`` on the tiny model: the budget, failing trials, and runs never left RUNNING."""
 
+import re
 import socket
 import subprocess
 import sys
@@ -199,10 +200,11 @@ def test_a_winning_trial_that_leaves_no_time_to_refit_it_is_the_final_model(sele
     messages = []
     result = autotl.select(colour_images, 100, models=["tiny"], strategies=["ticking45"], regularizers=["none"],
                            clock=CLOCK, progress=messages.append)
-    assert [row["trial"] for row in result.leaderboard if row["state"] == "complete"] == [0]
-    assert result.final_note == "trial 0's own model, trained on train: a refit on train+val would take ~60s, 55s were left"
+    # After the first trial (45 s) its refit (60 s) no longer fit: that time went to a second trial, not to waiting.
+    assert len([row for row in result.leaderboard if row["state"] == "complete"]) == 2
+    assert re.fullmatch(r"trial \d+'s own model, trained on train: a refit on train\+val would take ~60s, 10s were left", result.final_note)
     assert not any(message.startswith("Refitting") for message in messages)
-    assert result.elapsed_s <= 100  # a refit would have ended at 101 s
+    assert result.elapsed_s <= 100
     assert mlflow.get_run(result.run_id).data.tags["autotl.final_model"] == "trial"
     test = read_dataset(colour_images, IntakeOptions(), build_registry()).splits["test"]
     predicted = load(result.model_uri).predict(None, [e.input for e in test])  # the logged model is the one tested
@@ -227,10 +229,10 @@ def test_the_baseline_stops_when_a_run_took_longer_than_predicted(select_setup, 
         return train(self, job)
 
     monkeypatch.setattr(Finetune, "train", slow_from_scratch)
-    result = autotl.select(colour_images, 100, models=["tiny"], strategies=["ticking45"], regularizers=["none"],
+    result = autotl.select(colour_images, 130, models=["tiny"], strategies=["ticking45"], regularizers=["none"],
                            clock=CLOCK, progress=lambda message: None)
     assert result.baseline_note == "cut to the budget: 5 of 5 epochs, 1 of 3 learning rates"
-    assert result.elapsed_s == pytest.approx(75)  # the trial's 45 s and one baseline run; three would have ended at 135
+    assert result.elapsed_s == pytest.approx(120)  # a trial and its refit, 45 s each, and one baseline run; three: 180
 
 
 def test_only_the_final_model_sees_the_test_split(select_setup, colour_images):

@@ -310,12 +310,14 @@ class Selector:
                                      **{_param_name(by_label[label], name): value for name, value in grid}})
 
         def keep() -> float:
-            """Seconds no trial may take: the baseline's, and the refit of the best result so far. A trial
-            may leave no time to refit itself: if it wins, its own model is kept (``final_model``)."""
+            """Seconds no trial may take: the baseline's, and the refit of the best result so far while
+            that still fits. A trial may leave no time to refit itself: if it wins, its own model is
+            kept (``final_model``), and the time left goes to more trials."""
             best = self.best_row()
             if best is None and not self.budget.fits(cheapest, keep=reserve):
                 return -RESCUE_OVERRUN * self.budget.seconds
-            return reserve + self.refit_seconds(best)
+            refit = self.refit_seconds(best)
+            return reserve + (refit if self.budget.fits(refit, keep=reserve) else 0.0)  # a refit already lost is not kept for
 
         while next(untried(), None) is not None and self.budget.fits(cheapest, keep=keep()):
             seen |= {_tuple_key(t.user_attrs["key"]) for t in self.claims(study)}  # what processes sharing the study took
@@ -407,7 +409,8 @@ class Selector:
 
     def first_guesses(self, pool: list[Candidate], kept: list[str]) -> list[tuple[Candidate, str]]:
         """The priors' best guesses, with why: the two best on the best-scored source, then the
-        best on each other kept source."""
+        best on each other kept source; those on cached features first, since they take a second
+        and leave a result to fall back on before any long trial starts."""
         per_class = len(self.dataset.splits["train"]) / len(self.dataset.classes)
         guesses = []
         for position, source in enumerate(kept):
@@ -416,7 +419,7 @@ class Selector:
             ranked = priors.rank([c for c in pool if c.source.name == source], guide)
             ranked = [c for c in ranked if c.strategy.depth is not None]
             guesses += [(c, f"first guess: {guide.reason}") for c in ranked[: 2 if position == 0 else 1]]
-        return guesses
+        return sorted(guesses, key=lambda guess: not guess[0].strategy.cached_features)
 
     def run_trial(self, study, trial, candidate: Candidate, params: TrainParams, row: Row, keep: float = 0.0) -> None:
         """Trains one trial. A trial predicted short may run long: once an earlier trial has a result,
