@@ -271,7 +271,7 @@ def select(name: str, data: Path, uri: str, seed: int) -> None:
 
 
 # -- the tables ------------------------------------------------------------------------------------
-def taus(name: str) -> dict[str, float]:
+def taus(name: str, scorers: list) -> dict[str, float]:
     """Weighted Kendall tau of each per-source score against fine-tuned accuracy over source x strategy."""
     from scipy.stats import weightedtau
 
@@ -289,7 +289,7 @@ def taus(name: str) -> dict[str, float]:
     size = {r["source"]: float(r["num_params"]) for r in rows}
     columns = {scorer: {s: v[scorer] for s, v in per_source.items() if scorer in v} for scorer in {k for v in per_source.values() for k in v}}
     columns["model size (prior)"] = size
-    columns["combined"] = combine(per_source)
+    columns["combined"] = combine(per_source, scorers)
     result = {}
     for column, by_source in sorted(columns.items()):
         keys = [k for k in accuracy if k[0] in by_source]
@@ -298,7 +298,7 @@ def taus(name: str) -> dict[str, float]:
     return result
 
 
-def print_tables() -> None:
+def print_tables(scorers: list) -> None:
     runs = read_rows(RESULTS / "selection_select.csv")
     print("| target | seed | best brute force (test acc) | select's choice (test acc) | regret (points) | select / brute force time | trials |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -315,7 +315,7 @@ def print_tables() -> None:
         print(f"| {name} | {len(regrets)} | {sum(regrets) / len(regrets):.1f} | {max(regrets):.1f} | "
               f"{sum(ratios) / len(ratios):.1%} | {max(ratios):.1%} |")
     names = [n for n in TARGETS if any(r["target"] == n for r in read_rows(RESULTS / "selection_scores.csv"))]
-    table = {name: taus(name) for name in names}
+    table = {name: taus(name, scorers) for name in names}
     columns = sorted({c for t in table.values() for c in t})
     print()
     print("| score | " + " | ".join(names) + " |")
@@ -360,7 +360,7 @@ def main() -> None:
             if time.monotonic() > deadline:
                 break
             select(name, data, uri, seed)
-    print_tables()
+    print_tables(registry.items("scorers"))
 
 
 if __name__ == "__main__":

@@ -308,10 +308,13 @@ def test_every_applicable_scorer_scores_each_source(select_setup, colour_images,
     assert "knn" in result.leaderboard_text
 
 
-def test_scores_are_standardised_across_sources_and_averaged():
+def test_scores_are_standardised_across_sources_and_averaged_over_the_ranking_scorers():
+    from autotl.scorers import FunctionScorer
     from autotl.selection.search import combine
 
-    combined = combine({"a": {"logme": 1.0, "knn": 0.9}, "b": {"logme": 3.0, "knn": 0.5}, "c": {"logme": 2.0}})
+    scorers = [FunctionScorer("logme", ""), FunctionScorer("knn", ""), FunctionScorer("hscore", "", ranks_sources=False)]
+    combined = combine({"a": {"logme": 1.0, "knn": 0.9, "hscore": 9.0}, "b": {"logme": 3.0, "knn": 0.5, "hscore": 1.0},
+                        "c": {"logme": 2.0, "hscore": 5.0}}, scorers)
     assert combined["a"] == pytest.approx((-1.2247 + 1.0) / 2, abs=1e-3)
     assert combined["c"] == pytest.approx(0.0)
     assert combined["b"] == pytest.approx(-combined["a"])

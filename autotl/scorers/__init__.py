@@ -25,11 +25,13 @@ class ScoringInputs:
 @dataclass(frozen=True)
 class Scorer(ABC):
     """Higher is better. Registered through ``register_scorers``; computed only for sources that
-    offer what it ``needs``."""
+    offer what it ``needs``. ``ranks_sources``: whether it counts toward the combined score that
+    ranks the sources, or is only shown beside it."""
 
     name: str
     description: str
     needs: Needs = field(default_factory=frozenset)
+    ranks_sources: bool = True
 
     @abstractmethod
     def score(self, inputs: ScoringInputs) -> float: ...

@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from dataclasses import asdict, dataclass, field, replace
 from itertools import product
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import mlflow
 import numpy as np
@@ -167,7 +167,7 @@ class Selector:
                 features = job.cache.features(backbone, job.source, job.splits["train"], job.device, on_batch=advance)
             self.scores[name] = self.score(candidate.source, backbone, features, job.labels("train"))
             self.progress(f"  {name}: {format_scores(self.scores[name])}")
-        self.combined = combine(self.scores)
+        self.combined = combine(self.scores, self.scorers)
         ranked = sorted(self.combined, key=self.combined.get, reverse=True)
         for name in ranked[TOP_SOURCES:]:
             self.drop(name, f"combined score {self.combined[name]:.2f}, below the top {TOP_SOURCES}")
@@ -680,11 +680,11 @@ def fixed_plus_proportional(seen: list[tuple[float, float]], amount: float) -> f
             return max(0.0, float(fixed)) + float(rate) * amount
     return max(s / a for a, s in seen) * amount
 
-def combine(scores: dict[str, dict[str, float]]) -> dict[str, float]:
-    """One number per source: the mean, over the scorers it has, of each score standardised across
-    the sources (scores live on different scales; a score every source ties on counts zero)."""
+def combine(scores: dict[str, dict[str, float]], scorers: Iterable[Scorer]) -> dict[str, float]:
+    """One number per source: the mean, over the ranking scorers it has, of each score standardised
+    across the sources (scores live on different scales; a score every source ties on counts zero)."""
     standardised: dict[str, list[float]] = {source: [] for source in scores}
-    for scorer in {name for values in scores.values() for name in values}:
+    for scorer in {s.name for s in scorers if s.ranks_sources} & {name for values in scores.values() for name in values}:
         values = {source: v[scorer] for source, v in scores.items() if scorer in v and np.isfinite(v[scorer])}
         spread = float(np.std(list(values.values()))) if values else 0.0
         centre = float(np.mean(list(values.values()))) if values else 0.0
