@@ -308,6 +308,17 @@ def test_every_applicable_scorer_scores_each_source(select_setup, colour_images,
     assert "knn" in result.leaderboard_text
 
 
+def test_a_setting_too_long_now_is_followed_by_its_candidate_at_the_next_fewer_epochs():
+    from autotl.selection.search import fallbacks
+
+    untried = [("a", 1.0, 0.5, ()), ("a", 1.0, 1.0, ()), ("a", 3.0, 1.0, ()), ("b", 1.0, 1.0, ())]
+    assert fallbacks(untried, ("a", 1.0, 2.0, ())) == [("a", 1.0, 1.0, ())]
+    assert fallbacks(untried, ("a", 0.3, 2.0, ())) == [("a", 1.0, 1.0, ()), ("a", 3.0, 1.0, ())]  # any rate at that length
+    assert fallbacks(untried, ("b", 1.0, 2.0, ())) == [("b", 1.0, 1.0, ())]
+    assert fallbacks(untried, ("b", 1.0, 1.0, ())) == untried  # nothing shorter left: any untried setting
+    assert fallbacks(untried, None) == untried
+
+
 def test_scores_are_standardised_across_sources_and_averaged_over_the_ranking_scorers():
     from autotl.scorers import FunctionScorer
     from autotl.selection.search import combine

@@ -302,8 +302,8 @@ class Selector:
         def untried() -> Iterator[tuple]:
             return (s for s in settings if s not in seen and (s[0], s[2]) not in too_long)
 
-        def queue_untried(rng: random.Random) -> None:
-            options = list(untried())
+        def queue_untried(rng: random.Random, too_long_now: tuple | None = None) -> None:
+            options = fallbacks(list(untried()), too_long_now)
             if options:
                 label, lr_scale, epochs_scale, grid = rng.choice(options)
                 study.enqueue_trial({"candidate": label, "lr_scale": lr_scale, "epochs_scale": epochs_scale,
@@ -337,7 +337,7 @@ class Selector:
                 too_long[(key[0], key[2])] = (predicted, f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the best trial's refit and the baseline")
             if key in seen or (key[0], key[2]) in too_long:  # known, or too long now: queue an untried setting that may fit
                 study.tell(trial, state=TrialState.PRUNED)
-                queue_untried(spare)
+                queue_untried(spare, key if (key[0], key[2]) in too_long else None)
                 continue
             trial.set_user_attr("key", _json_key(key))
             if any(t.number != trial.number and t.user_attrs["key"] == _json_key(key) for t in self.claims(study)):
@@ -506,14 +506,12 @@ class Selector:
 
     # -- after the search -------------------------------------------------------------------
     def final_model(self, best: Row) -> tuple[TrainedModel, TrainingJob, str]:
-        """The best trial refit on train+val when the time left allows, with one epoch of the baseline
-        aside (the refit improves the model the user gets; the baseline only reports, and shrinks);
-        else (the search spent that time on a trial that won) that trial's own model, trained on
-        train, with why. A best trial of another process or an earlier run is always refit."""
+        """The best trial refit on train+val when the time left allows, else (the search spent that
+        time on a trial that won) that trial's own model, trained on train, with why. The refit goes
+        before the baseline, which gets what is left: the user keeps the model, the baseline only
+        reports. A best trial of another process or an earlier run is always refit."""
         needed = self.refit_seconds(best)
-        scratch = self.scratch_of(self.candidate(best.candidate))
-        reserve = self.epoch_seconds(scratch) + self.test_seconds(best.source) if scratch else 0.0
-        if self.kept is None or self.kept[0] is not best or self.budget.fits(needed, keep=reserve):
+        if self.kept is None or self.kept[0] is not best or self.budget.fits(needed):
             return *self.refit(best), ""
         trained, job = self.kept[1:]
         note = (f"trial {best.trial}'s own model, trained on train: a refit on train+val would take ~{needed:.0f}s, "
@@ -667,6 +665,18 @@ def transferability(scorers: list[Scorer], source, backbone, features: np.ndarra
         except Exception as error:  # a plugin's scorer must not end the selection
             warn(f"  Warning: scorer {scorer.name} failed on {source.name} ({type(error).__name__}: {error})")
     return scores
+
+
+def fallbacks(untried: list[tuple], too_long_now: tuple | None) -> list[tuple]:
+    """The untried settings to queue one from. After a setting too long now: its candidate at the
+    next fewer epochs (the same learning rate and settings when untried), so a guess that does not
+    fit is tried shorter before a random setting is."""
+    if too_long_now is None:
+        return untried
+    label, lr_scale, epochs_scale, grid = too_long_now
+    shorter = [s for s in untried if s[0] == label and s[2] < epochs_scale]
+    nearest = [s for s in shorter if s[2] == max(o[2] for o in shorter)]
+    return [s for s in nearest if s[1] == lr_scale and s[3] == grid] or nearest or untried
 
 
 def fixed_plus_proportional(seen: list[tuple[float, float]], amount: float) -> float:
