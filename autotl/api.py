@@ -137,7 +137,7 @@ def train(
         mlflow.log_params({"source": model, "strategy": strategy, "regularizer": regularizer, "metric": metric, **params.as_dict()})
 
         def on_epoch(epoch) -> None:
-            mlflow.log_metrics({"train_loss": epoch.train_loss, f"val_{metric}": epoch.val_metric, "val_accuracy": epoch.val_accuracy}, step=epoch.epoch)
+            mlflow.log_metrics({"train_loss": epoch.train_loss, f"val_{metric}": epoch.val_metric, "val_accuracy": epoch.val_accuracy, "val_loss": epoch.val_loss}, step=epoch.epoch)
             progress(f"  epoch {epoch.epoch}/{params.epochs}: loss {epoch.train_loss:.4f}, val {metric} {epoch.val_metric:.4f}")
             tick()
 

@@ -20,6 +20,7 @@ class Epoch:
     train_loss: float
     val_metric: float
     val_accuracy: float
+    val_loss: float
 
 
 @dataclass
@@ -74,7 +75,7 @@ def fit(
     total_steps = params.epochs * max(1, len(train))
     scheduler = _warmup_cosine(optimizer, total_steps, params.warmup)
     autocast, scaler = mixed_precision(device)
-    best: tuple[float, int, dict] | None = None
+    best: tuple[Epoch, dict] | None = None
     history = []
     for epoch in range(1, params.epochs + 1):
         train_unfrozen(model)
@@ -100,13 +101,16 @@ def fit(
             float(np.mean(losses)),
             score(metric, labels, predictions, num_classes),
             score("accuracy", labels, predictions, num_classes),
+            float(-np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, None)).mean()),  # torch alone: no scikit-learn
         )
         history.append(result)
         on_epoch(result)
-        if best is None or result.val_metric > best[0]:
-            best = (result.val_metric, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
-    model.load_state_dict(best[2])
-    return FitResult(best_epoch=best[1], val_metric=best[0], history=history)
+        # Ties on a small validation split are common: the lower validation loss breaks them, so the
+        # best epoch (which a refit trains for) is not the first to reach a plateau.
+        if best is None or (result.val_metric, -result.val_loss) > (best[0].val_metric, -best[0].val_loss):
+            best = (result, {k: v.detach().clone() for k, v in model.state_dict().items()})
+    model.load_state_dict(best[1])
+    return FitResult(best_epoch=best[0].epoch, val_metric=best[0].val_metric, history=history)
 
 
 @torch.no_grad()
