@@ -235,6 +235,20 @@ def test_the_baseline_stops_when_a_run_took_longer_than_predicted(select_setup, 
     assert result.elapsed_s == pytest.approx(120)  # a trial and its refit, 45 s each, and one baseline run; three: 180
 
 
+def test_no_time_is_held_back_for_a_baseline_that_could_not_train_one_epoch_in_its_share(select_setup, colour_images, monkeypatch):
+    from autotl.selection import costs
+
+    monkeypatch.setattr(costs, "step_times", lambda *args, **kwargs: costs.StepTimes(50, 50))  # scratch: minutes an epoch
+    messages = []
+    result = autotl.select(colour_images, 100, models=["tiny"], strategies=["ticking30"], regularizers=["none"],
+                           clock=CLOCK, progress=messages.append)
+    assert any("none kept for the baseline" in message for message in messages)
+    # Two 30 s trials and a 40 s refit: with 20 s held back for the baseline, only one trial would have fit.
+    assert len([row for row in result.leaderboard if row["state"] == "complete"]) == 2
+    assert result.final_note == "" and result.elapsed_s <= 100
+    assert result.baseline_test_accuracy is None and result.baseline_note.startswith("not trained: one epoch and the test would take")
+
+
 def test_only_the_final_model_sees_the_test_split(select_setup, colour_images):
     autotl.select(colour_images, 3600, models=["tiny"], strategies=["recording"], regularizers=["none"],
                   progress=lambda message: None)

@@ -44,7 +44,8 @@ FIRST_SOURCE_SHARE = 0.6
 TOP_SOURCES = 3
 BASELINE_SHARE = 0.2
 """The scratch baseline gets at most this share of the budget (or what its full run needs, if less);
-when that is short, it trains fewer epochs or learning rates, and says so."""
+when that is short, it trains fewer epochs or learning rates, and says so. When the share cannot
+pay for one epoch, nothing is kept: the search gets the time, and the baseline what is left."""
 RESCUE_OVERRUN = 0.05
 """When no trial has a result and not even the cheapest fits beside the baseline's share, the search
 may run this share of the budget past it (half the 10 % the command is allowed; logging needs the
@@ -235,12 +236,20 @@ class Selector:
             modelled = self.modelled(candidate, replace(params, epochs=epochs_run))
             self.trial_times.setdefault(candidate.source.name, []).append((modelled, seconds))
 
-    def baseline_seconds(self, candidate: Candidate) -> float:
+    def baseline_reserve(self, candidate: Candidate) -> tuple[float, str]:
+        """Seconds the search keeps for the ``scratch`` baseline on ``candidate``'s architecture, and
+        why: none when its share of the budget would not pay for one epoch and the test, since
+        holding that time back would buy no baseline, only fewer trials."""
         scratch = self.scratch_of(candidate)
         if scratch is None:
-            return 0.0
-        full = self.predicted(scratch, self.params(scratch)) * len(LR_SCALES) + self.test_seconds(candidate.source.name)
-        return min(full, BASELINE_SHARE * self.budget.seconds)
+            return 0.0, "no scratch strategy for a baseline"
+        test = self.test_seconds(candidate.source.name)
+        share = BASELINE_SHARE * self.budget.seconds
+        first_epoch = self.epoch_seconds(scratch) + test
+        if first_epoch > share:
+            return 0.0, f"none kept for the baseline (one epoch and the test ~{first_epoch:.0f}s, over its {share:.0f}s share)"
+        reserve = min(self.predicted(scratch, self.params(scratch)) * len(LR_SCALES) + test, share)
+        return reserve, f"{reserve:.0f}s kept for the baseline"
 
     def epoch_seconds(self, candidate: Candidate) -> float:
         return self.predicted(candidate, replace(self.params(candidate), epochs=1))
@@ -288,10 +297,10 @@ class Selector:
             for guess, why in self.first_guesses(pool, kept_sources):
                 study.enqueue_trial({"candidate": guess.label, "lr_scale": 1.0, "epochs_scale": 1.0}, user_attrs={"why": why})
         best_source = next(c for c in pool if c.source.name == kept_sources[0])
-        reserve = self.baseline_seconds(best_source)
+        reserve, reserved = self.baseline_reserve(best_source)
         probes = [c for c in pool if c.strategy.name == "linear_probe"]
         cheapest = min(self.predicted(c, self.params(c, 1.0, min(EPOCH_SCALES))) for c in (probes or pool)) * len(self.folds)
-        self.progress(f"Searching {len(pool)} candidates; {reserve:.0f}s kept for the baseline, cheapest trial ~{cheapest:.0f}s")
+        self.progress(f"Searching {len(pool)} candidates; {reserved}, cheapest trial ~{cheapest:.0f}s")
         settings = [(c.label, lr, epochs, tuple(grid.items())) for c in pool for grid in self.setting_grid(c)
                     for lr in LR_SCALES for epochs in EPOCH_SCALES]
         size = len(settings)
