@@ -4,7 +4,7 @@ import re
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,6 +19,7 @@ from autotl.errors import AutotlError
 from autotl.logged_model import load
 from autotl.plugins import build_registry
 from autotl.regularizers import Regularizer, Term
+from autotl.regularizers.none import NoRegularizer
 from autotl.scorers import FunctionScorer
 from autotl.strategies.probe import Probe
 from autotl.training.params import Setting
@@ -81,6 +82,19 @@ class RecordingProbe(Probe):
         return super().train(job)
 
 
+class SlowOnLaterSourcesProbe(Probe):
+    """A linear probe whose first epoch scores nothing on every source but the first it trains on:
+    their features train the head more slowly."""
+
+    first_source: ClassVar[str | None] = None
+
+    def train(self, job):
+        first = SlowOnLaterSourcesProbe.first_source = SlowOnLaterSourcesProbe.first_source or job.source.name
+        report = job.on_epoch
+        job.on_epoch = lambda epoch: report(replace(epoch, val_metric=0.0) if job.source.name != first and epoch.epoch == 1 else epoch)
+        return super().train(job)
+
+
 class FlakyProbe(Probe):
     calls = 0
 
@@ -128,6 +142,8 @@ class SelectPlugin:
                                   cached_features=True, epoch_seconds=seconds, depth=0))
         register(SlowingProbe("slowing", "slower after its first trial", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
         register(RecordingProbe("recording", "notes the test split it is given", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
+        register(SlowOnLaterSourcesProbe("slow_later", "a slow first epoch on later sources", defaults={"epochs": 4, "lr": 0.05},
+                                         cached_features=True, depth=0))
         register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
         register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}, cached_features=True))
         register(GreedyProbe("greedy", "needs a small batch", defaults={"epochs": 2, "lr": 0.05, "batch_size": 32}, cached_features=True))
@@ -137,6 +153,7 @@ class SelectPlugin:
     @autotl.hookimpl
     def register_regularizers(self, register):
         register(NanPenalty("nan_penalty", "a loss term that is not a number"))
+        register(NoRegularizer("none_either", "no penalty either: a second candidate per source and strategy"))
 
 
 class SlowStart:
@@ -158,7 +175,21 @@ def select_setup(tiny, register_plugin, tmp_path):
     FlakyProbe.calls = 0
     RecordingProbe.test_sizes = []
     SlowingProbe.trials = 0
+    SlowOnLaterSourcesProbe.first_source = None
     return tmp_path
+
+
+@pytest.fixture
+def twin(tiny, register_plugin):
+    """A second source, ``twin``: the tiny model again under another name."""
+    from fakes import FakeSource
+
+    class TwinPlugin:
+        @autotl.hookimpl
+        def register_sources(self, register):
+            register(FakeSource("twin", checkpoint=tiny.checkpoint))
+
+    register_plugin(TwinPlugin(), "twin-plugin")
 
 
 def runs() -> list:
@@ -405,22 +436,22 @@ def test_small_images_are_not_blown_up_to_the_full_input_size(side, native, expe
     assert image_size(dataset, source) == expected
 
 
-def test_one_training_step_is_timed_and_other_sources_are_scaled_by_their_featurizing_time(select_setup, colour_images, tiny,
-                                                                                             register_plugin):
-    from fakes import FakeSource
-
-    class TwinPlugin:
-        @autotl.hookimpl
-        def register_sources(self, register):
-            register(FakeSource("twin", checkpoint=tiny.checkpoint))
-
-    register_plugin(TwinPlugin(), "twin-plugin")
+def test_one_training_step_is_timed_and_other_sources_are_scaled_by_their_featurizing_time(select_setup, colour_images, twin):
     messages = []
     result = autotl.select(colour_images, 20, models=["tiny", "twin"], strategies=["finetune"], regularizers=["none"],
                            progress=messages.append)
     assert sum("timing a training step" in m for m in messages) == 1
     trials = [row for row in result.leaderboard if row["trial"] is not None]
     assert {row["source"] for row in trials} == {"tiny", "twin"} and all(row["predicted_s"] > 0 for row in trials)
+
+
+def test_a_sources_first_trial_is_not_pruned_for_a_slower_first_epoch_than_another_sources(select_setup, colour_images, twin):
+    result = autotl.select(colour_images, 3600, models=["tiny", "twin"], strategies=["slow_later"], regularizers=["none", "none_either"],
+                           progress=lambda message: None)
+    trials = sorted((row for row in result.leaderboard if row["trial"] is not None), key=lambda row: row["trial"])
+    later = next(row for row in trials if row["source"] != trials[0]["source"])
+    assert later["trial"] == 2 and later["state"] == "complete"  # after the two first guesses on the first source,
+    # whose second one's first epoch, ranked against it by plain successive halving, would prune it there
 
 
 def test_cross_validation_judges_each_trial_by_the_mean_over_its_folds(select_setup, colour_images):

@@ -3,7 +3,7 @@
 A linear probe's first epoch and a fine-tuning run's first epoch say different things: one
 optimisation pass of a fresh head against one of the whole network. Comparing them would prune
 whichever learns more slowly per epoch, not whichever ends worse. So each group of like trials
-(here: trials of one strategy) gets its own successive-halving pruner, and sees only its group,
+(``select``'s: trials of one source and strategy) gets its own successive-halving pruner, and sees only its group,
 the way Optuna's Hyperband gives each bracket a study of its own trials.
 """
 

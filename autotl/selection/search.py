@@ -290,7 +290,7 @@ class Selector:
         study = self.study = optuna.create_study(
             study_name=self.study_name, storage=open_storage(self.storage), direction="maximize", load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=self.seed),
-            pruner=AmongLikeTrials(lambda trial: everyone[trial.params["candidate"]].strategy.name if trial.params.get("candidate") in everyone else ""),
+            pruner=AmongLikeTrials(lambda trial: like_trials(everyone.get(trial.params.get("candidate")))),
         )
         seen = self.resume(study, by_label)
         if not study.trials:
@@ -674,6 +674,13 @@ def transferability(scorers: list[Scorer], source, backbone, features: np.ndarra
         except Exception as error:  # a plugin's scorer must not end the selection
             warn(f"  Warning: scorer {scorer.name} failed on {source.name} ({type(error).__name__}: {error})")
     return scores
+
+
+def like_trials(candidate: Candidate | None) -> str:
+    """The pruner's groups: trials of one source and strategy. Epochs of different strategies
+    train different weights, and features of different scales train a head at different speeds:
+    an early epoch ranks neither against the other, and a source's first trial runs to the end."""
+    return f"{candidate.source.name} {candidate.strategy.name}" if candidate else ""
 
 
 def fallbacks(untried: list[tuple], too_long_now: tuple | None) -> list[tuple]:
