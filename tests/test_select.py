@@ -233,7 +233,7 @@ def test_a_winning_trial_that_leaves_no_time_to_refit_it_is_the_final_model(sele
                            clock=CLOCK, progress=messages.append)
     # After the first trial (45 s) its refit (60 s) no longer fit: that time went to a second trial, not to waiting.
     assert len([row for row in result.leaderboard if row["state"] == "complete"]) == 2
-    assert re.fullmatch(r"trial \d+'s own model, trained on train: a refit on train\+val would take ~60s, 10s were left", result.final_note)
+    assert re.fullmatch(r"trial \d+'s own model, trained on train: a refit on train\+val would take ~60\.0s, 10\.0s were left", result.final_note)
     assert not any(message.startswith("Refitting") for message in messages)
     assert result.elapsed_s <= 100
     assert mlflow.get_run(result.run_id).data.tags["autotl.final_model"] == "trial"

@@ -523,8 +523,8 @@ class Selector:
         if self.kept is None or self.kept[0] is not best or self.budget.fits(needed):
             return *self.refit(best), ""
         trained, job = self.kept[1:]
-        note = (f"trial {best.trial}'s own model, trained on train: a refit on train+val would take ~{needed:.0f}s, "
-                f"{max(0.0, self.budget.left()):.0f}s were left")
+        note = (f"trial {best.trial}'s own model, trained on train: a refit on train+val would take ~{needed:.1f}s, "
+                f"{max(0.0, self.budget.left()):.1f}s were left")
         self.progress(f"Keeping {note}")
         job = self.job(self.candidate(best.candidate), job.params, {**job.splits, "test": self.dataset.splits["test"]})
         trained.probabilities["test"] = self.test_probabilities(trained, job.params.batch_size)
