@@ -523,12 +523,15 @@ class Selector:
         if self.kept is None or self.kept[0] is not best or self.budget.fits(needed):
             return *self.refit(best), ""
         trained, job = self.kept[1:]
-        note = (f"trial {best.trial}'s own model, trained on train: a refit on train+val would take ~{needed:.1f}s, "
-                f"{max(0.0, self.budget.left()):.1f}s were left")
+        note = f"trial {best.trial}'s own model, trained on train: a refit on train+val {self.short_of_time(needed)}"
         self.progress(f"Keeping {note}")
         job = self.job(self.candidate(best.candidate), job.params, {**job.splits, "test": self.dataset.splits["test"]})
         trained.probabilities["test"] = self.test_probabilities(trained, job.params.batch_size)
         return trained, job, note
+
+    def short_of_time(self, needed: float) -> str:
+        """Why something was not run, to a tenth of a second: whole seconds can print a need equal to what was left."""
+        return f"would take ~{needed:.1f}s, {max(0.0, self.budget.left()):.1f}s were left"
 
     def refit(self, best: Row) -> tuple[TrainedModel, TrainingJob]:
         """The best trial again on train+val, for its best epoch count; test seen once, here."""
@@ -551,8 +554,7 @@ class Selector:
         test_s = self.test_seconds(candidate.source.name)
         affordable = int((self.budget.left() - test_s) // per_epoch) if per_epoch > 0 else epochs * len(LR_SCALES)
         if affordable < 1:
-            return None, (f"not trained: one epoch and the test would take ~{per_epoch + test_s:.0f}s, "
-                          f"{max(0.0, self.budget.left()):.0f}s were left")
+            return None, f"not trained: one epoch and the test {self.short_of_time(per_epoch + test_s)}"
         rates = sorted(LR_SCALES, key=lambda scale: scale != 1.0)[: len(LR_SCALES) if affordable >= len(LR_SCALES) else 1]
         epochs_run = min(epochs, max(1, affordable // len(rates)))
         results, run_s = [], 0.0
