@@ -2,6 +2,7 @@
 
 import shlex
 import time
+from functools import partial
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -18,9 +19,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class Result:
-    source: str
+    source: str | None
+    """None when the classical no-transfer baseline won (``strategy`` is then ``classical``)."""
     strategy: str
-    regularizer: str
+    regularizer: str | None
     params: dict[str, Any]
     metric: str
     val_metric: float
@@ -32,9 +34,15 @@ class Result:
     train_command: str
     best_epoch: int
     baseline_test_accuracy: float | None = None
+    """The best test accuracy among the no-transfer baselines that trained."""
+    baselines: list[dict[str, Any]] = field(default_factory=list)
+    """Each no-transfer baseline's name, test accuracy, or why it was not trained."""
+    decision: str = ""
+    """Why the winner won, under noise."""
+    val_se: float | None = None
+    """The standard error of ``val_metric``."""
     budget_s: float | None = None
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
-    baseline_note: str = ""
     final_note: str = ""
     """Empty when the chosen trial was refit on train+val; else why the model is that trial's own."""
     exhausted: bool = False
@@ -113,6 +121,7 @@ def train(
 
     from autotl import reports, tracking
     from autotl.data.profile import profile
+    from autotl.training.classifier import save
     from autotl.training.features import FeatureCache
     from autotl.training.job import TrainingJob
     from autotl.training.metrics import score
@@ -161,7 +170,7 @@ def train(
         test_metric = score(metric, test_labels, test_predictions, len(dataset.classes))
         test_accuracy = score("accuracy", test_labels, test_predictions, len(dataset.classes))
         mlflow.log_metrics({"best_epoch": trained.fit.best_epoch, f"best_val_{metric}": trained.fit.val_metric, f"test_{metric}": test_metric, "test_accuracy": test_accuracy})
-        model_uri = tracking.log_classifier(trained.classifier, candidate.source, dataset.classes, job.inputs("test")[:3], register)
+        model_uri = tracking.log_model(partial(save, trained.classifier, candidate.source, dataset.classes), job.inputs("test")[:3], register)
         reports.log_training(trained.fit.history, metric, test_labels, test_predictions, dataset.classes)
         run_id = run.info.run_id
     command = _train_command(data, model, strategy, regularizer, params.as_dict(), metric, seed, intake, source_data)
@@ -218,9 +227,10 @@ def select(
     progress: Callable[[str], None] = lines,
     clock: Callable[[], float] = time.monotonic,
 ) -> Result:
-    """Scores every candidate on frozen features, searches the best within ``budget`` (the wall
-    time of the whole call), refits the winner on train+val (or keeps its trial's model when that
-    refit no longer fits), and trains the scratch baseline."""
+    """Scores every candidate on frozen features, probes every source and runs a proven portfolio,
+    searches the rest within ``budget`` (the wall time of the whole call), decides under noise,
+    refits the winner on train+val (or keeps its trial's model when that refit no longer fits),
+    and reports it beside the no-transfer baselines."""
     import mlflow
     import torch
 
@@ -228,7 +238,9 @@ def select(
     from autotl.data.profile import profile
     from autotl.processes import this_process
     from autotl.selection.budget import Budget, parse_budget
-    from autotl.selection.search import Row, Selector, folds, format_leaderboard, leaderboard
+    from autotl.selection.leaderboard import Row, format_leaderboard, leaderboard
+    from autotl.selection.search import Selector, folds
+    from autotl.training.classifier import save
     from autotl.training.features import FeatureCache
 
     clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
@@ -243,7 +255,8 @@ def select(
     uri = tracking.resolve_uri(tracking_uri)
     storage = _check_storage(storage) if storage else tracking.default_study_storage(uri)
     study = study or f"autotl-{dataset.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    trial_folds = folds(dataset, cv, seed)
+    if cv:
+        folds(dataset, cv, seed)  # a usage error now, before any run starts
     stale = tracking.kill_stale_runs(uri, experiment, study)
     if stale:
         progress(f"Study {study}: {stale} run(s) left RUNNING by an earlier process marked KILLED")
@@ -256,7 +269,7 @@ def select(
         selector = Selector(
             dataset, candidates, clock_budget, scratch=scratch, metric=metric, seed=seed, device=target_device,
             cache=FeatureCache(Path(cache_dir) if cache_dir else None), storage=storage, study_name=study, progress=progress,
-            source_data=setup.source_data, scorers=setup.registry.items("scorers"), folds=trial_folds,
+            source_data=setup.source_data, scorers=setup.registry.items("scorers"), cv=cv,
         )
         selection = selector.run()
         rows = selection.rows + [Row(item.what, item.what.split(" + ")[0], "", "", state="left out", reason=item.reason) for item in left_out]
@@ -266,40 +279,56 @@ def select(
             table += f"\n\nLeft out ({len(left_out)}):\n" + "\n".join(f"  - {line}" for line in summarise_left_out(left_out))
         mlflow.log_text(table, "leaderboard.txt")
         mlflow.log_dict({"leaderboard": board}, "leaderboard.json")
-        if selection.best is None:
+        if selection.chosen is None:
             progress(table)
             raise AutotlError(f"no trial finished within the budget of {clock_budget.seconds:.0f}s: give a larger --budget")
-        best = selection.best
-        final = selection.final_job
-        model_uri = tracking.log_classifier(selection.final.classifier, final.source, dataset.classes, final.inputs("test")[:3], register)
+        chosen = selection.chosen
+        test_inputs = [e.input for e in dataset.splits["test"]]
+        if selection.classical_won:
+            model_uri = tracking.log_model(selection.classical.model.save, test_inputs[:3], register)
+        else:
+            final = selection.final_job
+            model_uri = tracking.log_model(partial(save, selection.final.classifier, final.source, dataset.classes), test_inputs[:3], register)
+            reports.log_training(selection.final.fit.history, metric, final.labels("test"), selection.final.probabilities["test"].argmax(1), dataset.classes)
         reports.log_search(selector.study, board, selector.combined, metric)
-        reports.log_training(selection.final.fit.history, metric, final.labels("test"), selection.final.probabilities["test"].argmax(1), dataset.classes)
-        metrics = {f"test_{metric}": selection.test_metric, "test_accuracy": selection.test_accuracy, f"val_{metric}": best.val_metric}
-        if selection.baseline_test_accuracy is not None:
-            metrics["baseline_test_accuracy"] = selection.baseline_test_accuracy
+        baselines = [asdict(b) for b in selection.baselines]
+        trained = [b["test_accuracy"] for b in baselines if b["test_accuracy"] is not None]
+        baseline_accuracy = max(trained) if trained else None
+        metrics = {f"test_{metric}": selection.test_metric, "test_accuracy": selection.test_accuracy, f"val_{metric}": chosen.val_metric}
+        if baseline_accuracy is not None:
+            metrics["baseline_test_accuracy"] = baseline_accuracy
         mlflow.log_metrics(metrics)
-        mlflow.set_tags({"autotl.choice": best.candidate, "autotl.exhausted": str(selection.exhausted),
-                         "autotl.final_model": "trial" if selection.final_note else "refit on train+val"})
+        mlflow.log_dict({"baselines": baselines}, "baselines.json")
+        mlflow.set_tags({"autotl.choice": chosen.candidate, "autotl.exhausted": str(selection.exhausted), "autotl.decision": selection.decision[:5000],
+                         "autotl.final_model": "classical baseline" if selection.classical_won else "trial" if selection.final_note else "refit on train+val"})
         run_id = run.info.run_id
-    params = {k: v for k, v in best.params.items() if k != "best_epoch"} | {"epochs": best.params["best_epoch"]}
     if selection.exhausted:
         progress("The search space was exhausted before the budget ran out.")
+    if selection.classical_won:
+        params, command, best_epoch = {"model": selection.classical.model.description}, "", 1
+        source, strategy, regularizer = None, "classical", None
+    else:
+        params = {k: v for k, v in chosen.params.items() if k != "best_epoch"} | {"epochs": chosen.params["best_epoch"]}
+        command = _train_command(data, chosen.source, chosen.strategy, chosen.regularizer, params, metric, seed, intake, source_data)
+        best_epoch, source, strategy, regularizer = chosen.params["best_epoch"], chosen.source, chosen.strategy, chosen.regularizer
     return Result(
-        source=best.source,
-        strategy=best.strategy,
-        regularizer=best.regularizer,
+        source=source,
+        strategy=strategy,
+        regularizer=regularizer,
         params=params,
         metric=metric,
-        val_metric=best.val_metric,
+        val_metric=chosen.val_metric,
         test_metric=selection.test_metric,
         test_accuracy=selection.test_accuracy,
         run_id=run_id,
         model_uri=model_uri,
         elapsed_s=clock_budget.elapsed(),
-        train_command=_train_command(data, best.source, best.strategy, best.regularizer, params, metric, seed, intake, source_data),
-        best_epoch=best.params["best_epoch"],
-        baseline_test_accuracy=selection.baseline_test_accuracy,
-        baseline_note=selection.baseline_note,
+        train_command=command,
+        best_epoch=best_epoch,
+        baseline_test_accuracy=baseline_accuracy,
+        baselines=baselines,
+        decision=selection.decision,
+        val_se=chosen.val_se,
         final_note=selection.final_note,
         budget_s=clock_budget.seconds,
         leaderboard=board,

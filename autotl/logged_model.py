@@ -23,6 +23,13 @@ class AutotlModel(mlflow.pyfunc.PythonModel):
         self.load(Path(context.artifacts["bundle"]))
 
     def load(self, folder: Path) -> "AutotlModel":
+        """A fine-tuned classifier rebuilt from its source's code, or the classical baseline."""
+        from autotl import classical
+
+        if classical.is_classical(folder):
+            self.classical = classical.load(folder)
+            self.classes = self.classical.classes
+            return self
         import torch
 
         from autotl.plugins import build_registry
@@ -30,10 +37,13 @@ class AutotlModel(mlflow.pyfunc.PythonModel):
 
         sources = {source.name: source for source in build_registry().items("sources")}
         self.classifier, self.classes = classifier.load(folder, sources)
+        self.classical = None
         self.device = torch.device("cpu")
         return self
 
     def probabilities(self, inputs: list[str], batch_size: int = 64) -> np.ndarray:
+        if self.classical is not None:
+            return self.classical.probabilities(inputs)
         from autotl.training.classifier import predict_proba
 
         return predict_proba(self.classifier, inputs, self.classifier.backbone.preprocessor, self.device, batch_size)

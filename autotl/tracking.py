@@ -12,7 +12,7 @@ import tempfile
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import mlflow
 
@@ -131,18 +131,18 @@ def log_dataset(dataset, report: dict) -> None:
     mlflow.log_params({"data.path": str(dataset.path), "data.modality": dataset.modality, "data.classes": len(dataset.classes)})
 
 
-def log_classifier(classifier, source, classes: tuple[str, ...], example: list[str], register: str | None = None) -> str:
-    """Logs the model as an MLflow pyfunc that carries its labels and preprocessing, with a few of
-    its inputs as the input example (the signature comes from ``predict``'s type hints); returns
-    its runs:/ URI, or its models:/NAME/VERSION URI once ``register`` puts it in the model registry."""
+def log_model(write_bundle: Callable[[Path], Path], example: list[str], register: str | None = None) -> str:
+    """Logs a model as an MLflow pyfunc whose bundle (``write_bundle(folder)``: weights or arrays,
+    labels and preprocessing) is all it loads from, with a few of its inputs as the input example
+    (the signature comes from ``predict``'s type hints); returns its runs:/ URI, or its
+    models:/NAME/VERSION URI once ``register`` puts it in the model registry."""
     from autotl.logged_model import AutotlModel
-    from autotl.training import classifier as bundle
 
     pyfunc_logger = logging.getLogger("mlflow.pyfunc")
     level = pyfunc_logger.level
     with tempfile.TemporaryDirectory() as folder:
         pyfunc_logger.setLevel(logging.ERROR)  # its cloudpickle notice: the bundle, not the object, holds the model
-        path = bundle.save(classifier, source, classes, Path(folder) / "bundle")
+        path = write_bundle(Path(folder) / "bundle")
         mlflow.pyfunc.log_model(
             name="model",
             python_model=AutotlModel(),

@@ -220,7 +220,8 @@ def scores(name: str, data: Path) -> None:
 
     from autotl.api import _setup
     from autotl.data import IntakeOptions
-    from autotl.selection.search import image_size, transferability
+    from autotl.selection.scoring import transferability
+    from autotl.selection.search import image_size
     from autotl.training.features import FeatureCache
     from autotl.training.params import TrainParams
     from autotl.training.job import TrainingJob
@@ -275,7 +276,7 @@ def taus(name: str, scorers: list) -> dict[str, float]:
     """Weighted Kendall tau of each per-source score against fine-tuned accuracy over source x strategy."""
     from scipy.stats import weightedtau
 
-    from autotl.selection.search import combine
+    from autotl.selection.scoring import combine
 
     brute = [r for r in read_rows(RESULTS / "selection_bruteforce.csv") if r["target"] == name]
     accuracy: dict[tuple[str, str], float] = {}

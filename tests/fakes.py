@@ -94,3 +94,13 @@ def labelled_rows(counts: dict[str, int]) -> list[list[str]]:
     for label, count in counts.items():
         rows += [[f"{label} example number {i}", label] for i in range(count)]
     return rows
+
+
+class FakeClock:
+    """Time that moves only when a test strategy says an epoch took so many seconds."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -48,7 +48,7 @@ def test_an_epoch_counts_every_batch_and_the_validation():
 
 
 def test_head_trials_are_costed_as_a_fixed_part_plus_a_part_per_epoch():
-    from autotl.selection.search import fixed_plus_proportional
+    from autotl.selection.costs import fixed_plus_proportional
 
     assert fixed_plus_proportional([(1, 2.0)], 10) == pytest.approx(20.0)  # one count seen: in proportion, an overestimate
     assert fixed_plus_proportional([(1, 2.0), (11, 3.0)], 51) == pytest.approx(1.9 + 0.1 * 51)

@@ -23,16 +23,7 @@ from autotl.regularizers.none import NoRegularizer
 from autotl.scorers import FunctionScorer
 from autotl.strategies.probe import Probe
 from autotl.training.params import Setting
-
-
-class FakeClock:
-    """Time that moves only when a test strategy says an epoch took ``epoch_seconds``."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from fakes import FakeClock
 
 
 CLOCK = FakeClock()
@@ -169,7 +160,15 @@ class SlowStart:
 
 
 @pytest.fixture
-def select_setup(tiny, register_plugin, tmp_path):
+def select_setup(tiny, register_plugin, tmp_path, monkeypatch):
+    """The test strategies, on the validation split alone: these tests count fake seconds of
+    single trials, which the probes' automatic cross-validation would multiply by its folds. The
+    classical baseline runs and is reported, but is not chosen (raw pixels tell reddish from
+    bluish perfectly): these tests follow the trials."""
+    from autotl.selection import search
+
+    monkeypatch.setattr(search, "auto_folds", lambda dataset: 0)
+    monkeypatch.setattr(search, "beats_by_more_than_noise", lambda challenger, incumbent: False)
     register_plugin(SelectPlugin(), "select-plugin")
     CLOCK.now = 0.0
     FlakyProbe.calls = 0
@@ -250,34 +249,45 @@ def test_after_a_start_that_spent_the_whole_budget_one_cheap_trial_still_gives_a
     assert result.final_note.startswith("trial ") and result.elapsed_s <= 105  # no time to refit it
 
 
-def test_the_baseline_stops_when_a_run_took_longer_than_predicted(select_setup, colour_images, monkeypatch):
+def test_scratch_trains_its_whole_schedule_or_is_reported_as_not_trained(select_setup, colour_images, monkeypatch):
+    from autotl.selection import costs
     from autotl.strategies.finetune import Finetune
 
+    epochs = []
     train = Finetune.train
 
-    def slow_from_scratch(self, job):  # the cost model, on the fake clock, predicts nothing for it
-        CLOCK.now += 0 if self.pretrained else 30
+    def noting_epochs(self, job):
+        epochs.append(job.params.epochs)
         return train(self, job)
 
-    monkeypatch.setattr(Finetune, "train", slow_from_scratch)
-    result = autotl.select(colour_images, 130, models=["tiny"], strategies=["ticking45"], regularizers=["none"],
-                           clock=CLOCK, progress=lambda message: None)
-    assert result.baseline_note == "cut to the budget: 5 of 5 epochs, 1 of 3 learning rates"
-    assert result.elapsed_s == pytest.approx(120)  # a trial and its refit, 45 s each, and one baseline run; three: 180
+    monkeypatch.setattr(Finetune, "train", noting_epochs)
+    roomy = autotl.select(colour_images, 3600, models=["tiny"], strategies=["ticking"], regularizers=["none"],
+                          progress=lambda message: None)
+    scratch = next(b for b in roomy.baselines if b["name"] == "scratch tiny")
+    assert epochs == [5] and scratch["test_accuracy"] is not None and scratch["note"] == ""  # its whole default schedule
+
+    epochs.clear()
+    monkeypatch.setattr(costs, "step_times", lambda *args, **kwargs: costs.StepTimes(50, 50))  # scratch: minutes an epoch
+    tight = autotl.select(colour_images, 100, models=["tiny"], strategies=["ticking30"], regularizers=["none"],
+                          clock=CLOCK, progress=lambda message: None)
+    scratch = next(b for b in tight.baselines if b["name"] == "scratch tiny")
+    assert epochs == [] and scratch["test_accuracy"] is None
+    assert re.fullmatch(r"not trained: its 5-epoch schedule and the test would take ~\d+\.\ds, \d+\.\ds were left", scratch["note"])
 
 
-def test_no_time_is_held_back_for_a_baseline_that_could_not_train_one_epoch_in_its_share(select_setup, colour_images, monkeypatch):
+def test_no_time_is_held_back_for_a_scratch_baseline_whose_schedule_exceeds_its_share(select_setup, colour_images, monkeypatch):
     from autotl.selection import costs
 
     monkeypatch.setattr(costs, "step_times", lambda *args, **kwargs: costs.StepTimes(50, 50))  # scratch: minutes an epoch
     messages = []
     result = autotl.select(colour_images, 100, models=["tiny"], strategies=["ticking30"], regularizers=["none"],
                            clock=CLOCK, progress=messages.append)
-    assert any("none kept for the baseline" in message for message in messages)
+    assert any("none kept for the scratch baseline" in message for message in messages)
     # Two 30 s trials and a 40 s refit: with 20 s held back for the baseline, only one trial would have fit.
     assert len([row for row in result.leaderboard if row["state"] == "complete"]) == 2
     assert result.final_note == "" and result.elapsed_s <= 100
-    assert result.baseline_test_accuracy is None and result.baseline_note.startswith("not trained: one epoch and the test would take")
+    classical, scratch = result.baselines
+    assert result.baseline_test_accuracy == classical["test_accuracy"] and scratch["test_accuracy"] is None
 
 
 def test_only_the_final_model_sees_the_test_split(select_setup, colour_images):
@@ -354,19 +364,20 @@ def test_every_applicable_scorer_scores_each_source(select_setup, colour_images,
 
 
 def test_a_setting_too_long_now_is_followed_by_its_candidate_at_the_next_fewer_epochs():
+    from autotl.selection.leaderboard import TrialKey as Key
     from autotl.selection.search import fallbacks
 
-    untried = [("a", 1.0, 0.5, ()), ("a", 1.0, 1.0, ()), ("a", 3.0, 1.0, ()), ("b", 1.0, 1.0, ())]
-    assert fallbacks(untried, ("a", 1.0, 2.0, ())) == [("a", 1.0, 1.0, ())]
-    assert fallbacks(untried, ("a", 0.3, 2.0, ())) == [("a", 1.0, 1.0, ()), ("a", 3.0, 1.0, ())]  # any rate at that length
-    assert fallbacks(untried, ("b", 1.0, 2.0, ())) == [("b", 1.0, 1.0, ())]
-    assert fallbacks(untried, ("b", 1.0, 1.0, ())) == untried  # nothing shorter left: any untried setting
+    untried = [Key("a", 1.0, 0.5), Key("a", 1.0, 1.0), Key("a", 3.0, 1.0), Key("b", 1.0, 1.0)]
+    assert fallbacks(untried, Key("a", 1.0, 2.0)) == [Key("a", 1.0, 1.0)]
+    assert fallbacks(untried, Key("a", 0.3, 2.0)) == [Key("a", 1.0, 1.0), Key("a", 3.0, 1.0)]  # any rate at that length
+    assert fallbacks(untried, Key("b", 1.0, 2.0)) == [Key("b", 1.0, 1.0)]
+    assert fallbacks(untried, Key("b", 1.0, 1.0)) == untried  # nothing shorter left: any untried setting
     assert fallbacks(untried, None) == untried
 
 
 def test_scores_are_standardised_across_sources_and_averaged_over_the_ranking_scorers():
     from autotl.scorers import FunctionScorer
-    from autotl.selection.search import combine
+    from autotl.selection.scoring import combine
 
     scorers = [FunctionScorer("logme", ""), FunctionScorer("knn", ""), FunctionScorer("hscore", "", ranks_sources=False)]
     combined = combine({"a": {"logme": 1.0, "knn": 0.9, "hscore": 9.0}, "b": {"logme": 3.0, "knn": 0.5, "hscore": 1.0},

@@ -51,10 +51,26 @@ def select_command(
         return
     typer.echo(result.leaderboard_text)
     typer.echo("")
-    typer.echo(f"Chosen: {result.source} + {result.strategy} + {result.regularizer} (val {result.metric} {result.val_metric:.4f})")
-    typer.echo(f"Final model: {result.final_note or 'refit on train+val'}")
-    baseline = "n/a" if result.baseline_test_accuracy is None else f"{result.baseline_test_accuracy:.4f}"
-    note = f" ({result.baseline_note})" if result.baseline_note else ""
-    typer.echo(f"Test accuracy {result.test_accuracy:.4f}; scratch baseline {baseline}{note}")
-    typer.echo(f"Model: {result.model_uri}   ({result.elapsed_s:.0f}s of {result.budget_s:.0f}s)")
-    typer.echo(f"Reproduce: {result.train_command}")
+    for line in summary(result):
+        typer.echo(line)
+
+
+def summary(result) -> list[str]:
+    """What the user chose and what it bought, after the leaderboard."""
+    se = f" ± {result.val_se:.4f}" if result.val_se is not None else ""
+    chosen = (f"{result.source} + {result.strategy} + {result.regularizer}" if result.source is not None
+              else f"no transfer: {result.params['model']}")
+    lines = [f"Chosen: {chosen} (val {result.metric} {result.val_metric:.4f}{se})",
+             f"Why: {result.decision}",
+             f"Final model: {result.final_note or 'refit on train+val'}",
+             f"Test accuracy {result.test_accuracy:.4f}"]
+    for baseline in result.baselines:
+        outcome = f"{baseline['test_accuracy']:.4f}" if baseline["test_accuracy"] is not None else baseline["note"]
+        lines.append(f"  no-transfer baseline {baseline['name']}: {outcome}")
+    if result.baseline_test_accuracy is not None:
+        uplift = 100 * (result.test_accuracy - result.baseline_test_accuracy)
+        lines.append(f"Uplift over the best no-transfer baseline: {uplift:+.1f} points of test accuracy")
+    lines.append(f"Model: {result.model_uri}   ({result.elapsed_s:.0f}s of {result.budget_s:.0f}s)")
+    if result.train_command:
+        lines.append(f"Reproduce: {result.train_command}")
+    return lines

@@ -1,7 +1,7 @@
 """Predicted seconds for the work ``select`` plans, from short calibrations on real batches."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -90,3 +90,97 @@ def _synced(clock: Callable[[], float], device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return clock()
+
+
+FROZEN_GUESS_S = 1.0
+"""What a trial on cached features is taken to cost until one has been timed."""
+
+
+class CostModel:
+    """Predicted seconds of each trial, refit and test pass, learnt from the trials as they run.
+
+    ``job(candidate, params)`` builds a training job on the selection's splits; ``num_blocks``
+    and ``inference_s`` (seconds per input to featurize, by source) fill in as the
+    zero-training stage loads and times each source.
+    """
+
+    def __init__(self, dataset, job: Callable, clock: Callable[[], float], progress: Callable[[str], None], source_data: bool = False):
+        self.dataset, self.job, self.clock, self.progress, self.source_data = dataset, job, clock, progress, source_data
+        self.num_blocks: dict[str, int] = {}
+        self.inference_s: dict[str, float] = {}
+        self.step_times: dict[tuple[str, int, int], StepTimes] = {}
+        """Calibrated step times by (source, image size, batch size)."""
+        self.head_times: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        """(epochs, seconds) of trials on cached features, by (source, strategy)."""
+        self.trial_times: dict[str, list[tuple[float, float]]] = {}
+        """(modelled, real) seconds of each source's end-to-end trials so far."""
+
+    def predicted(self, candidate, params) -> float:
+        """Seconds one fit should take. A head's: fitted to its earlier trials' epochs and seconds
+        (a guess before any). End to end: the calibrated step times scaled by the strategy's and
+        regularizer's work, then fitted to how long this source's trials really took against that
+        model (loading, evaluation and the device's moods are not in it)."""
+        if candidate.strategy.cached_features:
+            seen = self.head_times.get((candidate.source.name, candidate.strategy.name))
+            return fixed_plus_proportional(seen, params.epochs) if seen else FROZEN_GUESS_S
+        modelled = self.modelled(candidate, params)
+        seen = self.trial_times.get(candidate.source.name)
+        return fixed_plus_proportional(seen, modelled) if seen else modelled
+
+    def modelled(self, candidate, params) -> float:
+        times = self.step_times_of(candidate, params)
+        cost = candidate.strategy.step_cost(params, self.num_blocks.get(candidate.source.name, 0), self.source_data)
+        splits = self.dataset.splits
+        return epoch_seconds(times, cost, candidate.regularizer.extra_forwards, len(splits["train"]), len(splits["val"]), params.batch_size) * params.epochs
+
+    def step_times_of(self, candidate, params) -> StepTimes:
+        """A training step is timed once per input and batch size, on the first source that needs it
+        (seconds of a large text model's budget); another source's step is that one's scaled by their
+        featurizing times, which the zero-training stage measured for free. A trial's real time then
+        corrects the scale (``predicted``). A source featurized from the cache is timed itself."""
+        key = (candidate.source.name, params.image_size, params.batch_size)
+        if key in self.step_times:
+            return self.step_times[key]
+        reference = self.timed_alike(key)
+        if reference is not None:
+            return scaled(self.step_times[reference], self.inference_s[key[0]] / self.inference_s[reference[0]])
+        self.progress(f"  timing a training step of {candidate.source.name} for the cost model")
+        self.step_times[key] = step_times(self.job(candidate, params), self.clock, self.progress)
+        return self.step_times[key]
+
+    def timed_alike(self, key: tuple[str, int, int]) -> tuple[str, int, int] | None:
+        """A source timed at the same input and batch size, when its featurizing time and ``key``'s are known."""
+        if not self.inference_s.get(key[0]):
+            return None
+        return next((k for k in self.step_times if k[1:] == key[1:] and self.inference_s.get(k[0])), None)
+
+    def can_predict(self, candidate, params) -> bool:
+        """Whether ``predicted`` can answer without timing a step (which costs time of its own)."""
+        key = (candidate.source.name, params.image_size, params.batch_size)
+        return candidate.strategy.cached_features or key in self.step_times or self.timed_alike(key) is not None
+
+    def observed(self, candidate, params, seconds: float, epochs_run: int) -> None:
+        """Learns from a trial's real time (every fold's epochs: each costs about one epoch)."""
+        if candidate.strategy.cached_features:
+            self.head_times.setdefault((candidate.source.name, candidate.strategy.name), []).append((epochs_run, seconds))
+        else:
+            modelled = self.modelled(candidate, replace(params, epochs=epochs_run))
+            self.trial_times.setdefault(candidate.source.name, []).append((modelled, seconds))
+
+    def test_seconds(self, source: str) -> float:
+        """The final model's one pass over the test split: about what featurizing it takes."""
+        return len(self.dataset.splits["test"]) * self.inference_s.get(source, 0.0)
+
+
+def fixed_plus_proportional(seen: list[tuple[float, float]], amount: float) -> float:
+    """Seconds for ``amount`` of work (epochs, or modelled seconds) from the (amount, seconds) of
+    earlier trials: a fixed cost plus a cost in proportion once two amounts were seen (a trial
+    pruned after one epoch is mostly fixed cost), else in proportion alone, which overestimates."""
+    import numpy as np
+
+    amounts, seconds = zip(*seen)
+    if len(set(amounts)) > 1:
+        rate, fixed = np.polyfit(amounts, seconds, 1)
+        if rate > 0:
+            return max(0.0, float(fixed)) + float(rate) * amount
+    return max(s / a for a, s in seen) * amount

@@ -30,7 +30,8 @@ class Strategy(ABC):
     loop settings that suit it (see :class:`autotl.training.params.TrainParams`);
     ``settings``: its own hyperparameters, which ``--set`` takes and ``select``
     searches. ``cached_features``: it trains on frozen features from the cache,
-    so an epoch costs a head's work, not the backbone's. ``depth``: how much of the source it
+    so an epoch costs a head's work, not the backbone's. ``schedule``: it trains by epochs at a
+    learning rate; False for a closed-form or convex fit, for which ``select`` searches neither. ``depth``: how much of the source it
     adapts, 0 (frozen features) to 1 (every weight), which ``select``'s priors match to the data;
     None leaves it out of the first guesses.
     """
@@ -43,6 +44,7 @@ class Strategy(ABC):
     settings: tuple[Setting, ...] = ()
     cached_features: bool = False
     depth: float | None = None
+    schedule: bool = True
 
     def step_cost(self, params: "TrainParams", blocks: int, source_data: bool) -> StepCost:
         """The work of one training step, for ``select``'s cost model (not asked of strategies

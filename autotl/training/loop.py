@@ -10,7 +10,7 @@ from torch import nn
 
 from autotl.regularizers import Term
 from autotl.sources.backbone import move_batch
-from autotl.training.metrics import score
+from autotl.training.metrics import log_loss, score
 from autotl.training.params import TrainParams
 
 
@@ -101,7 +101,7 @@ def fit(
             float(np.mean(losses)),
             score(metric, labels, predictions, num_classes),
             score("accuracy", labels, predictions, num_classes),
-            float(-np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, None)).mean()),  # torch alone: no scikit-learn
+            log_loss(probabilities, labels),
         )
         history.append(result)
         on_epoch(result)

@@ -21,3 +21,9 @@ def score(metric: str, labels, predictions, num_classes: int) -> float:
         f1 = np.divide(2 * true_positives, denominators, out=np.zeros(num_classes), where=denominators > 0)
         return float(f1.mean())
     raise ValueError(f"unknown metric {metric!r}: choose from {', '.join(METRICS)}")
+
+
+def log_loss(probabilities, labels) -> float:
+    """Mean negative log-likelihood of the true classes (clipped, so a confident miss is finite)."""
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    return float(-np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, None)).mean())

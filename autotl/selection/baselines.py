@@ -1,0 +1,67 @@
+"""The no-transfer baselines a selection reports beside its choice, so that the uplift it prints
+is what transfer bought: the classical one (:mod:`autotl.classical`), which costs seconds and
+always runs, and ``scratch`` (the chosen architecture from random weights), which runs only with
+its whole default schedule: a truncated one-epoch scratch says nothing."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from autotl import classical
+from autotl.data import Dataset, Example
+from autotl.selection.leaderboard import Row
+from autotl.selection.noise import binomial_se, fold_se
+from autotl.training.metrics import score
+
+CLASSICAL = "no transfer"
+
+
+@dataclass
+class Baseline:
+    name: str
+    test_accuracy: float | None
+    note: str = ""
+    """Why it did not train, when it did not."""
+
+
+@dataclass
+class ClassicalResult:
+    row: Row
+    """Its validation score on the same folds or split as the candidates, with its standard error."""
+    model: classical.ClassicalModel
+    """Fitted on train+val."""
+    test_accuracy: float
+    test_metric: float
+
+
+def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metric: str, seed: int) -> ClassicalResult:
+    """Validated on each of ``folds`` (train+val's folds, or the train/val split), then fitted on
+    train+val and tested once."""
+    classes = dataset.classes
+    index = {label: i for i, label in enumerate(classes)}
+    side = _median_side(dataset)
+
+    def fitted(examples: list[Example]) -> classical.ClassicalModel:
+        return classical.fit(dataset.modality, [e.input for e in examples], [index[e.label] for e in examples], classes, seed, side)
+
+    def scored(model: classical.ClassicalModel, examples: list[Example], name: str) -> float:
+        predictions = model.probabilities([e.input for e in examples]).argmax(1)
+        return score(name, [index[e.label] for e in examples], predictions, len(classes))
+
+    values = [scored(fitted(fold["train"]), fold["val"], metric) for fold in folds]
+    validated = sum(len(fold["val"]) for fold in folds)
+    mean = float(np.mean(values))
+    se = fold_se(values, validated) if len(folds) > 1 else binomial_se(mean, validated)
+    final = fitted(dataset.splits["train"] + dataset.splits["val"])
+    test = dataset.splits["test"]
+    row = Row(f"{CLASSICAL}: {final.description}", "", "classical", "", val_metric=mean, val_se=se, folds=len(folds),
+              state="baseline", reason="no-transfer baseline, on the same folds as the candidates"
+              if len(folds) > 1 else "no-transfer baseline, on the same validation split as the candidates")
+    return ClassicalResult(row, final, scored(final, test, "accuracy"), scored(final, test, metric))
+
+
+def _median_side(dataset: Dataset) -> int:
+    sizes = dataset.summary
+    if dataset.modality != "image" or "width" not in sizes:
+        return classical.RAW_SIDE
+    return int(min(sizes["width"]["median"], sizes["height"]["median"]))

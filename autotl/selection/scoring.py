@@ -1,0 +1,94 @@
+"""The zero-training stage: each source featurizes the data once (cached), and every applicable
+transferability scorer scores its frozen training features; the sources are ranked by the
+standardised mean of the scores, and all but the best few are dropped."""
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+from autotl.needs import Capability, unmet
+from autotl.progress import bar
+from autotl.registry import Candidate
+from autotl.scorers import Scorer, ScoringInputs
+from autotl.selection import costs
+from autotl.selection.budget import Budget
+from autotl.selection.leaderboard import Row, format_scores, row_for
+
+SCORING_SHARE = 0.35
+"""At most this share of the budget goes to featurizing and scoring sources..."""
+FIRST_SOURCE_SHARE = 0.6
+"""...except for the cheapest source, which may take this much: without one there is nothing to search."""
+TOP_SOURCES = 3
+
+
+def score_sources(candidates: list[Candidate], job: Callable, cost_model: "costs.CostModel", scorers: list[Scorer],
+                  budget: Budget, progress: Callable[[str], None], report: Callable[[str], None]
+                  ) -> tuple[list[str], dict[str, dict[str, float]], dict[str, float], list[Row]]:
+    """Scores each source, cheapest first, on its frozen training features (featurizing val too:
+    every probe needs it). Returns the sources kept (best combined score first), every source's
+    scores, the combined scores, and the rows of the candidates dropped, with why."""
+    sources = {c.source.name: c for c in candidates}
+    scores: dict[str, dict[str, float]] = {}
+    dropped: list[str] = []
+    reasons: dict[str, str] = {}
+    for name, candidate in sorted(sources.items(), key=lambda item: item[1].source.spec.flops_per_sample):
+        trial_job = job(candidate)
+        backbone = trial_job.load_backbone(pretrained=True)
+        cost_model.num_blocks[name] = len(backbone.blocks)
+        per_input = costs.seconds_per_input(trial_job, backbone, budget.clock)
+        missing = trial_job.cache.missing(backbone, trial_job.source, [e for split in trial_job.splits.values() for e in split])
+        predicted = (per_input or 0.0) * len(missing)
+        if per_input:
+            cost_model.inference_s[name] = per_input
+        progress(f"  {name}: featurizing the rest should take ~{predicted:.0f}s")
+        allowance = budget.seconds * (SCORING_SHARE if scores else FIRST_SOURCE_SHARE)
+        if budget.elapsed() + predicted > allowance:
+            dropped.append(name)
+            reasons[name] = f"featurizing it would take ~{predicted:.0f}s, past the scoring share of the budget"
+            continue
+        with bar(report, f"featurizing {name}", len(missing), "inputs") as advance:
+            trial_job.cache.features(backbone, trial_job.source, trial_job.splits["val"], trial_job.device, on_batch=advance)
+            features = trial_job.cache.features(backbone, trial_job.source, trial_job.splits["train"], trial_job.device, on_batch=advance)
+        scores[name] = transferability(scorers, candidate.source, backbone, features, trial_job.labels("train"), progress)
+        progress(f"  {name}: {format_scores(scores[name])}")
+    combined = combine(scores, scorers)
+    ranked = sorted(combined, key=combined.get, reverse=True)
+    for name in ranked[TOP_SOURCES:]:
+        reasons[name] = f"combined score {combined[name]:.2f}, below the top {TOP_SOURCES}"
+    rows = [row_for(c, scores, state="dropped", reason=reasons[c.source.name]) for c in candidates if c.source.name in reasons]
+    return ranked[:TOP_SOURCES], scores, combined, rows
+
+
+def transferability(scorers: list[Scorer], source, backbone, features: np.ndarray, labels: list[int],
+                    warn: Callable[[str], None]) -> dict[str, float]:
+    """Each scorer whose needs the source meets, on its frozen features of the training inputs;
+    a scorer that raises is left out, with a warning."""
+    probabilities = None
+    if Capability.SOURCE_HEAD in source.spec.offers:
+        import torch
+
+        with torch.no_grad():
+            probabilities = torch.softmax(backbone.source_head(torch.from_numpy(features)).float(), dim=-1).numpy()
+    inputs = ScoringInputs(features, np.asarray(labels), probabilities)
+    scores = {}
+    for scorer in scorers:
+        if unmet(scorer.needs, source.spec.offers):
+            continue
+        try:
+            scores[scorer.name] = scorer.score(inputs)
+        except Exception as error:  # a plugin's scorer must not end the selection
+            warn(f"  Warning: scorer {scorer.name} failed on {source.name} ({type(error).__name__}: {error})")
+    return scores
+
+
+def combine(scores: dict[str, dict[str, float]], scorers: Iterable[Scorer]) -> dict[str, float]:
+    """One number per source: the mean, over the ranking scorers it has, of each score standardised
+    across the sources (scores live on different scales; a score every source ties on counts zero)."""
+    standardised: dict[str, list[float]] = {source: [] for source in scores}
+    for scorer in {s.name for s in scorers if s.ranks_sources} & {name for values in scores.values() for name in values}:
+        values = {source: v[scorer] for source, v in scores.items() if scorer in v and np.isfinite(v[scorer])}
+        spread = float(np.std(list(values.values()))) if values else 0.0
+        centre = float(np.mean(list(values.values()))) if values else 0.0
+        for source, value in values.items():
+            standardised[source].append((value - centre) / spread if spread > 0 else 0.0)
+    return {source: float(np.mean(z)) if z else 0.0 for source, z in standardised.items()}

@@ -1,0 +1,150 @@
+"""How ``select`` spends its budget and decides: probes on every source first, a portfolio next,
+the one-standard-error rule, and no-transfer baselines that always tell the uplift."""
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import autotl
+from autotl.selection.leaderboard import Row
+from autotl.selection.noise import beats_by_more_than_noise, binomial_se, fold_se, one_standard_error
+from autotl.strategies.finetune import Finetune
+from fakes import FakeClock
+
+
+CLOCK = FakeClock()
+
+
+@dataclass(frozen=True)
+class TickingFinetune(Finetune):
+    """Fine-tuning whose every epoch costs 10 fake seconds."""
+
+    def train(self, job):
+        report = job.on_epoch
+
+        def tick(epoch):
+            CLOCK.now += 10
+            report(epoch)
+
+        job.on_epoch = tick
+        return super().train(job)
+
+
+class StagesPlugin:
+    @autotl.hookimpl
+    def register_strategies(self, register):
+        register(TickingFinetune("ticking_finetune", "10 fake seconds an epoch", defaults={"lr": 1e-3, "epochs": 1}, depth=1.0))
+
+    @autotl.hookimpl
+    def register_sources(self, register):
+        from fakes import FakeSource
+
+        import tiny_plugin
+
+        register(FakeSource("twin", checkpoint=tiny_plugin.SOURCE.checkpoint))
+
+
+@pytest.fixture
+def stages(tiny, register_plugin, monkeypatch):
+    from autotl.selection import costs
+
+    monkeypatch.setattr(costs, "step_times", lambda *args, **kwargs: costs.StepTimes(0.01, 0.01))
+    register_plugin(StagesPlugin(), "stages-plugin")
+    CLOCK.now = 0.0
+
+
+def test_every_sources_probes_run_cross_validated_before_any_end_to_end_trial(stages, colour_images):
+    result = autotl.select(colour_images, 300, models=["tiny", "twin"], strategies=["linear_probe", "mlp_probe", "ticking_finetune"],
+                           regularizers=["none"], clock=CLOCK, progress=lambda message: None)
+    trials = sorted((row for row in result.leaderboard if row["trial"] is not None and row["state"] != "baseline"), key=lambda row: row["trial"])
+    first = trials[:4]
+    assert {(row["source"], row["strategy"]) for row in first} == {(s, p) for s in ("tiny", "twin") for p in ("linear_probe", "mlp_probe")}
+    assert all(row["folds"] == 5 and row["val_se"] > 0 and row["reason"].startswith("stage 1") for row in first)
+    assert any(row["strategy"] == "ticking_finetune" for row in trials[4:])  # end to end, after all of them
+    assert result.decision
+
+
+def row(candidate: str, value: float, se: float, depth: float, seconds: float = 1.0) -> Row:
+    return Row(candidate, "s", candidate, "none", val_metric=value, val_se=se, seconds=seconds, params={"depth": depth})
+
+
+def simplicity(r: Row) -> tuple:
+    return (r.params["depth"], r.seconds)
+
+
+def test_a_fine_tune_ahead_by_less_than_the_noise_loses_to_the_probe():
+    probe, finetune = row("probe", 0.80, 0.05, depth=0.0), row("finetune", 0.84, 0.06, depth=1.0, seconds=60)
+    chosen, why = one_standard_error([probe, finetune], simplicity)
+    assert chosen is probe and "within one standard error (0.0600) of the best, finetune at 0.8400" in why
+
+
+def test_a_fine_tune_ahead_by_more_than_the_noise_wins():
+    probe, finetune = row("probe", 0.80, 0.05, depth=0.0), row("finetune", 0.93, 0.03, depth=1.0, seconds=60)
+    chosen, why = one_standard_error([probe, finetune], simplicity)
+    assert chosen is finetune and "more than one standard error behind" in why
+
+
+def test_the_no_transfer_baseline_wins_only_by_more_than_its_noise():
+    transfer = row("probe", 0.50, 0.05, depth=0.0)
+    assert not beats_by_more_than_noise(row("classical", 0.54, 0.05, depth=0.0), transfer)
+    assert beats_by_more_than_noise(row("classical", 0.60, 0.05, depth=0.0), transfer)
+
+
+def test_standard_errors_never_claim_certainty_on_a_few_examples():
+    assert binomial_se(1.0, 15) > 0.05  # 15 out of 15 is not proof
+    assert binomial_se(0.5, 10_000) == pytest.approx(0.005, rel=0.01)
+    assert fold_se([1.0, 1.0, 1.0], examples=30) == pytest.approx(binomial_se(1.0, 30))  # folds agreeing by chance
+    assert fold_se([0.6, 0.9, 0.3], examples=3000) == pytest.approx(np.std([0.6, 0.9, 0.3], ddof=1) / np.sqrt(3))
+
+
+class BlindPlugin:
+    """A source whose features are all zero: its probe is at chance, whatever the data."""
+
+    @autotl.hookimpl
+    def register_sources(self, register):
+        from fakes import FakeSource
+
+        import tiny_plugin
+
+        class Blind(FakeSource):
+            def load(self, pretrained=True, folder=None):
+                backbone = super().load(pretrained, folder)
+                backbone.body.register_forward_hook(lambda module, inputs, output: output * 0)
+                return backbone
+
+        register(Blind("blind", checkpoint=tiny_plugin.SOURCE.checkpoint))
+
+
+def test_the_classical_baseline_is_in_the_json_and_can_be_the_final_model(cli, tiny, register_plugin, colour_images):
+    from autotl.classical import ARRAYS
+    from autotl.logged_model import load
+
+    register_plugin(BlindPlugin(), "blind-plugin")
+    result = cli("select", "--data", colour_images, "--budget", "1h", "--models", "blind", "--strategies", "linear_probe", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    classical = report["baselines"][0]
+    assert classical["name"].startswith("no transfer: logistic regression on 8x8 raw pixels") and classical["test_accuracy"] is not None
+    assert report["baseline_test_accuracy"] == max(b["test_accuracy"] for b in report["baselines"] if b["test_accuracy"] is not None)
+    assert report["strategy"] == "classical"
+    assert report["source"] is None and "beats every transfer candidate" in report["decision"]
+    model = load(report["model_uri"])
+    images = sorted(str(p) for p in colour_images.rglob("*.png"))
+    assert [p.prediction for p in model.predict(None, images)] == [p.split("/")[-2] for p in images]
+    bundle = next(p for p in (colour_images.parent / "mlruns").rglob(ARRAYS))
+    assert set(np.load(bundle, allow_pickle=False).files) == {"weight", "bias"}  # arrays, no pickle
+
+
+def test_the_classical_baseline_is_in_the_json_for_text_too(cli, tmp_path, monkeypatch, text_file):
+    monkeypatch.setenv("AUTOTL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    rows = [["text", "label"]] + [[f"{word} {topic} story number {i}", topic] for topic, word in (("sport", "match"), ("money", "bank"))
+                                  for i in range(12)]
+    data = text_file(rows)
+    result = cli("select", "--data", data, "--budget", "1h", "--models", "all-minilm-l6-v2", "--strategies", "linear_probe", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["baselines"][0]["name"].startswith("no transfer: logistic regression on TF-IDF of ")
+    assert report["baselines"][0]["test_accuracy"] is not None and report["baseline_test_accuracy"] is not None
