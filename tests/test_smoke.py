@@ -59,7 +59,7 @@ def test_train_then_predict(colour_images, tmp_path):
     env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
            "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("MLFLOW_TRACKING_URI", None)
-    trained = autotl("train", "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--set", "epochs=2", "--json", env=env, cwd=tmp_path)
+    trained = autotl("train", "--data", colour_images, "--model", "tiny", "--strategy", "mlp_probe", "--set", "epochs=2", "--json", env=env, cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     report = json.loads(trained.stdout)
     assert (tmp_path / "mlruns" / "mlflow.db").is_file()
