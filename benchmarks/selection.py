@@ -3,24 +3,28 @@
     python benchmarks/selection.py --cap-minutes 45
 
 For each target (the digits images and the Reuters R8 texts, each at two training sizes, each
-corpus with one held-out test split of up to 70 images or 50 texts per class) it
+corpus with one held-out test split of up to 70 images or 50 texts per class; and the eleven
+wider targets of `benchmarks/targets.py`, made from data that installs from the package
+registries) it
 
 1. fine-tunes every candidate of the search space below with `autotl.train` at the strategy's
    defaults and the image size `select` uses (brute force at a fixed resolution), on one
-   feature cache per target;
+   feature cache per target, and fits the obvious no-transfer baseline (`autotl.classical`:
+   logistic regression on raw pixels or TF-IDF) on train+val;
 2. scores every source on frozen training features with every registered scorer, timed;
 3. runs `autotl.select` on the same data, with the same search space and a fresh feature cache,
    within 9 % of the brute force's time (so that 1.1 x the budget stays under 10 %), once per
    seed (`--seeds`, 3 by default): the seed draws select's validation split and seeds its study.
 
-The search space: the offline sources plus two controls per modality, the source cut to its
-lower half of blocks (the upper half replaced by a fresh projection) and the source with random
-weights, so that a rank correlation has more than one or two sources to order; strategies
-`linear_probe`, `finetune` and `lp_ft`; regularizers `none` and `l2sp`.
+The search space: the offline sources, plus, on the first four targets, two controls per
+modality, the source cut to its lower half of blocks (the upper half replaced by a fresh
+projection) and the source with random weights, so that a rank correlation has more than one or
+two sources to order; strategies `linear_probe`, `mlp_probe`, `finetune`, `lp_ft` and
+`partial_freeze`; regularizers `none` and `l2sp`.
 
-It prints, per target and seed, the regret (best brute-force test accuracy minus the test accuracy of
-what `select` chose, in points) and `select`'s time over the brute force's, with their mean and
-worst over the seeds; and the weighted Kendall
+It prints, per target and seed, the regret (the best test accuracy of the brute force and the
+no-transfer baseline minus the test accuracy of what `select` chose, in points) and `select`'s
+time over the brute force's, with their mean, worst and spread over the seeds; and the weighted Kendall
 tau (scipy's `weightedtau`, hyperbolic weights on the top ranks) between each zero-training score
 and the test accuracy over source x strategy candidates (a candidate's accuracy: its best over the
 regularizers; its score: its source's), beside the model-size prior and kNN accuracy.
@@ -41,6 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from methods import append_row, read_rows  # noqa: E402
+import targets as registry_targets  # noqa: E402
 
 import autotl  # noqa: E402
 from autotl.errors import AutotlError  # noqa: E402
@@ -57,18 +62,23 @@ TARGETS = {
     "digits-900": ("efficientnet-lite0", "digits", 90),
     "reuters-80": ("all-minilm-l6-v2", "reuters", 10),
     "reuters-160": ("all-minilm-l6-v2", "reuters", 20),
+} | {  # the wider targets of benchmarks/targets.py: data that installs from the package registries
+    name: ("efficientnet-lite0" if target.kind == "image" else "all-minilm-l6-v2", "registry", target.per_class)
+    for name, target in registry_targets.TARGETS.items()
 }
 TEST_PER_CLASS = {"digits": 70, "reuters": 50}
 """Every target of a corpus is tested on the same held-out examples, up to so many per class: a test
 split carved from 80 texts would hold 16, one text 6 points of regret."""
 EXTRA_SOURCES = {"efficientnet-lite0": ["efficientnet-lite2"], "all-minilm-l6-v2": []}
-STRATEGIES = ["linear_probe", "finetune", "lp_ft"]
+STRATEGIES = ["linear_probe", "mlp_probe", "finetune", "lp_ft", "partial_freeze"]
 REGULARIZERS = ["none", "l2sp"]
 BUDGET_SHARE = 0.09
 BRUTE_FIELDS = ["target", "source", "strategy", "regularizer", "test_accuracy", "val_accuracy", "seconds"]
 SCORE_FIELDS = ["target", "source", "scorer", "value", "seconds", "num_params"]
 SELECT_FIELDS = ["target", "seed", "budget_s", "elapsed_s", "brute_force_s", "choice", "test_accuracy", "best_brute_force",
-                 "best_brute_force_accuracy", "regret_points", "time_ratio", "trials"]
+                 "best_brute_force_accuracy", "regret_points", "time_ratio", "trials", "decision"]
+CLASSICAL = ("none", "classical", "none")
+"""The brute force's row for the obvious no-transfer baseline (autotl.classical on train+val)."""
 
 
 # -- control sources -------------------------------------------------------------------------------
@@ -135,6 +145,8 @@ def materialise(name: str) -> Path:
     """The target's folder: a seeded sample of so many training examples per class, and the corpus's
     held-out test examples (autotl reads ``test`` as given and carves val out of ``train``)."""
     _, corpus, per_class = TARGETS[name]
+    if corpus == "registry":
+        return registry_targets.materialise(name, WORK)
     out = WORK / name
     if not out.is_dir():
         write = write_images if corpus == "digits" else write_texts
@@ -184,8 +196,11 @@ def write_texts(out: Path, train: dict[str, list[str]], test: dict[str, list[str
 
 
 def sources_of(name: str) -> list[str]:
+    """The offline sources, and for the project's first four targets the controls that give the tau
+    more than one or two sources to order (the wider targets measure regret, not tau)."""
     base = TARGETS[name][0]
-    return [base, *EXTRA_SOURCES[base], f"{base}-half", f"{base}-random"]
+    controls = [f"{base}-half", f"{base}-random"] if TARGETS[name][1] != "registry" else []
+    return [base, *EXTRA_SOURCES[base], *controls]
 
 
 # -- the three measurements ------------------------------------------------------------------------
@@ -198,6 +213,8 @@ def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
     done = {(r["target"], r["source"], r["strategy"], r["regularizer"]) for r in read_rows(RESULTS / "selection_bruteforce.csv")}
     setup = _setup(data, IntakeOptions(), "accuracy", "cpu", {"sources": sources_of(name), "strategies": STRATEGIES,
                                                               "regularizers": REGULARIZERS}, None)
+    if CLASSICAL not in {key[1:] for key in done}:
+        classical_row(name, setup.dataset)
     for c in setup.candidates:
         if (name, c.source.name, c.strategy.name, c.regularizer.name) in done:
             continue
@@ -212,6 +229,20 @@ def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
             "target": name, "source": c.source.name, "strategy": c.strategy.name, "regularizer": c.regularizer.name,
             "test_accuracy": result.test_accuracy, "val_accuracy": result.val_metric, "seconds": round(time.monotonic() - started, 2)})
     return True
+
+
+def classical_row(name: str, dataset) -> None:
+    """The obvious no-transfer baseline, fitted on train+val and tested once, as a brute-force row."""
+    from autotl import classical
+    from autotl.selection.baselines import _median_side
+
+    started = time.monotonic()
+    index = {label: i for i, label in enumerate(dataset.classes)}
+    pool, test = dataset.splits["train"] + dataset.splits["val"], dataset.splits["test"]
+    model = classical.fit(dataset.modality, [e.input for e in pool], [index[e.label] for e in pool], dataset.classes, 0, _median_side(dataset))
+    accuracy = float((model.probabilities([e.input for e in test]).argmax(1) == [index[e.label] for e in test]).mean())
+    append_row(RESULTS / "selection_bruteforce.csv", BRUTE_FIELDS, dict(zip(("target", "source", "strategy", "regularizer"), (name, *CLASSICAL))) | {
+        "test_accuracy": accuracy, "val_accuracy": "", "seconds": round(time.monotonic() - started, 2)})
 
 
 def scores(name: str, data: Path) -> None:
@@ -260,7 +291,7 @@ def select(name: str, data: Path, uri: str, seed: int) -> None:
                                    seed=seed, tracking_uri=uri, cache_dir=cache, study=f"benchmark-{name}-{seed}-{time.time():.0f}",
                                    progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True))
         except AutotlError as error:  # nothing chosen: the whole best accuracy is lost
-            result = autotl.api.Result("none", str(error), "", {}, "accuracy", 0.0, 0.0, 0.0, "", "", budget, "", 0)
+            result = autotl.api.Result("none", str(error), "", {}, "accuracy", 0.0, 0.0, 0.0, "", "", budget, "", 0, decision=str(error))
     append_row(RESULTS / "selection_select.csv", SELECT_FIELDS, {
         "target": name, "seed": seed, "budget_s": round(budget, 1), "elapsed_s": round(result.elapsed_s, 1), "brute_force_s": round(total, 1),
         "choice": f"{result.source} + {result.strategy} + {result.regularizer}", "test_accuracy": result.test_accuracy,
@@ -268,7 +299,8 @@ def select(name: str, data: Path, uri: str, seed: int) -> None:
         "best_brute_force_accuracy": best["test_accuracy"],
         "regret_points": round(100 * (float(best["test_accuracy"]) - result.test_accuracy), 2),
         "time_ratio": round(result.elapsed_s / total, 4),
-        "trials": sum(1 for row in result.leaderboard if row["trial"] is not None and row["state"] in ("complete", "pruned"))})
+        "trials": sum(1 for row in result.leaderboard if row["trial"] is not None and row["state"] in ("complete", "pruned")),
+        "decision": result.decision})
 
 
 # -- the tables ------------------------------------------------------------------------------------
@@ -308,12 +340,12 @@ def print_tables(scorers: list) -> None:
               f"({float(r['test_accuracy']):.3f}) | {float(r['regret_points']):.1f} | {float(r['elapsed_s']):.0f}s / "
               f"{float(r['brute_force_s']):.0f}s = {float(r['time_ratio']):.1%} | {r['trials']} |")
     print()
-    print("| target | seeds | mean regret (points) | worst regret | mean time ratio | worst time ratio |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| target | seeds | mean regret (points) | worst regret | spread between seeds (points) | mean time ratio | worst time ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in dict.fromkeys(r["target"] for r in runs):
         regrets = [float(r["regret_points"]) for r in runs if r["target"] == name]
         ratios = [float(r["time_ratio"]) for r in runs if r["target"] == name]
-        print(f"| {name} | {len(regrets)} | {sum(regrets) / len(regrets):.1f} | {max(regrets):.1f} | "
+        print(f"| {name} | {len(regrets)} | {sum(regrets) / len(regrets):.1f} | {max(regrets):.1f} | {max(regrets) - min(regrets):.1f} | "
               f"{sum(ratios) / len(ratios):.1%} | {max(ratios):.1%} |")
     names = [n for n in TARGETS if any(r["target"] == n for r in read_rows(RESULTS / "selection_scores.csv"))]
     table = {name: taus(name, scorers) for name in names}

@@ -139,7 +139,7 @@ def test_select_killed_mid_study_resumes_with_the_same_study(colour_images, tmp_
            "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("MLFLOW_TRACKING_URI", None)
     command = [sys.executable, "-m", "autotl", "select", "--data", str(colour_images), "--budget", "1h", "--models", "tiny",
-               "--strategies", "linear_probe", "--study", "killed"]
+               "--strategies", "mlp_probe", "--study", "killed"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path)
     finished = 0
     for line in process.stderr:
@@ -186,7 +186,7 @@ def test_two_processes_share_one_study_on_postgresql_and_never_run_a_trial_twice
     ran = [t for t in optuna.load_study(study_name=study, storage=storage).trials if "row" in t.user_attrs]
     keys = [json.dumps(t.user_attrs["key"]) for t in ran]
     assert len(keys) == len(set(keys))  # no setting trained twice
-    assert len(keys) == 9 + 3 * 9  # and every one trained once: 3 lr x 3 epochs, and x 3 hidden widths for the MLP
+    assert len(keys) == 1 + 3 * 9  # and every one trained once: the convex probe once, the MLP at 3 lr x 3 epochs x 3 widths
     assert len({t.user_attrs["process"] for t in ran}) == 2  # both processes did part of the work
     # Each leaderboard holds the other process's trials too: all of them for the one that ended last,
     # all but the one still running for the other.

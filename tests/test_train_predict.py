@@ -26,7 +26,7 @@ def train_json(cli, *args) -> dict:
 
 
 def test_train_reports_the_contract_and_logs_a_finished_run(cli, tiny, colour_images):
-    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--set", "epochs=4")
+    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "mlp_probe", "--set", "epochs=4")
     for key in ("source", "strategy", "regularizer", "params", "val_metric", "test_metric", "test_accuracy",
                 "baseline_test_accuracy", "run_id", "model_uri", "budget_s", "elapsed_s", "train_command", "leaderboard"):
         assert key in report
@@ -35,7 +35,7 @@ def test_train_reports_the_contract_and_logs_a_finished_run(cli, tiny, colour_im
     mlflow.set_tracking_uri(f"sqlite:///{Path('mlruns/mlflow.db').resolve()}")
     run = mlflow.get_run(report["run_id"])
     assert run.info.status == "FINISHED"
-    assert run.data.params["strategy"] == "linear_probe" and run.data.params["seed"] == "0"
+    assert run.data.params["strategy"] == "mlp_probe" and run.data.params["seed"] == "0"
     assert run.data.tags["version.torch"] == version("torch")
     history = mlflow.MlflowClient().get_metric_history(report["run_id"], "val_accuracy")
     assert [m.step for m in history] == [1, 2, 3, 4]
