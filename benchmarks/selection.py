@@ -234,12 +234,12 @@ def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
 def classical_row(name: str, dataset) -> None:
     """The obvious no-transfer baseline, fitted on train+val and tested once, as a brute-force row."""
     from autotl import classical
-    from autotl.selection.baselines import _median_side
+    from autotl.selection.baselines import median_side
 
     started = time.monotonic()
     index = {label: i for i, label in enumerate(dataset.classes)}
     pool, test = dataset.splits["train"] + dataset.splits["val"], dataset.splits["test"]
-    model = classical.fit(dataset.modality, [e.input for e in pool], [index[e.label] for e in pool], dataset.classes, 0, _median_side(dataset))
+    model = classical.fit(dataset.modality, [e.input for e in pool], [index[e.label] for e in pool], dataset.classes, 0, median_side(dataset))
     accuracy = float((model.probabilities([e.input for e in test]).argmax(1) == [index[e.label] for e in test]).mean())
     append_row(RESULTS / "selection_bruteforce.csv", BRUTE_FIELDS, dict(zip(("target", "source", "strategy", "regularizer"), (name, *CLASSICAL))) | {
         "test_accuracy": accuracy, "val_accuracy": "", "seconds": round(time.monotonic() - started, 2)})

@@ -39,7 +39,7 @@ def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metri
     train+val and tested once."""
     classes = dataset.classes
     index = {label: i for i, label in enumerate(classes)}
-    side = _median_side(dataset)
+    side = median_side(dataset)
 
     def fitted(examples: list[Example]) -> classical.ClassicalModel:
         return classical.fit(dataset.modality, [e.input for e in examples], [index[e.label] for e in examples], classes, seed, side)
@@ -60,7 +60,8 @@ def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metri
     return ClassicalResult(row, final, scored(final, test, "accuracy"), scored(final, test, metric))
 
 
-def _median_side(dataset: Dataset) -> int:
+def median_side(dataset: Dataset) -> int:
+    """The images' median shorter side, which raw pixels are not enlarged beyond."""
     sizes = dataset.summary
     if dataset.modality != "image" or "width" not in sizes:
         return classical.RAW_SIDE
