@@ -148,17 +148,20 @@ def load(folder: Path) -> ClassicalModel:
 
 
 def fit(modality: str, inputs: list[str], labels: list[int], classes: tuple[str, ...], seed: int = 0,
-        image_side: int = RAW_SIDE) -> ClassicalModel:
+        image_side: int = RAW_SIDE, family: str | None = None) -> ClassicalModel:
     """The baseline on ``inputs`` (image paths or texts); ``image_side``: the data's median
-    shorter side, which the pixels are not enlarged beyond."""
+    shorter side, which the pixels are not enlarged beyond; ``family``: the TF-IDF family to use
+    (by default each is tried)."""
     labels = np.asarray(labels)
     if modality == "image":
         representation = RawPixels(max(1, min(RAW_SIDE, int(image_side))))
         return ClassicalModel(representation, fit_logistic(representation.transform(inputs), labels, len(classes), seed), classes)
     fits = []
-    for family, parts in TEXT_FAMILIES.items():
+    for name, parts in TEXT_FAMILIES.items():
+        if family not in (None, name):
+            continue
         vectorizers = [_vectorizer(part).fit(inputs) for part in parts]
-        representation = Tfidf(family, vectorizers)
+        representation = Tfidf(name, vectorizers)
         fits.append(ClassicalModel(representation, fit_logistic(representation.transform(inputs), labels, len(classes), seed), classes))
     known = [model for model in fits if model.linear.cv_log_loss is not None]
     return min(known, key=lambda model: model.linear.cv_log_loss) if known else fits[0]

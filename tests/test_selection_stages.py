@@ -160,3 +160,23 @@ def test_the_classical_baseline_is_in_the_json_for_text_too(cli, tmp_path, monke
     report = json.loads(result.stdout)
     assert report["baselines"][0]["name"].startswith("no transfer: logistic regression on TF-IDF of ")
     assert report["baselines"][0]["test_accuracy"] is not None and report["baseline_test_accuracy"] is not None
+
+
+def test_the_portfolio_runs_on_the_best_sources_by_stage_one_in_its_documented_order():
+    from fakes import DeclaredRegularizer, DeclaredStrategy, FakeSource
+
+    from autotl.registry import Candidate
+    from autotl.selection import portfolio
+
+    sources = {name: FakeSource(name) for name in ("a", "b", "c")}
+    strategies = {name: DeclaredStrategy(name, "") for name in ("linear_probe", "lora", "partial_freeze", "lp_ft", "finetune")}
+    penalties = {name: DeclaredRegularizer(name, "") for name in ("none", "l2sp")}
+    pool = [Candidate(s, t, r) for s in sources.values() for t in strategies.values() for r in penalties.values()]
+    stage_one = [Row("a + linear_probe + none", "a", "linear_probe", "none", val_metric=0.6, state="complete"),
+                 Row("b + linear_probe + none", "b", "linear_probe", "none", val_metric=0.8, state="complete"),
+                 Row("c + linear_probe + none", "c", "linear_probe", "none", val_metric=0.7, state="complete")]
+    ranked = portfolio.ranked_sources(stage_one, ["a", "b", "c"], {"linear_probe"})
+    assert ranked == ["b", "c", "a"]
+    plan = [key.candidate for key in portfolio.portfolio_stage(pool, ranked, blocks={})]
+    assert plan == ["b + finetune + none", "b + lp_ft + none", "b + partial_freeze + none",
+                    "c + finetune + none", "c + lp_ft + none", "c + partial_freeze + none"]

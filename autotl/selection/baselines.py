@@ -35,24 +35,25 @@ class ClassicalResult:
 
 
 def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metric: str, seed: int) -> ClassicalResult:
-    """Validated on each of ``folds`` (train+val's folds, or the train/val split), then fitted on
-    train+val and tested once."""
+    """Fitted on train+val (where a text's TF-IDF family is chosen, once), validated on each of
+    ``folds`` (train+val's folds, or the train/val split) with that family, and tested once."""
     classes = dataset.classes
     index = {label: i for i, label in enumerate(classes)}
     side = median_side(dataset)
 
-    def fitted(examples: list[Example]) -> classical.ClassicalModel:
-        return classical.fit(dataset.modality, [e.input for e in examples], [index[e.label] for e in examples], classes, seed, side)
+    def fitted(examples: list[Example], family: str | None = None) -> classical.ClassicalModel:
+        return classical.fit(dataset.modality, [e.input for e in examples], [index[e.label] for e in examples], classes, seed, side, family)
 
     def scored(model: classical.ClassicalModel, examples: list[Example], name: str) -> float:
         predictions = model.probabilities([e.input for e in examples]).argmax(1)
         return score(name, [index[e.label] for e in examples], predictions, len(classes))
 
-    values = [scored(fitted(fold["train"]), fold["val"], metric) for fold in folds]
+    final = fitted(dataset.splits["train"] + dataset.splits["val"])
+    family = getattr(final.representation, "family", None)
+    values = [scored(fitted(fold["train"], family), fold["val"], metric) for fold in folds]
     validated = sum(len(fold["val"]) for fold in folds)
     mean = float(np.mean(values))
     se = fold_se(values, validated) if len(folds) > 1 else binomial_se(mean, validated)
-    final = fitted(dataset.splits["train"] + dataset.splits["val"])
     test = dataset.splits["test"]
     row = Row(f"{CLASSICAL}: {final.description}", "", "classical", "", val_metric=mean, val_se=se, folds=len(folds),
               state="baseline", reason="no-transfer baseline, on the same folds as the candidates"

@@ -154,21 +154,27 @@ class Selector:
         grown = (len(self.dataset.splits["train"]) + len(self.dataset.splits["val"])) / len(self.folds_for(candidate)[0]["train"])
         return self.costs.predicted(candidate, refit_params(row)) * grown + self.costs.test_seconds(row.source)
 
-    def scratch_schedule(self, candidate: Candidate) -> tuple[Candidate, TrainParams, float] | None:
-        """``scratch`` on ``candidate``'s architecture at its whole default schedule, and what that and the test should take."""
+    def scratch_schedule(self, candidate: Candidate, time_a_step: bool) -> tuple[Candidate, TrainParams, float | None] | None:
+        """``scratch`` on ``candidate``'s architecture at its whole default schedule, and what that and
+        the test should take (None when that needs a step timed and ``time_a_step`` is false)."""
         if self.scratch is None:
             return None
         none = next((c.regularizer for c in self.candidates if c.regularizer.name == portfolio.NO_PENALTY), candidate.regularizer)
         scratch = Candidate(candidate.source, self.scratch, none)
         params = self.params(scratch)
+        if not time_a_step and not self.costs.can_predict(scratch, params):
+            return scratch, params, None
         return scratch, params, self.costs.predicted(scratch, params) + self.costs.test_seconds(candidate.source.name)
 
     def baseline_reserve(self, candidate: Candidate) -> tuple[float, str]:
         """Seconds the search keeps for the ``scratch`` baseline, and why: its whole schedule when
-        that fits in its share of the budget, else none (a cut schedule would report nothing)."""
-        schedule = self.scratch_schedule(candidate)
+        that fits in its share of the budget, else none (a cut schedule would report nothing). No
+        step is timed for it: on a short budget that alone can cost more than the probes."""
+        schedule = self.scratch_schedule(candidate, time_a_step=False)
         if schedule is None:
             return 0.0, "no scratch strategy for a baseline"
+        if schedule[2] is None:
+            return 0.0, "none kept for the scratch baseline (its cost is not known before an end-to-end step is timed)"
         needed, share = schedule[2], BASELINE_SHARE * self.budget.seconds
         if needed > share:
             return 0.0, f"none kept for the scratch baseline (its whole schedule and the test ~{needed:.0f}s, over its {share:.0f}s share)"
@@ -440,11 +446,15 @@ class Selector:
         """``scratch`` on the chosen architecture at its whole default schedule, when that and the
         test fit in the time left; else why not. Never cut short: a truncated run says nothing."""
         candidate = self.candidate(architecture.candidate)
-        schedule = self.scratch_schedule(candidate)
+        share = BASELINE_SHARE * self.budget.seconds
+        schedule = self.scratch_schedule(candidate, time_a_step=self.budget.left() > share)
         name = f"scratch {candidate.source.name}"
         if schedule is None:
             return Baseline(name, None, "not trained: no scratch strategy is registered")
         scratch, params, needed = schedule
+        if needed is None:
+            return Baseline(name, None, f"not trained: no end-to-end step of it was timed, and {max(0.0, self.budget.left()):.1f}s "
+                                        f"left (under its {share:.0f}s share) would not pay for timing and training it")
         if not self.budget.fits(needed):
             return Baseline(name, None, f"not trained: its {params.epochs}-epoch schedule and the test {self.short_of_time(needed)}")
         self.progress(f"Baseline: scratch {candidate.source.name}, lr {params.lr:.2g}, {params.epochs} epochs (~{needed:.0f}s)")
