@@ -104,8 +104,11 @@ class CostModel:
     zero-training stage loads and times each source.
     """
 
-    def __init__(self, dataset, job: Callable, clock: Callable[[], float], progress: Callable[[str], None], source_data: bool = False):
+    def __init__(self, dataset, job: Callable, clock: Callable[[], float], progress: Callable[[str], None], source_data: bool = False,
+                 left: Callable[[], float] = lambda: float("inf")):
         self.dataset, self.job, self.clock, self.progress, self.source_data = dataset, job, clock, progress, source_data
+        self.left = left
+        """Seconds of the budget left: a step is not timed for a trial that could not fit even so."""
         self.num_blocks: dict[str, int] = {}
         self.inference_s: dict[str, float] = {}
         self.step_times: dict[tuple[str, int, int], StepTimes] = {}
@@ -128,7 +131,9 @@ class CostModel:
         return fixed_plus_proportional(seen, modelled) if seen else modelled
 
     def modelled(self, candidate, params) -> float:
-        times = self.step_times_of(candidate, params)
+        return self.modelled_with(self.step_times_of(candidate, params), candidate, params)
+
+    def modelled_with(self, times: StepTimes, candidate, params) -> float:
         cost = candidate.strategy.step_cost(params, self.num_blocks.get(candidate.source.name, 0), self.source_data)
         splits = self.dataset.splits
         return epoch_seconds(times, cost, candidate.regularizer.extra_forwards, len(splits["train"]), len(splits["val"]), params.batch_size) * params.epochs
@@ -144,9 +149,19 @@ class CostModel:
         reference = self.timed_alike(key)
         if reference is not None:
             return scaled(self.step_times[reference], self.inference_s[key[0]] / self.inference_s[reference[0]])
+        rough = self.rough_step_times(candidate.source.name, params.batch_size)
+        if rough is not None and self.modelled_with(rough, candidate, params) > self.left():
+            return rough  # timing a step (loading the model, two real steps) would only spend what is left
         self.progress(f"  timing a training step of {candidate.source.name} for the cost model")
         self.step_times[key] = step_times(self.job(candidate, params), self.clock, self.progress)
         return self.step_times[key]
+
+    def rough_step_times(self, source: str, batch_size: int) -> StepTimes | None:
+        """A step before any is timed, from the source's featurizing time: the forward pass of a
+        batch, and a backward pass twice that (it computes gradients of both the activations and
+        the weights); None when the featurizing was not timed."""
+        per_input = self.inference_s.get(source)
+        return StepTimes(per_input * batch_size, 2 * per_input * batch_size) if per_input else None
 
     def timed_alike(self, key: tuple[str, int, int]) -> tuple[str, int, int] | None:
         """A source timed at the same input and batch size, when its featurizing time and ``key``'s are known."""

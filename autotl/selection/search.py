@@ -95,7 +95,7 @@ class Selector:
         """Stratified folds of train+val: every trial's with ``--cv K``, else the probes' alone."""
         self.forced_cv = cv > 0
         self.costs = CostModel(dataset, lambda candidate, params: self.job(candidate, params), budget.clock, self.progress,
-                               source_data is not None)
+                               source_data is not None, budget.left)
         self.rows: list[Row] = []
         self.budget_bar: Advance = lambda amount=1, completed=None: None
         self.study: optuna.Study | None = None
