@@ -239,13 +239,16 @@ class Selector:
 
         def keep() -> float:
             """Seconds no trial may take: the baseline's, and the refit of the leading result while
-            that still fits. A trial may leave no time to refit itself: if it wins, its own model is
-            kept (``final_model``), and the time left goes to more trials."""
+            that still fits, else its test pass. A trial may leave no time to refit itself: if it
+            wins, its own model is kept (``final_model``), and the time left goes to more trials;
+            but every final model is tested, and on a large test split that takes a while."""
             leader = self.leader()
             if leader is None and not self.budget.fits(cheapest, keep=reserve):
                 return -RESCUE_OVERRUN * self.budget.seconds
             refit = self.refit_seconds(leader)
-            return reserve + (refit if self.budget.fits(refit, keep=reserve) else 0.0)  # a refit already lost is not kept for
+            if self.budget.fits(refit, keep=reserve):
+                return reserve + refit
+            return reserve + (self.costs.test_seconds(leader.source) if leader else 0.0)  # a refit already lost is not kept for
 
         while next(untried(), None) is not None and self.budget.fits(cheapest, keep=keep()):
             seen |= claimed_keys(study)  # what processes sharing the study took
