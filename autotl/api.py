@@ -279,9 +279,6 @@ def select(
             table += f"\n\nLeft out ({len(left_out)}):\n" + "\n".join(f"  - {line}" for line in summarise_left_out(left_out))
         mlflow.log_text(table, "leaderboard.txt")
         mlflow.log_dict({"leaderboard": board}, "leaderboard.json")
-        if selection.chosen is None:
-            progress(table)
-            raise AutotlError(f"no trial finished within the budget of {clock_budget.seconds:.0f}s: give a larger --budget")
         chosen = selection.chosen
         test_inputs = [e.input for e in dataset.splits["test"]]
         if selection.classical_won:

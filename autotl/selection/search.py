@@ -61,8 +61,8 @@ rest): after a slow start, one cheap result beats none."""
 @dataclass
 class Selection:
     rows: list[Row]
-    chosen: Row | None
-    """The winning trial, or the classical baseline's row when it won."""
+    chosen: Row
+    """The winning trial, or the classical baseline's row when it won or no transfer trial finished."""
     decision: str
     """Why the winner won."""
     final: TrainedModel | None
@@ -478,26 +478,24 @@ class Selector:
             return self.select()
 
     def select(self) -> Selection:
+        classical = self.classical_baseline()  # first: seconds, and a result whatever the budget
         self.progress(f"Scoring {len({c.source.name for c in self.candidates})} source(s) on frozen features")
         kept, self.scores, self.combined, dropped = score_sources(
             self.candidates, lambda c: self.job(c, self.params(c)), self.costs, self.scorers, self.budget, self.progress, self.report)
         self.rows += dropped
-        if not kept:
-            return Selection(self.rows, None, "", None, None, None, None, None)
-        classical = self.classical_baseline()
-        exhausted = self.search(kept)
+        exhausted = self.search(kept) if kept else False
         complete = [r for r in self.rows if r.state == "complete" and r.trial is not None]
-        if not complete:
-            return Selection(self.rows, None, "", None, None, classical, None, None, exhausted=exhausted)
-        chosen, decision = one_standard_error(complete, self.simplicity)
         baselines = [Baseline(classical.row.candidate, classical.test_accuracy)]
+        if not complete:
+            decision = (f"no transfer: no transfer trial finished within the budget of {self.budget.seconds:.0f}s "
+                        "(give a larger --budget to try transfer); the classical baseline is the final model")
+            return self.classical_choice(classical, decision, baselines, exhausted)
+        chosen, decision = one_standard_error(complete, self.simplicity)
         if beats_by_more_than_noise(classical.row, chosen):
             decision = (f"no transfer: the classical baseline's {classical.row.val_metric:.4f} ± {classical.row.val_se:.4f} "
                         f"beats every transfer candidate by more than the noise (the best, {chosen.candidate}, {chosen.val_metric:.4f})")
-            self.progress(f"Chosen: {decision}")
             baselines.append(self.scratch_baseline(chosen))
-            return Selection(self.rows, classical.row, decision, None, None, classical, classical.test_metric, classical.test_accuracy,
-                             baselines, exhausted, "the classical baseline, fitted on train+val")
+            return self.classical_choice(classical, decision, baselines, exhausted)
         self.progress(f"Chosen: {chosen.candidate}: {decision}")
         final, job, final_note = self.final_model(chosen)
         labels = job.labels("test")
@@ -506,6 +504,11 @@ class Selector:
         test_accuracy = score("accuracy", labels, predictions, len(self.dataset.classes))
         baselines.append(self.scratch_baseline(chosen))
         return Selection(self.rows, chosen, decision, final, job, classical, test_metric, test_accuracy, baselines, exhausted, final_note)
+
+    def classical_choice(self, classical: ClassicalResult, decision: str, baselines: list[Baseline], exhausted: bool) -> Selection:
+        self.progress(f"Chosen: {decision}")
+        return Selection(self.rows, classical.row, decision, None, None, classical, classical.test_metric, classical.test_accuracy,
+                         baselines, exhausted, "the classical baseline, fitted on train+val")
 
     def classical_baseline(self) -> ClassicalResult:
         """The no-transfer baseline, validated like the probes, so that it can be compared with them."""
