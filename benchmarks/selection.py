@@ -34,7 +34,6 @@ there, and no new row starts once the cap is spent.
 """
 
 import argparse
-import csv
 import random
 import sys
 import tempfile
@@ -149,7 +148,7 @@ def materialise(name: str) -> Path:
         return registry_targets.materialise(name, WORK)
     out = WORK / name
     if not out.is_dir():
-        write = write_images if corpus == "digits" else write_texts
+        write = write_images if corpus == "digits" else registry_targets.write_texts
         write(out, *corpus_splits(corpus, per_class))
     return out
 
@@ -184,15 +183,6 @@ def write_images(out: Path, train: dict[str, list[Path]], test: dict[str, list[P
             (out / split / label).mkdir(parents=True, exist_ok=True)
             for path in paths:
                 (out / split / label / path.name).write_bytes(path.read_bytes())
-
-
-def write_texts(out: Path, train: dict[str, list[str]], test: dict[str, list[str]]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for split, by_class in (("train", train), ("test", test)):
-        with (out / f"{split}.csv").open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["text", "label"])
-            writer.writerows((text, label) for label, texts in by_class.items() for text in texts)
 
 
 def sources_of(name: str) -> list[str]:

@@ -29,7 +29,6 @@ def score_sources(candidates: list[Candidate], job: Callable, cost_model: "costs
     scores, the combined scores, and the rows of the candidates dropped, with why."""
     sources = {c.source.name: c for c in candidates}
     scores: dict[str, dict[str, float]] = {}
-    dropped: list[str] = []
     reasons: dict[str, str] = {}
     for name, candidate in sorted(sources.items(), key=lambda item: item[1].source.spec.flops_per_sample):
         trial_job = job(candidate)
@@ -43,7 +42,6 @@ def score_sources(candidates: list[Candidate], job: Callable, cost_model: "costs
         progress(f"  {name}: featurizing the rest should take ~{predicted:.0f}s")
         allowance = budget.seconds * (SCORING_SHARE if scores else FIRST_SOURCE_SHARE)
         if budget.elapsed() + predicted > allowance:
-            dropped.append(name)
             reasons[name] = f"featurizing it would take ~{predicted:.0f}s, past the scoring share of the budget"
             continue
         with bar(report, f"featurizing {name}", len(missing), "inputs") as advance:
