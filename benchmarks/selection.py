@@ -203,7 +203,7 @@ def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
     done = {(r["target"], r["source"], r["strategy"], r["regularizer"]) for r in read_rows(RESULTS / "selection_bruteforce.csv")}
     setup = _setup(data, IntakeOptions(), "accuracy", "cpu", {"sources": sources_of(name), "strategies": STRATEGIES,
                                                               "regularizers": REGULARIZERS}, None)
-    if CLASSICAL not in {key[1:] for key in done}:
+    if (name, *CLASSICAL) not in done:
         classical_row(name, setup.dataset)
     for c in setup.candidates:
         if (name, c.source.name, c.strategy.name, c.regularizer.name) in done:

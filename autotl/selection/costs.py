@@ -101,7 +101,8 @@ def _synced(clock: Callable[[], float], device: torch.device) -> float:
 
 
 FROZEN_GUESS_S = 1.0
-"""What a trial on cached features is taken to cost until one has been timed."""
+"""What a trial on cached features is taken to cost until one has been timed, or until the
+classical baseline, a fit of the same kind on the same examples, has been (``frozen_guess_s``)."""
 
 
 class CostModel:
@@ -117,6 +118,7 @@ class CostModel:
         self.dataset, self.job, self.clock, self.progress, self.source_data = dataset, job, clock, progress, source_data
         self.left = left
         """Seconds of the budget left: a step is not timed for a trial that could not fit even so."""
+        self.frozen_guess_s = FROZEN_GUESS_S
         self.num_blocks: dict[str, int] = {}
         self.inference_s: dict[str, float] = {}
         self.step_times: dict[tuple[str, int, int], StepTimes] = {}
@@ -133,7 +135,7 @@ class CostModel:
         model (loading, evaluation and the device's moods are not in it)."""
         if candidate.strategy.cached_features:
             seen = self.head_times.get((candidate.source.name, candidate.strategy.name))
-            return fixed_plus_proportional(seen, params.epochs) if seen else FROZEN_GUESS_S
+            return fixed_plus_proportional(seen, params.epochs) if seen else self.frozen_guess_s
         modelled = self.modelled(candidate, params)
         seen = self.trial_times.get(candidate.source.name)
         return fixed_plus_proportional(seen, modelled) if seen else modelled

@@ -15,9 +15,9 @@ from autotl.selection.budget import Budget
 from autotl.selection.leaderboard import Row, format_scores, row_for
 
 SCORING_SHARE = 0.35
-"""At most this share of the budget goes to featurizing and scoring sources..."""
-FIRST_SOURCE_SHARE = 0.6
-"""...except for the cheapest source, which may take this much: without one there is nothing to search."""
+"""At most this share of the budget goes to featurizing and scoring sources, except for the
+cheapest source, which may take whatever featurizing it needs within the budget: without one
+there is no transfer to try."""
 TOP_SOURCES = 3
 
 
@@ -40,9 +40,9 @@ def score_sources(candidates: list[Candidate], job: Callable, cost_model: "costs
         if per_input:
             cost_model.inference_s[name] = per_input
         progress(f"  {name}: featurizing the rest should take ~{predicted:.0f}s")
-        allowance = budget.seconds * (SCORING_SHARE if scores else FIRST_SOURCE_SHARE)
-        if budget.elapsed() + predicted > allowance:
-            reasons[name] = f"featurizing it would take ~{predicted:.0f}s, past the scoring share of the budget"
+        reason = _cannot_featurize(predicted, budget, first=not scores)
+        if reason:
+            reasons[name] = reason
             continue
         with bar(report, f"featurizing {name}", len(missing), "inputs") as advance:
             trial_job.cache.features(backbone, trial_job.source, trial_job.splits["val"], trial_job.device, on_batch=advance)
@@ -55,6 +55,16 @@ def score_sources(candidates: list[Candidate], job: Callable, cost_model: "costs
         reasons[name] = f"combined score {combined[name]:.2f}, below the top {TOP_SOURCES}"
     rows = [row_for(c, scores, state="dropped", reason=reasons[c.source.name]) for c in candidates if c.source.name in reasons]
     return ranked[:TOP_SOURCES], scores, combined, rows
+
+
+def _cannot_featurize(predicted: float, budget: Budget, first: bool) -> str:
+    """Why featurizing a source is past its share of the budget ("" when it is not)."""
+    if first:
+        return "" if budget.fits(predicted) else f"featurizing it would take ~{predicted:.0f}s, more than the {budget.left():.0f}s left"
+    share = budget.seconds * SCORING_SHARE
+    if budget.elapsed() + predicted <= share:
+        return ""
+    return f"featurizing it would take ~{predicted:.0f}s, with {budget.elapsed():.0f}s of the scoring share ({share:.0f}s) spent"
 
 
 def transferability(scorers: list[Scorer], source, backbone, features: np.ndarray, labels: list[int],

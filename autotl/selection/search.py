@@ -52,10 +52,6 @@ BASELINE_SHARE = 0.2
 """The search keeps time for the ``scratch`` baseline only when its whole default schedule and
 the test fit in this share of the budget; else it keeps none, and scratch runs at the end only if
 its whole schedule still fits."""
-RESCUE_OVERRUN = 0.05
-"""When no trial has a result and not even the cheapest fits beside the baseline's share, the search
-may run this share of the budget past it (half the 10 % the command is allowed; logging needs the
-rest): after a slow start, one cheap result beats none."""
 
 
 @dataclass
@@ -239,12 +235,12 @@ class Selector:
 
         def keep() -> float:
             """Seconds no trial may take: the baseline's, and the refit of the leading result while
-            that still fits, else its test pass. A trial may leave no time to refit itself: if it
+            that still fits, else its test pass (before any result, the best source's test pass). A trial may leave no time to refit itself: if it
             wins, its own model is kept (``final_model``), and the time left goes to more trials;
             but every final model is tested, and on a large test split that takes a while."""
             leader = self.leader()
-            if leader is None and not self.budget.fits(cheapest, keep=reserve):
-                return -RESCUE_OVERRUN * self.budget.seconds
+            if leader is None:  # the first result will be tested, whatever else happens
+                return reserve + self.costs.test_seconds(kept_sources[0])
             refit = self.refit_seconds(leader)
             if self.budget.fits(refit, keep=reserve):
                 return reserve + refit
@@ -513,8 +509,10 @@ class Selector:
     def classical_baseline(self) -> ClassicalResult:
         """The no-transfer baseline, validated like the probes, so that it can be compared with them."""
         started = self.budget.clock()
-        result = run_classical(self.dataset, self.cv_folds or [self.unseen_test], self.metric, self.seed)
+        folds = self.cv_folds or [self.unseen_test]
+        result = run_classical(self.dataset, folds, self.metric, self.seed)
         result.row.seconds = self.budget.clock() - started
+        self.costs.frozen_guess_s = result.row.seconds / (len(folds) + 1)  # a fit per fold and one on train+val
         self.rows.append(result.row)
         self.progress(f"No-transfer baseline, {result.model.description}: val {self.metric} {result.row.val_metric:.4f} ± "
                       f"{result.row.val_se:.4f} ({result.row.seconds:.0f}s)")
