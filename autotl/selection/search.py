@@ -52,6 +52,11 @@ BASELINE_SHARE = 0.2
 """The search keeps time for the ``scratch`` baseline only when its whole default schedule and
 the test fit in this share of the budget; else it keeps none, and scratch runs at the end only if
 its whole schedule still fits."""
+REFIT_OVERRUN = 0.05
+"""A refit of the chosen trial may run this share of the budget past it: half the 10 % the command
+is allowed (logging needs the rest). The search keeps the refit's time, but a trial stopped
+between epochs overruns that by the cost of stopping, and a fold's model gives way to one
+trained on all of train+val for that."""
 
 
 @dataclass
@@ -233,14 +238,15 @@ class Selector:
             if options:
                 enqueue(rng.choice(options))
 
-        def keep() -> float:
+        def keep(source: str | None = None) -> float:
             """Seconds no trial may take: the baseline's, and the refit of the leading result while
-            that still fits, else its test pass (before any result, the best source's test pass). A trial may leave no time to refit itself: if it
+            that still fits, else its test pass (before any result, the test pass of the trial's
+            ``source``, or of the quickest source when there is no trial yet to ask about). A trial may leave no time to refit itself: if it
             wins, its own model is kept (``final_model``), and the time left goes to more trials;
             but every final model is tested, and on a large test split that takes a while."""
             leader = self.leader()
             if leader is None:  # the first result will be tested, whatever else happens
-                return reserve + self.costs.test_seconds(kept_sources[0])
+                return reserve + (self.costs.test_seconds(source) if source else min(map(self.costs.test_seconds, kept_sources)))
             refit = self.refit_seconds(leader)
             if self.budget.fits(refit, keep=reserve):
                 return reserve + refit
@@ -268,7 +274,7 @@ class Selector:
                            trial.params["epochs_scale"] if scheduled else 1.0, tuple(chosen.items()))
             params = self.params(candidate, key.lr_scale, key.epochs_scale, chosen)
             predicted = self.predicted(candidate, params)
-            if key not in seen and not self.budget.fits(predicted, keep=keep()):
+            if key not in seen and not self.budget.fits(predicted, keep=keep(candidate.source.name)):
                 too_long[(key.candidate, key.epochs_scale)] = (
                     predicted, f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the best trial's refit and the baseline")
             if key in seen or (key.candidate, key.epochs_scale) in too_long:  # known, or too long now: queue an untried setting that may fit
@@ -286,7 +292,7 @@ class Selector:
             row = row_for(candidate, self.scores, trial=trial.number, params=params.as_dict(), predicted_s=predicted,
                           folds=len(self.folds_for(candidate)), reason=trial.user_attrs.get("why", ""))
             self.rows.append(row)
-            self.run_trial(study, trial, candidate, params, row, keep=keep())
+            self.run_trial(study, trial, candidate, params, row, keep=keep(candidate.source.name))
         take_up(study, self.rows, set(by_label), mine=False)
         self.list_left_over(pool, too_long)
         tried = len(seen & set(settings))
@@ -420,7 +426,7 @@ class Selector:
         time on a trial that won) that trial's own model, with why. The refit goes before the
         scratch baseline, which gets what is left. A trial of another process or an earlier run is always refit."""
         needed = self.refit_seconds(chosen)
-        if self.kept is None or self.kept[0] is not chosen or self.budget.fits(needed):
+        if self.kept is None or self.kept[0] is not chosen or self.budget.fits(needed, keep=-REFIT_OVERRUN * self.budget.seconds):
             return *self.refit(chosen), ""
         trained, job = self.kept[1:]
         note = f"trial {chosen.trial}'s own model, trained on {'a fold of train+val' if chosen.folds > 1 else 'train'}: a refit on train+val {self.short_of_time(needed)}"
