@@ -113,3 +113,10 @@ def test_unsupported_file(cli, tmp_path):
 def test_unknown_plugin_names(cli, image_folder, option, kind):
     result = cli("inspect", "--data", image_folder({"a": 3, "b": 3}), option, "nope")
     assert_user_error(result, f"unknown name 'nope' in {option}", f"registered {kind} are")
+
+
+def test_cache_clear_on_a_folder_autotl_did_not_make_deletes_nothing(cli, image_folder):
+    root = image_folder({"cat": 3, "dog": 3})
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    assert_user_error(cli("cache", "clear", "--cache-dir", root), "autotl did not make it", "deletes nothing")
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before

@@ -93,8 +93,10 @@ def test_select(colour_images, tmp_path):
 
 
 def test_cache(tmp_path):
-    (tmp_path / "model" ).mkdir()
-    (tmp_path / "model" / "a.npy").write_bytes(b"0" * 2000)
+    (tmp_path / ".autotl-cache").write_text("")  # a cache autotl made
+    (tmp_path / "tiny-0123456789ab").mkdir()
+    (tmp_path / "tiny-0123456789ab" / ".autotl-features").touch()
+    (tmp_path / "tiny-0123456789ab" / "a.npy").write_bytes(b"0" * 2000)
     assert "0.0 MB" in autotl("cache", "info", "--cache-dir", tmp_path).stdout
     cleared = autotl("cache", "clear", "--cache-dir", tmp_path)
     assert cleared.returncode == 0 and not tmp_path.exists()

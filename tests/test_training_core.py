@@ -1,4 +1,4 @@
-"""The training core: metrics as scikit-learn computes them, the feature cache's limit,
+"""The training core: metrics as scikit-learn computes them,
 and an import with torch alone (what a bare GPU machine has)."""
 
 import subprocess
@@ -21,21 +21,6 @@ def test_metrics_match_scikit_learn(seed):
     assert score("accuracy", labels, predictions, 7) == pytest.approx(accuracy_score(labels, predictions))
     expected = f1_score(labels, predictions, average="macro", labels=list(range(7)), zero_division=0)
     assert score("f1_macro", labels, predictions, 7) == pytest.approx(expected)
-
-
-def test_the_cache_drops_the_least_recently_used_model_first(tmp_path):
-    import os
-
-    from autotl.training.features import FeatureCache
-
-    cache = FeatureCache(tmp_path, limit_gb=2.5e-6)  # 2,500 bytes
-    for age, name in enumerate(["old", "middle", "new"]):
-        folder = tmp_path / name
-        folder.mkdir()
-        (folder / "x.npy").write_bytes(b"0" * 1000)
-        os.utime(folder, (1000 + age, 1000 + age))
-    cache.prune()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["middle", "new"]
 
 
 def test_the_core_trains_with_torch_alone(tmp_path):

@@ -68,6 +68,8 @@ add_command(inspect.inspect_command, "inspect")
 add_command(catalog.plugins_command, "plugins")
 add_command(catalog.models_command, "models")
 add_command(ui.ui_command, "ui")
+for _command in cache.app.registered_commands:
+    _command.callback = _user_errors_exit_2(_command.callback)
 app.add_typer(cache.app, name="cache")
 
 _logger = logging.getLogger("autotl")

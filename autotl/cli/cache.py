@@ -18,10 +18,9 @@ def info_command(cache_dir: options.CacheDir = None) -> None:
 
 @app.command("clear")
 def clear_command(cache_dir: options.CacheDir = None) -> None:
-    """Delete every cached feature."""
+    """Delete every cached feature (only in a folder autotl made, and not those a running process is reading)."""
     from autotl.training.features import FeatureCache
 
     cache = FeatureCache(cache_dir)
-    freed = cache.size_bytes()
-    cache.clear()
+    freed = cache.clear()
     typer.echo(f"Cleared {cache.folder} ({freed / 1e6:.1f} MB)")

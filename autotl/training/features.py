@@ -1,15 +1,23 @@
 """Frozen features, computed once per model, preprocessing and input content, and kept on disk.
 
-A model's features live in one folder per (source, weights, preprocessing),
-one ``.npy`` file per input named by the input's content hash: a renamed or
-moved file hits the cache, an edited one does not. Folders not used for the
-longest are removed when the cache outgrows its limit.
+A model's features live in one folder per (source, digest of its weights, preprocessing), one
+``.npy`` file per input named by the input's content hash: a renamed or moved file hits the
+cache, an edited one does not, and changed weights behind the same name get a folder of their
+own. Folders not used for the longest are removed when the cache outgrows its limit.
+
+The cache deletes only what it made: its root and each model folder carry a marker file, and
+neither ``clear`` nor pruning touches a folder without one; a model folder that a process is
+reading or writing holds a shared lock, and pruning passes it by.
 """
 
+import fcntl
 import hashlib
 import os
+import re
 import shutil
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -17,10 +25,17 @@ import numpy as np
 import torch
 
 from autotl.data import Example
+from autotl.errors import AutotlError
 from autotl.sources import Source
 from autotl.sources.backbone import Backbone, move_batch
 
 DEFAULT_LIMIT_GB = 10.0
+ROOT_MARKER = ".autotl-cache"
+"""In the cache's root: autotl made this folder, and may delete in it."""
+MODEL_MARKER = ".autotl-features"
+"""In each model folder: what pruning and ``clear`` may remove."""
+LOCK = ".lock"
+_MODEL_FOLDER = re.compile(r".+-[0-9a-f]{12}")
 
 
 def default_cache_dir() -> Path:
@@ -41,17 +56,21 @@ class FeatureCache:
         on_batch: Callable[[int], None] = lambda count: None,
     ) -> np.ndarray:
         """Features of each example, in order; only inputs not cached yet go through the backbone
-        (``on_batch`` hears how many after each batch)."""
+        (``on_batch`` hears how many after each batch). A file that does not load (a write cut
+        short, a full disk) is removed and computed again, with a warning."""
         if not examples:
             return np.zeros((0, backbone.feature_dim), dtype=np.float32)
-        folder = self.folder / _model_key(source, backbone)
-        folder.mkdir(parents=True, exist_ok=True)
-        missing = {e.fingerprint: e.input for e in examples if not (folder / f"{e.fingerprint}.npy").is_file()}
+        folder = self.model_folder(source, backbone)
+        with _in_use(folder):
+            vectors = {e.fingerprint: _load(folder / f"{e.fingerprint}.npy", backbone.feature_dim) for e in examples}
+            missing = {e.fingerprint: e.input for e in examples if vectors[e.fingerprint] is None}
+            if missing:
+                _compute(backbone, list(missing.items()), folder, device, batch_size, on_batch)
+                vectors.update({f: np.load(folder / f"{f}.npy") for f in missing})
+            os.utime(folder)
         if missing:
-            _compute(backbone, list(missing.items()), folder, device, batch_size, on_batch)
             self.prune(keep=folder)
-        os.utime(folder)
-        return np.stack([np.load(folder / f"{e.fingerprint}.npy") for e in examples])
+        return np.stack([vectors[e.fingerprint] for e in examples])
 
     def missing(self, backbone: Backbone, source: Source, examples: list[Example]) -> list[Example]:
         """The examples whose features are not cached yet, one per content."""
@@ -59,26 +78,125 @@ class FeatureCache:
         unique = {e.fingerprint: e for e in examples}
         return [e for f, e in unique.items() if not (folder / f"{f}.npy").is_file()]
 
+    def model_folder(self, source: Source, backbone: Backbone) -> Path:
+        self.claim()
+        folder = self.folder / _model_key(source, backbone)
+        folder.mkdir(exist_ok=True)
+        (folder / MODEL_MARKER).touch()
+        return folder
+
+    def claim(self) -> None:
+        """Makes the root an autotl cache: a new or empty folder, one marked already, or a cache of
+        an autotl from before the markers (model folders alone); anything else is refused."""
+        if (self.folder / ROOT_MARKER).is_file():
+            return
+        if self.folder.exists() and not self.folder.is_dir():
+            raise AutotlError(f"cache folder {self.folder}: it is a file; give a folder (--cache-dir or AUTOTL_CACHE_DIR)")
+        if self.folder.is_dir() and not self.looks_like_an_older_cache():
+            raise AutotlError(f"cache folder {self.folder}: it holds files autotl did not make (no {ROOT_MARKER} marker); "
+                              "give a new or empty folder (--cache-dir or AUTOTL_CACHE_DIR)")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.iterdir():  # an earlier autotl's model folders
+            (old / MODEL_MARKER).touch()
+        (self.folder / ROOT_MARKER).write_text("A cache of autotl's frozen features: `autotl cache clear` empties it.\n")
+
+    def looks_like_an_older_cache(self) -> bool:
+        """Model folders alone, each holding features and nothing else: an autotl cache made before the markers."""
+        return all(p.is_dir() and _MODEL_FOLDER.fullmatch(p.name) and all(f.suffix == ".npy" or f.name == LOCK for f in p.iterdir())
+                   for p in self.folder.iterdir())
+
+    def owned(self) -> list[Path]:
+        """The model folders this cache made; refuses a root without the marker."""
+        if not self.folder.exists():
+            return []
+        if not (self.folder / ROOT_MARKER).is_file() and self.looks_like_an_older_cache():
+            self.claim()
+        if not (self.folder / ROOT_MARKER).is_file():
+            raise AutotlError(f"cache folder {self.folder}: autotl did not make it (no {ROOT_MARKER} marker), "
+                              "so it deletes nothing there; check --cache-dir or AUTOTL_CACHE_DIR")
+        return [p for p in self.folder.iterdir() if p.is_dir() and (p / MODEL_MARKER).is_file()]
+
     def size_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.folder.rglob("*") if f.is_file()) if self.folder.exists() else 0
 
     def prune(self, keep: Path | None = None) -> None:
-        """Removes the least recently used model folders until the cache fits its limit."""
-        folders = sorted((p for p in self.folder.iterdir() if p.is_dir() and p != keep), key=lambda p: p.stat().st_mtime)
+        """Removes the least recently used model folders until the cache fits its limit, passing by
+        any that a process is using."""
+        folders = sorted((p for p in self.owned() if p != keep), key=lambda p: p.stat().st_mtime)
         total = self.size_bytes()
         for folder in folders:
             if total <= self.limit_bytes:
                 break
-            total -= sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-            shutil.rmtree(folder, ignore_errors=True)
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            if _remove_unless_in_use(folder):
+                total -= size
 
-    def clear(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+    def clear(self) -> int:
+        """Removes every model folder not in use, and the root when nothing else is left in it;
+        returns the bytes freed."""
+        freed = 0
+        for folder in self.owned():
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            freed += size if _remove_unless_in_use(folder) else 0
+        if [p.name for p in self.folder.iterdir()] == [ROOT_MARKER]:
+            shutil.rmtree(self.folder)
+        return freed
+
+
+@contextmanager
+def _in_use(folder: Path):
+    """A shared lock on a model folder while its features are read or written."""
+    with open(folder / LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _remove_unless_in_use(folder: Path) -> bool:
+    with open(folder / LOCK, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+
+
+def _load(path: Path, dim: int) -> np.ndarray | None:
+    """A cached vector, or None when it is absent or does not load as one of ``dim`` numbers (then it is removed)."""
+    if not path.is_file():
+        return None
+    try:
+        vector = np.load(path, allow_pickle=False)
+        if vector.shape == (dim,):
+            return vector
+    except (OSError, ValueError, EOFError):
+        pass
+    print(f"Warning: the cached features in {path} are damaged; computing them again", file=sys.stderr)
+    path.unlink(missing_ok=True)
+    return None
 
 
 def _model_key(source: Source, backbone: Backbone) -> str:
-    identity = f"{source.name}|{source.spec.weights}|{backbone.preprocessor.key}"
+    identity = f"{source.name}|{source.spec.weights}|{weights_digest(backbone)}|{backbone.preprocessor.key}"
     return f"{source.name.replace('/', '_')}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+
+
+def weights_digest(backbone: Backbone) -> str:
+    """A hash of the backbone's weights and buffers, computed once per loaded backbone (a fraction
+    of a second for a base-sized model): the same name and path with other weights behind them
+    must not serve the old features."""
+    digest = getattr(backbone, "_autotl_weights_digest", None)
+    if digest is None:
+        hasher = hashlib.sha256()
+        for name, tensor in sorted(backbone.state_dict().items()):
+            hasher.update(name.encode())
+            hasher.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+        digest = hasher.hexdigest()[:16]
+        backbone._autotl_weights_digest = digest
+    return digest
 
 
 @torch.no_grad()
@@ -91,6 +209,9 @@ def _compute(backbone: Backbone, items: list[tuple[str, str]], folder: Path, dev
         features = backbone(batch).float().cpu().numpy()
         for (fingerprint, _), vector in zip(chunk, features):
             temporary = folder / f".{fingerprint}.{time.monotonic_ns()}.npy"
-            np.save(temporary, vector)
-            temporary.replace(folder / f"{fingerprint}.npy")
+            try:
+                np.save(temporary, vector)
+                temporary.replace(folder / f"{fingerprint}.npy")
+            finally:
+                temporary.unlink(missing_ok=True)  # a write cut short leaves no file behind
         on_batch(len(chunk))
