@@ -197,10 +197,12 @@ def _check_storage(url: str) -> str:
     """A usage error now, rather than a traceback after the scoring, when the URL or its driver is wrong."""
     import sqlalchemy
 
+    from autotl import tracking
+
     try:
         sqlalchemy.create_engine(url).dispose()
     except (ImportError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as error:
-        raise AutotlError(f"--storage {url!r}: SQLAlchemy cannot use it ({error}); give a URL such as "
+        raise AutotlError(f"--storage {tracking.masked(url)!r}: SQLAlchemy cannot use it ({error}); give a URL such as "
                           "postgresql://user:password@host/db with its driver installed (pip install 'psycopg[binary]')") from None
     return url
 
@@ -264,7 +266,7 @@ def select(
     with tracking.tracked_run(uri, experiment, f"select {dataset.path.name}") as run:
         tracking.log_environment(seed)
         tracking.log_dataset(dataset, profile(dataset))
-        mlflow.log_params({"budget_s": clock_budget.seconds, "metric": metric, "study": study, "storage": storage, "cv": cv})
+        mlflow.log_params({"budget_s": clock_budget.seconds, "metric": metric, "study": study, "storage": tracking.masked(storage), "cv": cv})
         mlflow.set_tag(tracking.PROCESS_TAG, this_process())
         selector = Selector(
             dataset, candidates, clock_budget, scratch=scratch, metric=metric, seed=seed, device=target_device,

@@ -37,6 +37,17 @@ def resolve_uri(uri: str | None = None) -> str:
     return uri
 
 
+def masked(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***``: what may be logged or printed."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 def default_study_storage(tracking_uri: str) -> str:
     """Optuna's own SQLite file beside MLflow's (both keep an alembic_version table, so not the same file)."""
     if tracking_uri.startswith("sqlite:///"):

@@ -437,6 +437,15 @@ def test_a_storage_that_cannot_be_used_is_a_usage_error(cli, tiny, colour_images
     assert result.exit_code == 2 and "--storage 'nosuchdb://nowhere': SQLAlchemy cannot use it" in result.stderr
 
 
+def test_a_storage_password_is_never_shown(cli, tiny, colour_images):
+    from autotl.tracking import masked
+
+    result = cli("select", "--data", colour_images, "--models", "tiny", "--storage", "nosuchdb://me:s3cret@db.example/x")
+    assert result.exit_code == 2 and "nosuchdb://me:***@db.example/x" in result.stderr and "s3cret" not in result.stderr
+    assert masked("http://me:s3cret@mlflow.example:5000/") == "http://me:***@mlflow.example:5000/"
+    assert masked("sqlite:///mlruns/optuna.db") == "sqlite:///mlruns/optuna.db"
+
+
 @pytest.mark.parametrize("side, native, expected", [(8, 224, 64), (40, 224, 160), (500, 224, 224), (8, 32, 32)])
 def test_small_images_are_not_blown_up_to_the_full_input_size(side, native, expected):
     from types import SimpleNamespace

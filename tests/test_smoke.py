@@ -195,3 +195,11 @@ def test_two_processes_share_one_study_on_postgresql_and_never_run_a_trial_twice
     listed = sorted(len([row for row in json.loads(out)["leaderboard"] if row["trial"] is not None and row["state"] in ("complete", "pruned")])
                     for out, _ in outputs)
     assert listed[1] == len(keys) and listed[0] >= len(keys) - 1
+    import mlflow
+
+    from autotl.tracking import masked
+
+    for n in (1, 2):  # the storage URL carries a password: the select runs log it masked
+        client = mlflow.MlflowClient(f"sqlite:///{tmp_path / f'mlflow-{n}.db'}")
+        runs = client.search_runs([client.get_experiment_by_name("autotl").experiment_id], "attributes.run_name LIKE 'select%'")
+        assert [run.data.params["storage"] for run in runs] == [masked(storage)] and ":***@" in masked(storage)
