@@ -156,12 +156,23 @@ def fit(modality: str, inputs: list[str], labels: list[int], classes: tuple[str,
     if modality == "image":
         representation = RawPixels(max(1, min(RAW_SIDE, int(image_side))))
         return ClassicalModel(representation, fit_logistic(representation.transform(inputs), labels, len(classes), seed), classes)
+    from scipy import sparse
+
+    vectorized: dict[str, tuple] = {}  # each part once, though two families share it
+
+    def part_of(part: dict) -> tuple:
+        key = json.dumps(part, sort_keys=True)
+        if key not in vectorized:
+            vectorizer = _vectorizer(part)
+            vectorized[key] = vectorizer, vectorizer.fit_transform(inputs)
+        return vectorized[key]
+
     fits = []
     for name, parts in TEXT_FAMILIES.items():
         if family not in (None, name):
             continue
-        vectorizers = [_vectorizer(part).fit(inputs) for part in parts]
-        representation = Tfidf(name, vectorizers)
-        fits.append(ClassicalModel(representation, fit_logistic(representation.transform(inputs), labels, len(classes), seed), classes))
+        vectorizers, matrices = zip(*map(part_of, parts))
+        linear = fit_logistic(sparse.hstack(matrices).tocsr(), labels, len(classes), seed)
+        fits.append(ClassicalModel(Tfidf(name, list(vectorizers)), linear, classes))
     known = [model for model in fits if model.linear.cv_log_loss is not None]
     return min(known, key=lambda model: model.linear.cv_log_loss) if known else fits[0]

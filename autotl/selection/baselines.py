@@ -3,6 +3,7 @@ is what transfer bought: the classical one (:mod:`autotl.classical`), which cost
 always runs, and ``scratch`` (the chosen architecture from random weights), which runs only with
 its whole default schedule: a truncated one-epoch scratch says nothing."""
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,8 @@ class ClassicalResult:
     """Fitted on train+val."""
     test_accuracy: float
     test_metric: float
+    fold_seconds: float
+    """The mean time of one fold's fit and validation: what a probe on cached features is first priced at."""
 
 
 def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metric: str, seed: int) -> ClassicalResult:
@@ -50,7 +53,9 @@ def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metri
 
     final = fitted(dataset.splits["train"] + dataset.splits["val"])
     family = getattr(final.representation, "family", None)
+    started = time.monotonic()
     values = [scored(fitted(fold["train"], family), fold["val"], metric) for fold in folds]
+    fold_seconds = (time.monotonic() - started) / len(folds)
     validated = sum(len(fold["val"]) for fold in folds)
     mean = float(np.mean(values))
     se = fold_se(values, validated) if len(folds) > 1 else binomial_se(mean, validated)
@@ -58,7 +63,7 @@ def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metri
     row = Row(f"{CLASSICAL}: {final.description}", "", "classical", "", val_metric=mean, val_se=se, folds=len(folds),
               state="baseline", reason="no-transfer baseline, on the same folds as the candidates"
               if len(folds) > 1 else "no-transfer baseline, on the same validation split as the candidates")
-    return ClassicalResult(row, final, scored(final, test, "accuracy"), scored(final, test, metric))
+    return ClassicalResult(row, final, scored(final, test, "accuracy"), scored(final, test, metric), fold_seconds)
 
 
 def median_side(dataset: Dataset) -> int:

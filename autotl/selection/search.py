@@ -515,10 +515,9 @@ class Selector:
     def classical_baseline(self) -> ClassicalResult:
         """The no-transfer baseline, validated like the probes, so that it can be compared with them."""
         started = self.budget.clock()
-        folds = self.cv_folds or [self.unseen_test]
-        result = run_classical(self.dataset, folds, self.metric, self.seed)
+        result = run_classical(self.dataset, self.cv_folds or [self.unseen_test], self.metric, self.seed)
         result.row.seconds = self.budget.clock() - started
-        self.costs.frozen_guess_s = result.row.seconds / (len(folds) + 1)  # a fit per fold and one on train+val
+        self.costs.frozen_guess_s = result.fold_seconds
         self.rows.append(result.row)
         self.progress(f"No-transfer baseline, {result.model.description}: val {self.metric} {result.row.val_metric:.4f} ± "
                       f"{result.row.val_se:.4f} ({result.row.seconds:.0f}s)")
