@@ -120,3 +120,19 @@ def test_cache_clear_on_a_folder_autotl_did_not_make_deletes_nothing(cli, image_
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     assert_user_error(cli("cache", "clear", "--cache-dir", root), "autotl did not make it", "deletes nothing")
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+@pytest.mark.parametrize("where, fragment", [
+    (lambda data, tmp: data / "cat" / "predictions.csv", "it is inside --data"),
+    (lambda data, tmp: tmp / "missing" / "predictions.csv", "does not exist; create it first"),
+    (lambda data, tmp: tmp, "it is a folder"),
+    (lambda data, tmp: tmp / "earlier.csv", "the file exists; give --force"),
+])
+def test_predict_output_is_checked_before_any_work(cli, image_folder, tmp_path, where, fragment):
+    data = image_folder({"cat": 3, "dog": 3})
+    (tmp_path / "earlier.csv").write_text("kept\n")
+    before = sorted((p, p.read_bytes()) for p in data.rglob("*") if p.is_file())
+    result = cli("predict", "--model", "runs:/not-looked-at/model", "--data", data, "--output", where(data, tmp_path))
+    assert_user_error(result, fragment)
+    assert sorted((p, p.read_bytes()) for p in data.rglob("*") if p.is_file()) == before
+    assert (tmp_path / "earlier.csv").read_text() == "kept\n"

@@ -138,6 +138,9 @@ def test_predict_on_unlabelled_images_and_with_pyfunc(cli, tiny, colour_images, 
     rows = pd.read_csv(tmp_path / "out.csv")
     assert list(rows.columns) == ["input", "prediction", "confidence"] and len(rows) == 3
     assert "Accuracy" not in result.stderr
+    again = cli("predict", "--model", report["model_uri"], "--data", flat, "--output", tmp_path / "out.csv", "--force")
+    assert again.exit_code == 0 and pd.read_csv(tmp_path / "out.csv").equals(rows)  # replaced, only when asked
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.csv")] == []  # no temporary left behind
     pyfunc = mlflow.pyfunc.load_model(report["model_uri"])
     predicted = pyfunc.predict(pd.DataFrame({"input": rows["input"]}))
     assert [p.prediction for p in predicted] == list(rows["prediction"])

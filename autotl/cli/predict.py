@@ -1,18 +1,22 @@
 """``autotl predict``: predictions from a logged model, as a CSV."""
 
 import csv
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from autotl.cli import options
+from autotl.errors import AutotlError
 
 
 def predict_command(
     model: Annotated[str, typer.Option("--model", help="runs:/<run id>/model, models:/<name>/<version>, or a local model folder.")],
     data: options.Data,
     output: Annotated[Path | None, typer.Option(help="CSV to write: input, label (when known), prediction, confidence.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file (never one inside --data).")] = False,
     split: Annotated[str | None, typer.Option(help="Predict only this split (train, val or test), split as `train` and `select` split it.")] = None,
     text_column: options.TextColumn = "text",
     label_column: options.LabelColumn = "label",
@@ -28,6 +32,8 @@ def predict_command(
     from autotl.data.intake import read_examples
     from autotl.training.device import resolve_device
 
+    if output:
+        check_output(output, Path(data), force)
     intake = options.intake_options(text_column, label_column, skip_bad_files, seed)
     examples = read_examples(data, intake, split)
     mlflow.set_tracking_uri(tracking.resolve_uri(tracking_uri))
@@ -37,12 +43,10 @@ def predict_command(
     predictions = [loaded.classes[i] for i in probabilities.argmax(1)]
     labelled = all(e.label is not None for e in examples)
     if output:
-        with output.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["input", "label", "prediction", "confidence"] if labelled else ["input", "prediction", "confidence"])
-            for example, prediction, confidence in zip(examples, predictions, probabilities.max(1)):
-                label = [example.label] if labelled else []
-                writer.writerow([example.input, *label, prediction, f"{confidence:.6f}"])
+        header = ["input", "label", "prediction", "confidence"] if labelled else ["input", "prediction", "confidence"]
+        rows = [[e.input, *([e.label] if labelled else []), prediction, f"{confidence:.6f}"]
+                for e, prediction, confidence in zip(examples, predictions, probabilities.max(1))]
+        write_csv(output, header, rows)
         typer.echo(f"Wrote {len(examples)} predictions to {output}", err=True)
     else:
         for example, prediction in zip(examples, predictions):
@@ -50,3 +54,37 @@ def predict_command(
     if labelled:
         correct = sum(e.label == p for e, p in zip(examples, predictions))
         typer.echo(f"Accuracy: {correct / len(examples):.4f} ({correct}/{len(examples)})", err=True)
+
+
+def check_output(output: Path, data: Path, force: bool) -> None:
+    """Before any work: the output's folder exists, and the output is neither inside the data nor,
+    without ``--force``, an existing file."""
+    target, source = output.resolve(), data.resolve()
+    if target == source or source in target.parents:
+        raise AutotlError(f"--output {output}: it is inside --data {data}; write the predictions somewhere else")
+    if not target.parent.is_dir():
+        raise AutotlError(f"--output {output}: the folder {output.parent} does not exist; create it first")
+    if target.is_dir():
+        raise AutotlError(f"--output {output}: it is a folder; give a file name such as {output / 'predictions.csv'}")
+    if target.exists() and not force:
+        raise AutotlError(f"--output {output}: the file exists; give --force to replace it")
+
+
+def write_csv(output: Path, header: list[str], rows: list[list]) -> None:
+    """Writes beside ``output`` and moves the file into place, so that a failed write (a full disk)
+    leaves no half-written file; such a failure is one line and exit status 1."""
+    handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(header)
+            writer.writerows(rows)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would have made it, not mkstemp's owner-only
+        os.replace(temporary, output)
+    except OSError as error:
+        typer.echo(f"Error: could not write {output}: {error.strerror or error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        Path(temporary).unlink(missing_ok=True)
