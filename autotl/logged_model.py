@@ -56,15 +56,41 @@ class AutotlModel(mlflow.pyfunc.PythonModel):
 
 
 def load(uri: str) -> AutotlModel:
-    """A logged model from ``runs:/...``, ``models:/...``, an MLflow model folder or a saved bundle folder."""
+    """A logged model from ``runs:/...``, ``models:/...``, an MLflow model folder or a saved bundle
+    folder, rebuilt by the installed autotl from the bundle's manifest and weights (or arrays).
+    Nothing is unpickled: the ``python_model.pkl`` that MLflow writes beside the bundle is never
+    read here, so a tampered model runs no code (``mlflow.pyfunc.load_model`` does read it)."""
     from autotl.training.classifier import MANIFEST
 
     path = Path(uri).expanduser()
     if (path / MANIFEST).is_file():
         return AutotlModel().load(path)
+    if not (uri.startswith(("runs:/", "models:/")) or path.is_dir()):
+        raise AutotlError(f"--model {uri}: give runs:/<run id>/model, models:/<name>/<version> or a local model folder")
     try:
-        return mlflow.pyfunc.load_model(uri).unwrap_python_model()
+        folder = path if path.is_dir() else Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except mlflow.exceptions.MlflowException as error:
         raise AutotlError(f"cannot load model {uri}: {error.message.splitlines()[0]}") from None
     except OSError as error:
         raise AutotlError(f"cannot load model {uri}: {error}") from None
+    return AutotlModel().load(bundle_of(folder, uri))
+
+
+def bundle_of(folder: Path, uri: str) -> Path:
+    """The bundle inside an MLflow model folder, as its ``MLmodel`` file names it (read as plain YAML)."""
+    import yaml
+
+    from autotl.training.classifier import MANIFEST
+
+    mlmodel = folder / "MLmodel"
+    if not mlmodel.is_file():
+        raise AutotlError(f"cannot load model {uri}: {folder} holds no MLmodel file; give the folder of a model autotl logged")
+    try:
+        flavor = (yaml.safe_load(mlmodel.read_text()) or {}).get("flavors", {}).get("python_function", {})
+        relative = flavor["artifacts"]["bundle"]["path"]
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError):
+        raise AutotlError(f"cannot load model {uri}: it is not a model autotl logged (no bundle in its MLmodel file)") from None
+    bundle = (folder / str(relative)).resolve()
+    if folder.resolve() not in bundle.parents or not (bundle / MANIFEST).is_file():
+        raise AutotlError(f"cannot load model {uri}: its bundle is missing or lies outside the model folder")
+    return bundle

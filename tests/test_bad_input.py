@@ -136,3 +136,8 @@ def test_predict_output_is_checked_before_any_work(cli, image_folder, tmp_path, 
     assert_user_error(result, fragment)
     assert sorted((p, p.read_bytes()) for p in data.rglob("*") if p.is_file()) == before
     assert (tmp_path / "earlier.csv").read_text() == "kept\n"
+
+
+def test_predict_from_an_address_that_is_no_model_uri(cli, image_folder):
+    result = cli("predict", "--model", "http://example.com/model", "--data", image_folder({"cat": 3, "dog": 3}))
+    assert_user_error(result, "--model http://example.com/model: give runs:/<run id>/model")

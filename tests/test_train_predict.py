@@ -215,3 +215,29 @@ def test_a_local_hugging_face_folder_is_a_source(cli, tiny, text_file, tmp_path,
     result = cli("predict", "--model", report["model_uri"], "--data", text_file(rows), "--split", "test")
     assert result.exit_code == 0, result.output
     assert f"Accuracy: {report['test_accuracy']:.4f}" in result.stderr
+
+
+class Planted:
+    """A pickle that writes a file when it is loaded: what a tampered python_model.pkl could do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.write_text, (self.marker, "code from the artifact ran")
+
+
+def test_predict_runs_no_code_from_a_tampered_model(cli, tiny, colour_images, tmp_path):
+    import pickle
+
+    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe")
+    marker = tmp_path / "pwned"
+    for planted in (tmp_path / "mlruns").rglob("python_model.pkl"):
+        planted.write_bytes(pickle.dumps(Planted(marker)))
+    result = cli("predict", "--model", report["model_uri"], "--data", colour_images, "--split", "test")
+    assert result.exit_code == 0, result.output
+    assert f"Accuracy: {report['test_accuracy']:.4f}" in result.stderr  # the bundle's weights, rebuilt by the installed code
+    assert not marker.exists()
+    with pytest.raises(Exception):
+        mlflow.pyfunc.load_model(report["model_uri"])  # MLflow's own loader does unpickle it: the README says so
+    assert marker.exists()
