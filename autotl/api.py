@@ -193,6 +193,15 @@ def train(
     )
 
 
+def _check_study(name: str) -> str:
+    """A study name that MLflow filters and file names take as it is."""
+    import re
+
+    if not re.fullmatch(r"[\w.:-]{1,200}", name):
+        raise AutotlError(f"--study {name!r}: use letters, digits and . _ : - only (at most 200)")
+    return name
+
+
 def _check_storage(url: str) -> str:
     """A usage error now, rather than a traceback after the scoring, when the URL or its driver is wrong."""
     import sqlalchemy
@@ -256,7 +265,7 @@ def select(
     torch.manual_seed(seed)
     uri = tracking.resolve_uri(tracking_uri)
     storage = _check_storage(storage) if storage else tracking.default_study_storage(uri)
-    study = study or f"autotl-{dataset.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    study = _check_study(study) if study else f"autotl-{dataset.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if cv:
         folds(dataset, cv, seed)  # a usage error now, before any run starts
     stale = tracking.kill_stale_runs(uri, experiment, study)

@@ -141,3 +141,25 @@ def test_predict_output_is_checked_before_any_work(cli, image_folder, tmp_path, 
 def test_predict_from_an_address_that_is_no_model_uri(cli, image_folder):
     result = cli("predict", "--model", "http://example.com/model", "--data", image_folder({"cat": 3, "dog": 3}))
     assert_user_error(result, "--model http://example.com/model: give runs:/<run id>/model")
+
+
+@pytest.mark.parametrize("arguments, fragment", [
+    (["--seed", "-1"], "--seed -1: give a whole number from 0 to 4294967295"),
+    (["--seed", "99999999999"], "--seed 99999999999: give a whole number"),
+    (["--set", "threads=-1"], "--set threads=-1: expected 0 (torch's default) or a number of CPU threads"),
+    (["--set", "lr=nan"], "--set lr=nan: expected a finite number"),
+    (["--set", "image_size=-5"], "--set image_size=-5: expected 0 (the source's own) or a side in pixels"),
+    (["--set", "warmup=5"], "--set warmup=5.0: expected a fraction of the steps, from 0 to below 1"),
+    (["--set", "weight_decay=-1"], "--set weight_decay=-1.0: expected a weight decay of 0 or more"),
+])
+def test_settings_out_of_range(cli, tiny, colour_images, arguments, fragment):
+    assert_user_error(cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "finetune", *arguments), fragment)
+
+
+def test_the_label_column_as_the_text_column(cli, text_file):
+    result = cli("inspect", "--data", text_file(labelled_rows({"spam": 5, "ham": 5})), "--text-column", "label")
+    assert_user_error(result, "--text-column and --label-column are both 'label'")
+
+
+def test_a_study_name_with_quotes(cli, tiny, colour_images):
+    assert_user_error(cli("select", "--data", colour_images, "--models", "tiny", "--study", "x'y"), "--study \"x'y\": use letters")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from autotl.data import IntakeOptions
+from autotl.errors import AutotlError
 
 Data = Annotated[Path, typer.Option("--data", help="A folder of images (one sub-folder per class) or a .csv/.tsv/.jsonl file.")]
 TextColumn = Annotated[str, typer.Option(help="Column holding the texts (text data).")]
@@ -20,7 +21,17 @@ Strategies = Annotated[str | None, typer.Option(help="Comma list of transfer str
 Regularizers = Annotated[str | None, typer.Option(help="Comma list of regularizers to consider.")]
 
 
+MAX_SEED = 2**32 - 1
+"""numpy's and scikit-learn's seeds are unsigned 32-bit integers."""
+
+
 def intake_options(text_column: str, label_column: str, skip_bad_files: bool, seed: int) -> IntakeOptions:
+    """The data options, checked: a seed numpy takes, and a text column that is not the label."""
+    if not 0 <= seed <= MAX_SEED:
+        raise AutotlError(f"--seed {seed}: give a whole number from 0 to {MAX_SEED}")
+    if text_column == label_column:
+        raise AutotlError(f"--text-column and --label-column are both {text_column!r}: a model would learn the label from itself; "
+                          "name the column that holds the texts")
     return IntakeOptions(text_column=text_column, label_column=label_column, skip_bad_files=skip_bad_files, seed=seed)
 
 

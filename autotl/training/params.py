@@ -2,6 +2,7 @@
 regularizer declares (a learning-rate ratio, a penalty strength, ...); defaults first, then
 ``--set key=value``."""
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Mapping
 
@@ -27,6 +28,18 @@ class Setting:
 
     def parse(self, text: str) -> float:
         return int(text) if self.integer else float(text)
+
+
+RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "lr": (lambda v: v > 0, "a learning rate above 0, e.g. 1e-3"),
+    "epochs": (lambda v: v >= 1, "at least 1 epoch"),
+    "batch_size": (lambda v: v >= 1, "a batch size of at least 1"),
+    "weight_decay": (lambda v: v >= 0, "a weight decay of 0 or more"),
+    "warmup": (lambda v: 0 <= v < 1, "a fraction of the steps, from 0 to below 1, e.g. 0.1"),
+    "threads": (lambda v: v >= 0, "0 (torch's default) or a number of CPU threads"),
+    "image_size": (lambda v: v >= 0, "0 (the source's own) or a side in pixels"),
+}
+"""What each of the loop's own settings may be, and what to say when it is not."""
 
 
 @dataclass
@@ -66,8 +79,12 @@ class TrainParams:
             except ValueError:
                 integer = declared[key].integer if key in declared else types[key] is int
                 raise AutotlError(f"--set {key}={value}: expected {'an integer' if integer else 'a number'}") from None
-        if params.epochs < 1 or params.batch_size < 1 or params.lr <= 0:
-            raise AutotlError("--set: epochs and batch_size must be at least 1 and lr above 0")
+        for key, value in params.as_dict().items():
+            if not math.isfinite(value):
+                raise AutotlError(f"--set {key}={value}: expected a finite number")
+            allowed, expected = RANGES.get(key, (lambda v: True, ""))
+            if not allowed(value):
+                raise AutotlError(f"--set {key}={value}: expected {expected}")
         return params
 
     @classmethod
