@@ -163,3 +163,16 @@ def test_the_label_column_as_the_text_column(cli, text_file):
 
 def test_a_study_name_with_quotes(cli, tiny, colour_images):
     assert_user_error(cli("select", "--data", colour_images, "--models", "tiny", "--study", "x'y"), "--study \"x'y\": use letters")
+
+
+def test_a_duplicated_label_header(cli, text_file):
+    rows = [["text", "label", "label"]] + [[f"text {i}", "a" if i % 2 else "b", "x"] for i in range(10)]
+    assert_user_error(cli("inspect", "--data", text_file(rows)), "has 2 columns named 'label'", "rename all but")
+
+
+def test_labels_one_as_a_number_and_as_a_string_are_merged_with_a_warning(cli, text_file):
+    rows = [{"text": f"text {i}", "label": [1, "1", "2"][i % 3]} for i in range(12)]
+    result = cli("inspect", "--data", text_file(rows, "data.jsonl"))
+    assert result.exit_code == 0
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(warnings) == 1 and "labels '1' appear both as numbers and as strings" in warnings[0]

@@ -9,6 +9,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -127,11 +128,27 @@ def _jsonl_rows(file: Path, content: str, options: IntakeOptions) -> tuple[list[
             raise AutotlError(f"{file} line {line} is a JSON {type(record).__name__}, not an object with named fields")
         records.append((line, record))
     found = sorted({key for _, record in records for key in record})
+    _warn_of_merged_labels(file, [record.get(options.label_column) for _, record in records])
     return found, [(line, record.get(options.text_column), record.get(options.label_column)) for line, record in records]
+
+
+def _warn_of_merged_labels(file: Path, labels: list) -> None:
+    """Labels are class names, so 1 and "1" become one class (while 1.0 stays apart): say so."""
+    kinds: dict[str, set[str]] = {}
+    for label in labels:
+        if label is not None:
+            kinds.setdefault(str(label), set()).add(type(label).__name__)
+    merged = sorted(name for name, types in kinds.items() if len(types) > 1)
+    if merged:
+        logging.getLogger("autotl").warning(
+            f"{file}: labels {', '.join(map(repr, merged[:5]))} appear both as numbers and as strings, and each pair "
+            "is read as one class; write every label the same way if they are different classes")
 
 
 def _check_columns(file: Path, found: list[str], columns: tuple[str, ...]) -> None:
     for column, option in zip(columns, ("--text-column", "--label-column")):
+        if found.count(column) > 1:
+            raise AutotlError(f"{file} has {found.count(column)} columns named {column!r}: rename all but the one {option} should read")
         if column not in found:
             raise AutotlError(
                 f"{file} has no column {column!r} (its columns: {', '.join(found) or 'none'}); "
