@@ -122,7 +122,6 @@ def train(
     from autotl import reports, tracking
     from autotl.data.profile import profile
     from autotl.training.classifier import save
-    from autotl.training.features import FeatureCache
     from autotl.training.job import TrainingJob
     from autotl.training.metrics import score
     from autotl.training.params import TrainParams
@@ -138,7 +137,8 @@ def train(
     if params.threads:
         torch.set_num_threads(params.threads)
     torch.manual_seed(seed)
-    uri = tracking.resolve_uri(tracking_uri)
+    uri = tracking.resolve_uri(tracking_uri, dataset.path)
+    cache = _cache_outside(cache_dir, dataset.path)
     progress(f"Training {candidate.label} on {len(dataset.splits['train'])} {dataset.modality} examples ({target_device})")
     with tracking.tracked_run(uri, experiment, f"train {candidate.label}") as run:
         tracking.log_environment(seed)
@@ -158,7 +158,7 @@ def train(
             params=params,
             device=target_device,
             metric=metric,
-            cache=FeatureCache(Path(cache_dir) if cache_dir else None),
+            cache=cache,
             seed=seed,
             on_epoch=on_epoch,
             source_data=setup.source_data,
@@ -191,6 +191,17 @@ def train(
         best_epoch=trained.fit.best_epoch,
         leaderboard=[entry],
     )
+
+
+def _cache_outside(cache_dir: str | Path | None, data: Path):
+    """The feature cache, refused inside the data folder, where its files would become examples."""
+    from autotl.training.features import FeatureCache
+
+    cache = FeatureCache(Path(cache_dir) if cache_dir else None)
+    if data.is_dir() and (cache.folder.resolve() == data.resolve() or data.resolve() in cache.folder.resolve().parents):
+        raise AutotlError(f"the feature cache {cache.folder} would be inside --data {data}; give --cache-dir "
+                          "(or AUTOTL_CACHE_DIR) outside the data")
+    return cache
 
 
 def _check_study(name: str) -> str:
@@ -252,7 +263,6 @@ def select(
     from autotl.selection.leaderboard import Row, format_leaderboard, leaderboard
     from autotl.selection.search import Selector, folds
     from autotl.training.classifier import save
-    from autotl.training.features import FeatureCache
 
     clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
     intake = intake or IntakeOptions(seed=seed)
@@ -263,7 +273,8 @@ def select(
         raise AutotlError(f"no candidate can be built for this {dataset.modality} data ({reasons}); see `autotl inspect`")
     scratch = next((s for s in setup.registry.items("strategies") if s.name == "scratch"), None)
     torch.manual_seed(seed)
-    uri = tracking.resolve_uri(tracking_uri)
+    uri = tracking.resolve_uri(tracking_uri, dataset.path)
+    cache = _cache_outside(cache_dir, dataset.path)
     storage = _check_storage(storage) if storage else tracking.default_study_storage(uri)
     study = _check_study(study) if study else f"autotl-{dataset.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if cv:
@@ -279,7 +290,7 @@ def select(
         mlflow.set_tag(tracking.PROCESS_TAG, this_process())
         selector = Selector(
             dataset, candidates, clock_budget, scratch=scratch, metric=metric, seed=seed, device=target_device,
-            cache=FeatureCache(Path(cache_dir) if cache_dir else None), storage=storage, study_name=study, progress=progress,
+            cache=cache, storage=storage, study_name=study, progress=progress,
             source_data=setup.source_data, scorers=setup.registry.items("scorers"), cv=cv,
         )
         selection = selector.run()

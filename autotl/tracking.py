@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 import mlflow
 
 from autotl import __version__
+from autotl.errors import AutotlError
 from autotl.processes import is_gone
 
 PROCESS_TAG = "autotl.process"
@@ -28,12 +29,19 @@ DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
 PACKAGES = ("torch", "torchvision", "transformers", "mlflow", "optuna", "scikit-learn", "numpy")
 
 
-def resolve_uri(uri: str | None = None) -> str:
-    """The store to use; the default one is made absolute, so a later change of directory cannot move it."""
+def resolve_uri(uri: str | None = None, data: Path | None = None) -> str:
+    """The store to use; the default one is made absolute, so a later change of directory cannot
+    move it. A SQLite store (and so its artifacts) inside the ``data`` folder is refused before
+    anything is written: it would become part of the data."""
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
     if uri == DEFAULT_URI:
-        Path("mlruns").mkdir(exist_ok=True)
-        return f"sqlite:///{Path('mlruns/mlflow.db').resolve()}"
+        uri = f"sqlite:///{Path('mlruns/mlflow.db').resolve()}"
+    if uri.startswith("sqlite:///"):
+        store = Path(uri.removeprefix("sqlite:///"))
+        if data is not None and data.is_dir() and data.resolve() in store.resolve().parents:
+            raise AutotlError(f"the tracking store {store} would be inside --data {data}; run from another folder "
+                              "or give --tracking-uri (or MLFLOW_TRACKING_URI) outside the data")
+        store.parent.mkdir(parents=True, exist_ok=True)
     return uri
 
 
@@ -61,7 +69,7 @@ def _experiment_id(name: str, uri: str) -> str:
     if experiment is not None:
         return experiment.experiment_id
     store = Path(uri.removeprefix("sqlite:///"))
-    location = (store.parent / "artifacts").as_uri() if uri.startswith("sqlite:///") and store.parent.name == "mlruns" else None
+    location = (store.parent / "artifacts").as_uri() if uri.startswith("sqlite:///") else None  # beside the store, wherever it is
     return mlflow.create_experiment(name, artifact_location=location)
 
 

@@ -176,3 +176,15 @@ def test_labels_one_as_a_number_and_as_a_string_are_merged_with_a_warning(cli, t
     assert result.exit_code == 0
     warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
     assert len(warnings) == 1 and "labels '1' appear both as numbers and as strings" in warnings[0]
+
+
+@pytest.mark.parametrize("option, inside, fragment", [
+    ("--tracking-uri", lambda data: f"sqlite:///{data / 'runs' / 'mlflow.db'}", "the tracking store"),
+    ("--cache-dir", lambda data: data / "features", "the feature cache"),
+])
+def test_nothing_is_written_inside_the_data(cli, tiny, colour_images, option, inside, fragment):
+    before = sorted((p, p.read_bytes()) for p in colour_images.rglob("*") if p.is_file())
+    result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", option, inside(colour_images))
+    assert_user_error(result, fragment, f"inside --data {colour_images}")
+    assert sorted((p, p.read_bytes()) for p in colour_images.rglob("*") if p.is_file()) == before
+    assert sorted(p.name for p in colour_images.iterdir()) == ["blue", "red"]

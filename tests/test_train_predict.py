@@ -241,3 +241,10 @@ def test_predict_runs_no_code_from_a_tampered_model(cli, tiny, colour_images, tm
     with pytest.raises(Exception):
         mlflow.pyfunc.load_model(report["model_uri"])  # MLflow's own loader does unpickle it: the README says so
     assert marker.exists()
+
+
+def test_artifacts_go_beside_the_store_the_user_named(cli, tiny, colour_images, tmp_path):
+    store = tmp_path / "elsewhere" / "tracking.db"
+    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--tracking-uri", f"sqlite:///{store}")
+    assert (store.parent / "artifacts").is_dir() and not (tmp_path / "mlruns").exists()  # nothing in the current folder
+    assert report["model_uri"].startswith("runs:/")
