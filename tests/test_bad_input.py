@@ -1,5 +1,7 @@
 """Every kind of bad input ends with exit status 2 and one line that names the fault and the fix."""
 
+import json
+
 import pytest
 
 from fakes import labelled_rows
@@ -188,3 +190,24 @@ def test_nothing_is_written_inside_the_data(cli, tiny, colour_images, option, in
     assert_user_error(result, fragment, f"inside --data {colour_images}")
     assert sorted((p, p.read_bytes()) for p in colour_images.rglob("*") if p.is_file()) == before
     assert sorted(p.name for p in colour_images.iterdir()) == ["blue", "red"]
+
+
+def test_links_out_of_the_data_or_back_up_to_it_are_ignored_with_a_warning(cli, image_folder, tmp_path):
+    root = image_folder({"cat": 3, "dog": 3})
+    elsewhere = image_folder({"secret": 1}, root=tmp_path / "private")
+    (root / "everything").symlink_to(root, target_is_directory=True)  # a class holding every image
+    (root / "cat" / "leak.png").symlink_to(elsewhere / "secret" / "0.png")
+    result = cli("inspect", "--data", root, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert any("'everything'" in p and "a link back to a folder above it" in p for p in report["problems"])
+    assert any("ignored 1 file(s) linked from outside" in p and "leak.png" in p for p in report["problems"])
+    assert report["num_examples"] == 6
+
+
+def test_an_image_over_the_pixel_limit_is_not_decoded(cli, image_folder, monkeypatch):
+    monkeypatch.setenv("AUTOTL_MAX_IMAGE_PIXELS", "100")
+    root = image_folder({"cat": 3, "dog": 3}, size=(8, 8))
+    image_folder({"dog": 1}, root=root.parent / "big", size=(20, 20))
+    (root.parent / "big" / "dog" / "0.png").rename(root / "dog" / "huge.png")
+    assert_user_error(cli("inspect", "--data", root), "huge.png (20 x 20 pixels, over the limit of 100 (AUTOTL_MAX_IMAGE_PIXELS))")

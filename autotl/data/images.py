@@ -7,6 +7,7 @@ in the middle of training.
 
 import hashlib
 import io
+import os
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -20,6 +21,17 @@ from autotl.data.checks import reject_or_skip, spread
 from autotl.errors import AutotlError, listing
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+DEFAULT_MAX_PIXELS = 89_478_485
+"""Pillow's own decompression-bomb limit (a 32-bit RGBA image of 1 GB); ``AUTOTL_MAX_IMAGE_PIXELS`` changes it."""
+
+
+def max_pixels() -> int:
+    configured = os.environ.get("AUTOTL_MAX_IMAGE_PIXELS", "")
+    if not configured:
+        return DEFAULT_MAX_PIXELS
+    if not configured.isdigit() or int(configured) < 1:
+        raise AutotlError(f"AUTOTL_MAX_IMAGE_PIXELS={configured!r}: give a whole number of pixels, e.g. {DEFAULT_MAX_PIXELS}")
+    return int(configured)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -71,14 +83,15 @@ class ImageFolder(DataFormat):
         if not split_dirs and not options.labels_required and not any(p.is_dir() for p in _visible(path.iterdir())):
             files = {"train": [(None, p) for p in _visible(path.iterdir())]}
         else:
-            files = {split: _class_files(root, problems) for split, root in roots.items()}
+            files = {split: _class_files(root, path, problems) for split, root in roots.items()}
+        limit = max_pixels()
         bad: list[str] = []
         infos: list[tuple[int, int, str]] = []
         splits: dict[str, list[Example]] = {}
         for split, labelled in files.items():
             splits[split] = []
             for label, file in labelled:
-                info, error = _inspect_image(file)
+                info, error = _inspect_image(file, limit)
                 if error:
                     bad.append(f"{file} ({error})")
                     continue
@@ -94,8 +107,9 @@ def _visible(paths) -> list[Path]:
     return sorted(p for p in paths if not p.name.startswith("."))
 
 
-def _class_files(root: Path, problems: list[str]) -> list[tuple[str, Path]]:
-    """(class, file) for every file below each class folder; loose files are noted and ignored."""
+def _class_files(root: Path, data: Path, problems: list[str]) -> list[tuple[str, Path]]:
+    """(class, file) for every file below each class folder; loose files are noted and ignored, and
+    so are links that lead out of the ``data`` folder, or back to a folder above a class."""
     entries = _visible(root.iterdir())
     loose = [p.name for p in entries if p.is_file()]
     class_dirs = [p for p in entries if p.is_dir()]
@@ -105,12 +119,23 @@ def _class_files(root: Path, problems: list[str]) -> list[tuple[str, Path]]:
         )
     if loose:
         problems.append(f"ignored {listing(loose)} in {root}: files outside class folders have no label")
-    found = []
+    found, outside, looped = [], [], []
+    inside = data.resolve()
     for class_dir in class_dirs:
+        target = class_dir.resolve()
+        if target == inside or target in root.resolve().parents or target == root.resolve():
+            looped.append(class_dir.name)
+            continue
         files = [p for p in sorted(class_dir.rglob("*")) if p.is_file() and not _hidden(p, class_dir)]
+        outside += [str(p) for p in files if inside not in p.resolve().parents]
+        files = [p for p in files if inside in p.resolve().parents]
         if not files:
             problems.append(f"class folder {class_dir} is empty")
         found.extend((class_dir.name, file) for file in files)
+    if looped:
+        problems.append(f"ignored class folder(s) {listing([repr(name) for name in looped])} in {root}: each is a link back to a folder above it")
+    if outside:
+        problems.append(f"ignored {len(outside)} file(s) linked from outside {data}: {listing(outside)}")
     return found
 
 
@@ -118,8 +143,9 @@ def _hidden(path: Path, base: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(base).parts)
 
 
-def _inspect_image(path: Path) -> tuple[tuple[int, int, str, str] | None, str | None]:
-    """Decodes the image fully; returns (width, height, mode, content hash) or an error."""
+def _inspect_image(path: Path, limit: int = DEFAULT_MAX_PIXELS) -> tuple[tuple[int, int, str, str] | None, str | None]:
+    """Decodes the image fully, unless it has more than ``limit`` pixels; returns (width, height,
+    mode, content hash) or an error."""
     if path.suffix.lower() not in EXTENSIONS:
         return None, f"not an image file: extension {path.suffix or '(none)'}"
     data = path.read_bytes()
@@ -128,6 +154,8 @@ def _inspect_image(path: Path) -> tuple[tuple[int, int, str, str] | None, str | 
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as image:
                 width, height, mode = image.width, image.height, image.mode
+                if width * height > limit:
+                    return None, f"{width} x {height} pixels, over the limit of {limit:,} (AUTOTL_MAX_IMAGE_PIXELS)"
                 image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         return None, str(error) or type(error).__name__
