@@ -203,3 +203,26 @@ def test_two_processes_share_one_study_on_postgresql_and_never_run_a_trial_twice
         client = mlflow.MlflowClient(f"sqlite:///{tmp_path / f'mlflow-{n}.db'}")
         runs = client.search_runs([client.get_experiment_by_name("autotl").experiment_id], "attributes.run_name LIKE 'select%'")
         assert [run.data.params["storage"] for run in runs] == [masked(storage)] and ":***@" in masked(storage)
+
+
+def test_select_terminated_ends_its_runs_killed_and_its_trial_failed(colour_images, tmp_path):
+    import mlflow
+    import optuna
+
+    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
+           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [sys.executable, "-m", "autotl", "select", "--data", str(colour_images), "--budget", "1h", "--models", "tiny",
+               "--strategies", "mlp_probe", "--study", "terminated"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path)
+    for line in process.stderr:
+        if "] Trial 2:" in line:
+            process.send_signal(signal.SIGTERM)  # docker stop, Kubernetes, Slurm
+            break
+    process.communicate(timeout=60)
+    assert process.returncode == 130  # as for Ctrl-C
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    statuses = {run.info.status for run in client.search_runs([client.get_experiment_by_name("autotl").experiment_id])}
+    assert "RUNNING" not in statuses and "KILLED" in statuses
+    study = optuna.load_study(study_name="terminated", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]

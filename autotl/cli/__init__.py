@@ -7,6 +7,7 @@ goes to stdout.
 
 import functools
 import logging
+import signal
 from typing import Callable
 
 import typer
@@ -81,4 +82,10 @@ plugins.register_commands(add_command)
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     app()
+
+
+def _terminated(signum, frame) -> None:
+    """SIGTERM (docker stop, Kubernetes, Slurm) ends a command as Ctrl-C does: runs KILLED, trials FAILED."""
+    raise KeyboardInterrupt

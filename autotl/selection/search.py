@@ -253,47 +253,53 @@ class Selector:
                 return reserve + refit
             return reserve + (self.costs.test_seconds(leader.source) if leader else 0.0)  # a refit already lost is not kept for
 
-        while next(untried(), None) is not None and self.budget.fits(cheapest, keep=keep()):
-            seen |= claimed_keys(study)  # what processes sharing the study took
-            plan = [(key, why) for key, why in plan if key not in seen and (key.candidate, key.epochs_scale) not in too_long]
-            if not plan and not planned_portfolio:
-                planned_portfolio = True
-                plan = self.after_stage_one(pool, kept_sources, frozen, seen)
-            if plan:
-                enqueue(*plan.pop(0))
-            trial = study.ask(space)
-            trial.set_user_attr("process", this_process())
-            candidate = by_label.get(trial.params["candidate"])
-            if candidate is None:  # a candidate of a source this process dropped
-                study.tell(trial, state=TrialState.PRUNED)
-                queue_untried(spare)
-                continue
-            chosen = {s.name: trial.suggest_categorical(_param_name(candidate, s.name), list(s.values(blocks.get(candidate.source.name, 0))))
-                      for s in candidate.settings}
-            scheduled = candidate.strategy.schedule
-            key = TrialKey(candidate.label, trial.params["lr_scale"] if scheduled else 1.0,
-                           trial.params["epochs_scale"] if scheduled else 1.0, tuple(chosen.items()))
-            params = self.params(candidate, key.lr_scale, key.epochs_scale, chosen)
-            predicted = self.predicted(candidate, params)
-            if key not in seen and not self.budget.fits(predicted, keep=keep(candidate.source.name)):
-                too_long[(key.candidate, key.epochs_scale)] = (
-                    predicted, f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the best trial's refit and the baseline")
-            if key in seen or (key.candidate, key.epochs_scale) in too_long:  # known, or too long now: queue an untried setting that may fit
-                study.tell(trial, state=TrialState.PRUNED)
-                queue_untried(spare, key if (key.candidate, key.epochs_scale) in too_long else None)
-                continue
-            trial.set_user_attr("key", key.to_json())
-            if any(t.number != trial.number and t.user_attrs["key"] == key.to_json() for t in claims(study)):
-                # Another process claimed the same setting at the same moment: both step aside, and each queues
-                # a setting of its own choosing (a shared seed would choose the same one again).
-                study.tell(trial, state=TrialState.PRUNED)
-                queue_untried(random.Random(f"{self.seed}:{this_process()}:{trial.number}"))
-                continue
-            seen.add(key)
-            row = row_for(candidate, self.scores, trial=trial.number, params=params.as_dict(), predicted_s=predicted,
-                          folds=len(self.folds_for(candidate)), reason=trial.user_attrs.get("why", ""))
-            self.rows.append(row)
-            self.run_trial(study, trial, candidate, params, row, keep=keep(candidate.source.name))
+        trial = None
+        try:
+            while next(untried(), None) is not None and self.budget.fits(cheapest, keep=keep()):
+                seen |= claimed_keys(study)  # what processes sharing the study took
+                plan = [(key, why) for key, why in plan if key not in seen and (key.candidate, key.epochs_scale) not in too_long]
+                if not plan and not planned_portfolio:
+                    planned_portfolio = True
+                    plan = self.after_stage_one(pool, kept_sources, frozen, seen)
+                if plan:
+                    enqueue(*plan.pop(0))
+                trial = study.ask(space)
+                trial.set_user_attr("process", this_process())
+                candidate = by_label.get(trial.params["candidate"])
+                if candidate is None:  # a candidate of a source this process dropped
+                    study.tell(trial, state=TrialState.PRUNED)
+                    queue_untried(spare)
+                    continue
+                chosen = {s.name: trial.suggest_categorical(_param_name(candidate, s.name), list(s.values(blocks.get(candidate.source.name, 0))))
+                          for s in candidate.settings}
+                scheduled = candidate.strategy.schedule
+                key = TrialKey(candidate.label, trial.params["lr_scale"] if scheduled else 1.0,
+                               trial.params["epochs_scale"] if scheduled else 1.0, tuple(chosen.items()))
+                params = self.params(candidate, key.lr_scale, key.epochs_scale, chosen)
+                predicted = self.predicted(candidate, params)
+                if key not in seen and not self.budget.fits(predicted, keep=keep(candidate.source.name)):
+                    too_long[(key.candidate, key.epochs_scale)] = (
+                        predicted, f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the best trial's refit and the baseline")
+                if key in seen or (key.candidate, key.epochs_scale) in too_long:  # known, or too long now: queue an untried setting that may fit
+                    study.tell(trial, state=TrialState.PRUNED)
+                    queue_untried(spare, key if (key.candidate, key.epochs_scale) in too_long else None)
+                    continue
+                trial.set_user_attr("key", key.to_json())
+                if any(t.number != trial.number and t.user_attrs["key"] == key.to_json() for t in claims(study)):
+                    # Another process claimed the same setting at the same moment: both step aside, and each queues
+                    # a setting of its own choosing (a shared seed would choose the same one again).
+                    study.tell(trial, state=TrialState.PRUNED)
+                    queue_untried(random.Random(f"{self.seed}:{this_process()}:{trial.number}"))
+                    continue
+                seen.add(key)
+                row = row_for(candidate, self.scores, trial=trial.number, params=params.as_dict(), predicted_s=predicted,
+                              folds=len(self.folds_for(candidate)), reason=trial.user_attrs.get("why", ""))
+                self.rows.append(row)
+                self.run_trial(study, trial, candidate, params, row, keep=keep(candidate.source.name))
+        except KeyboardInterrupt:  # or SIGTERM: the trial asked for is not left RUNNING for others to wait on
+            if trial is not None:
+                study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            raise
         take_up(study, self.rows, set(by_label), mine=False)
         self.list_left_over(pool, too_long)
         tried = len(seen & set(settings))
