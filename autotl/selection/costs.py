@@ -10,7 +10,11 @@ from autotl.strategies import StepCost
 from autotl.training.job import TrainingJob
 
 
-def seconds_per_input(job: TrainingJob, backbone, clock: Callable[[], float], warmup: int = 2, sample: int = 64) -> float | None:
+TIMING_SAMPLE = 64
+"""Inputs featurized to time a source before deciding whether to featurize the rest."""
+
+
+def seconds_per_input(job: TrainingJob, backbone, clock: Callable[[], float], warmup: int = 2, sample: int = TIMING_SAMPLE) -> float | None:
     """Featurizes a few uncached inputs (they stay cached: nothing is wasted) after a warm-up
     batch that absorbs first-call costs; None when too few were missing to time."""
     examples = [e for split in ("train", "val", "test") for e in job.splits[split]]

@@ -44,9 +44,14 @@ def score_sources(candidates: list[Candidate], job: Callable, cost_model: "costs
         if reason:
             reasons[name] = reason
             continue
+        started = budget.clock()
         with bar(report, f"featurizing {name}", len(missing), "inputs") as advance:
             trial_job.cache.features(backbone, trial_job.source, trial_job.splits["val"], trial_job.device, on_batch=advance)
             features = trial_job.cache.features(backbone, trial_job.source, trial_job.splits["train"], trial_job.device, on_batch=advance)
+        if per_input and missing:  # then the sample timed was a whole one
+            # Every input featurized so far, not the first sample alone: inputs differ in cost (texts in length),
+            # and the test pass that every final model pays is predicted from this.
+            cost_model.inference_s[name] = (per_input * costs.TIMING_SAMPLE + budget.clock() - started) / (costs.TIMING_SAMPLE + len(missing))
         scores[name] = transferability(scorers, candidate.source, backbone, features, trial_job.labels("train"), progress)
         progress(f"  {name}: {format_scores(scores[name])}")
     combined = combine(scores, scorers)
