@@ -10,12 +10,22 @@ import sys
 import time
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from fakes import save_fake_checkpoint
 from test_train_predict import install_tiny_plugin
+
+
+def tiny_env(tmp_path: Path) -> dict[str, str]:
+    """A process environment in which the tiny source is an installed plugin, with its cache in
+    tmp_path and the default tracking store (``./mlruns`` in the process's folder)."""
+    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
+           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
 
 
 def autotl(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
@@ -56,9 +66,7 @@ def test_models():
 
 
 def test_train_then_predict(colour_images, tmp_path):
-    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
-           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = tiny_env(tmp_path)
     trained = autotl("train", "--data", colour_images, "--model", "tiny", "--strategy", "mlp_probe", "--set", "epochs=2", "--json", env=env, cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     report = json.loads(trained.stdout)
@@ -70,9 +78,7 @@ def test_train_then_predict(colour_images, tmp_path):
 
 
 def test_train_with_a_strategy_setting_and_a_regularizer(colour_images, tmp_path):
-    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
-           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = tiny_env(tmp_path)
     trained = autotl("train", "--data", colour_images, "--model", "tiny", "--strategy", "partial_freeze", "--regularizer", "l2sp",
                      "--set", "frozen_blocks=1", "--set", "l2sp_alpha=0.1", "--set", "epochs=2", "--json", env=env, cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
@@ -82,9 +88,7 @@ def test_train_with_a_strategy_setting_and_a_regularizer(colour_images, tmp_path
 
 
 def test_select(colour_images, tmp_path):
-    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
-           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = tiny_env(tmp_path)
     result = autotl("select", "--data", colour_images, "--budget", "1h", "--models", "tiny", "--strategies", "linear_probe",
                     env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -133,15 +137,19 @@ def test_ui_serves_the_store(tmp_path):
     assert server.returncode is not None
 
 
+def select_on_tiny(data: Path, tmp_path: Path, study: str) -> tuple[dict[str, str], list[str]]:
+    """The environment and command of a `select` of the MLP probe's settings on the tiny source,
+    in a process of its own, with its tracking store in tmp_path."""
+    env = tiny_env(tmp_path)
+    return env, [sys.executable, "-m", "autotl", "select", "--data", str(data), "--budget", "1h", "--models", "tiny",
+                 "--strategies", "mlp_probe", "--study", study]
+
+
 def test_select_killed_mid_study_resumes_with_the_same_study(colour_images, tmp_path):
     import mlflow
     import optuna
 
-    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
-           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    command = [sys.executable, "-m", "autotl", "select", "--data", str(colour_images), "--budget", "1h", "--models", "tiny",
-               "--strategies", "mlp_probe", "--study", "killed"]
+    env, command = select_on_tiny(colour_images, tmp_path, "killed")
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path)
     finished = 0
     for line in process.stderr:
@@ -173,9 +181,7 @@ def test_two_processes_share_one_study_on_postgresql_and_never_run_a_trial_twice
     import optuna
 
     storage, study = os.environ["AUTOTL_TEST_POSTGRES_URL"], f"shared-{uuid.uuid4().hex[:8]}"
-    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
-           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = tiny_env(tmp_path)
     processes = [
         subprocess.Popen([sys.executable, "-m", "autotl", "select", "--data", str(colour_images), "--budget", "1h", "--models", "tiny",
                           "--strategies", "linear_probe,mlp_probe", "--storage", storage, "--study", study, "--json",
@@ -209,11 +215,7 @@ def test_select_terminated_ends_its_runs_killed_and_its_trial_failed(colour_imag
     import mlflow
     import optuna
 
-    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
-           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    command = [sys.executable, "-m", "autotl", "select", "--data", str(colour_images), "--budget", "1h", "--models", "tiny",
-               "--strategies", "mlp_probe", "--study", "terminated"]
+    env, command = select_on_tiny(colour_images, tmp_path, "terminated")
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path)
     for line in process.stderr:
         if "] Trial 2:" in line:
