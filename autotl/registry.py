@@ -157,7 +157,7 @@ class Registry:
 
 def _source_unusable(source: Source, modality: Modality) -> str:
     if source.spec.modality != modality:
-        return f"a {source.spec.modality} model; the data is {modality}"
+        return f"{source.spec.modality} model; the data is {modality}"
     availability = source.availability()
     return "" if availability.available else f"weights not available: {availability.reason}"
 

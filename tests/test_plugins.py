@@ -125,7 +125,7 @@ def test_candidates_are_built_only_where_needs_are_met(cli, image_folder, regist
     assert reasons["headless + lower-frozen + plain"] == "lower-frozen needs ordered blocks, which headless does not offer"
     assert reasons["headless + tune + distill"] == "distill needs a source classification head, which headless with tune does not give"
     assert reasons["offline"] == "weights not available: no weights in ~/.cache"
-    assert reasons["reader"] == "a text model; the data is image"
+    assert reasons["reader"] == "text model; the data is image"
 
 
 def test_choosing_names_narrows_the_candidates(cli, image_folder, register_plugin):
@@ -214,12 +214,12 @@ def test_left_out_reasons_are_said_once_for_all_the_sources_they_hold_for():
     items = [
         LeftOut("a + probe + anchor", "anchor needs X, which a with probe does not give", "anchor needs X, which the source with probe does not give"),
         LeftOut("b + probe + anchor", "anchor needs X, which b with probe does not give", "anchor needs X, which the source with probe does not give"),
-        LeftOut("c", "a text model; the data is image"),
-        LeftOut("d", "a text model; the data is image"),
+        LeftOut("c", "text model; the data is image"),
+        LeftOut("d", "text model; the data is image"),
     ]
     assert summarise_left_out(items) == [
         "probe + anchor on a, b: anchor needs X, which the source with probe does not give",
-        "c, d: a text model; the data is image",
+        "c, d: text model; the data is image",
     ]
 
 

@@ -188,7 +188,7 @@ def test_a_source_without_a_text_modality_is_refused_on_text(cli, tiny, text_fil
 
     result = cli("train", "--data", text_file(labelled_rows({"a": 5, "b": 5})), "--model", "tiny", "--strategy", "linear_probe")
     assert result.exit_code == 2
-    assert "a image model; the data is text" in result.stderr
+    assert "image model; the data is text" in result.stderr
 
 
 def tiny_bert(folder: Path) -> Path:
