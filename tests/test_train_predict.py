@@ -138,6 +138,12 @@ def test_predict_on_unlabelled_images_and_with_pyfunc(cli, tiny, colour_images, 
     rows = pd.read_csv(tmp_path / "out.csv")
     assert list(rows.columns) == ["input", "prediction", "confidence"] and len(rows) == 3
     assert "Accuracy" not in result.stderr
+    labelled = tmp_path / "labelled"  # with a class the model never saw
+    for n, image in enumerate(sorted(flat.iterdir())):
+        (labelled / ("green" if n == 0 else "red")).mkdir(parents=True, exist_ok=True)
+        (labelled / ("green" if n == 0 else "red") / image.name).write_bytes(image.read_bytes())
+    unseen = cli("predict", "--model", report["model_uri"], "--data", labelled)
+    assert unseen.exit_code == 0 and "Warning: the model never saw the class(es) 'green'" in unseen.stderr
     again = cli("predict", "--model", report["model_uri"], "--data", flat, "--output", tmp_path / "out.csv", "--force")
     assert again.exit_code == 0 and pd.read_csv(tmp_path / "out.csv").equals(rows)  # replaced, only when asked
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.csv")] == []  # no temporary left behind

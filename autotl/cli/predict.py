@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from autotl.cli import options
-from autotl.errors import AutotlError
+from autotl.errors import AutotlError, listing
 
 
 def predict_command(
@@ -42,6 +42,10 @@ def predict_command(
     probabilities = loaded.probabilities([e.input for e in examples])
     predictions = [loaded.classes[i] for i in probabilities.argmax(1)]
     labelled = all(e.label is not None for e in examples)
+    unknown = sorted({e.label for e in examples if e.label is not None} - set(loaded.classes))
+    if labelled and unknown:
+        typer.echo(f"Warning: the model never saw the class(es) {listing([repr(u) for u in unknown])}: "
+                   f"their {sum(e.label in unknown for e in examples)} example(s) count as wrong", err=True)
     if output:
         header = ["input", "label", "prediction", "confidence"] if labelled else ["input", "prediction", "confidence"]
         rows = [[e.input, *([e.label] if labelled else []), prediction, f"{confidence:.6f}"]
