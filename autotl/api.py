@@ -220,10 +220,19 @@ def _check_storage(url: str) -> str:
     from autotl import tracking
 
     try:
-        sqlalchemy.create_engine(url).dispose()
+        engine = sqlalchemy.create_engine(url)
     except (ImportError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as error:
         raise AutotlError(f"--storage {tracking.masked(url)!r}: SQLAlchemy cannot use it ({error}); give a URL such as "
                           "postgresql://user:password@host/db with its driver installed (pip install 'psycopg[binary]')") from None
+    try:
+        with engine.connect():  # reached now, before any scoring, rather than after it
+            pass
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise AutotlError(f"--storage {tracking.masked(url)!r}: cannot reach it ({reason}); "
+                          "check the host, port, user and password, and that the server runs") from None
+    finally:
+        engine.dispose()
     return url
 
 

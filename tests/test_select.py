@@ -437,6 +437,14 @@ def test_a_storage_that_cannot_be_used_is_a_usage_error(cli, tiny, colour_images
     assert result.exit_code == 2 and "--storage 'nosuchdb://nowhere': SQLAlchemy cannot use it" in result.stderr
 
 
+def test_an_unreachable_storage_is_a_usage_error_before_any_scoring(cli, tiny, colour_images):
+    import tiny_plugin
+
+    result = cli("select", "--data", colour_images, "--models", "tiny", "--storage", "postgresql://me:s3cret@127.0.0.1:1/db")
+    assert result.exit_code == 2 and "--storage 'postgresql://me:***@127.0.0.1:1/db': cannot reach it" in result.stderr
+    assert "s3cret" not in result.stderr and tiny_plugin.SOURCE.forward_calls == 0  # nothing was featurized
+
+
 def test_a_storage_password_is_never_shown(cli, tiny, colour_images):
     from autotl.tracking import masked
 
