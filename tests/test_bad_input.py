@@ -1,6 +1,8 @@
 """Every kind of bad input ends with exit status 2 and one line that names the fault and the fix."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -211,3 +213,23 @@ def test_an_image_over_the_pixel_limit_is_not_decoded(cli, image_folder, monkeyp
     image_folder({"dog": 1}, root=root.parent / "big", size=(20, 20))
     (root.parent / "big" / "dog" / "0.png").rename(root / "dog" / "huge.png")
     assert_user_error(cli("inspect", "--data", root), "huge.png (20 x 20 pixels, over the limit of 100 (AUTOTL_MAX_IMAGE_PIXELS))")
+
+
+def test_a_full_disk_is_one_line_and_exit_status_1(cli, tiny, colour_images, monkeypatch):
+    import errno
+
+    import mlflow
+    import numpy as np
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full)
+    result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe")
+    assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]  # after the progress lines
+    assert len(errors) == 1 and errors[0].startswith("Error: could not write the feature cache in") and "No space left" in errors[0]
+    cache = Path(os.environ["AUTOTL_CACHE_DIR"])
+    assert not [f for f in cache.rglob("*.npy")]  # nothing half-written
+    client = mlflow.MlflowClient()
+    assert {run.info.status for run in client.search_runs([e.experiment_id for e in client.search_experiments()])} <= {"FAILED"}

@@ -14,11 +14,12 @@ import typer
 
 from autotl import __version__, plugins
 from autotl.cli import cache, catalog, inspect, predict, select, train, ui
-from autotl.errors import AutotlError
+from autotl.errors import AutotlError, WriteError
 
 
 def _user_errors_exit_2(function: Callable) -> Callable:
-    """Turns an AutotlError from a command into one ``Error:`` line and exit status 2."""
+    """Turns an AutotlError from a command into one ``Error:`` line and exit status 2, and a
+    WriteError into one such line and exit status 1."""
 
     @functools.wraps(function)
     def run(*args, **kwargs):
@@ -27,6 +28,9 @@ def _user_errors_exit_2(function: Callable) -> Callable:
         except AutotlError as error:
             typer.echo(f"Error: {error}", err=True)
             raise typer.Exit(2) from None
+        except WriteError as error:
+            typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(1) from None
 
     return run
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from autotl.cli import options
-from autotl.errors import AutotlError, listing
+from autotl.errors import AutotlError, WriteError, listing
 
 
 def predict_command(
@@ -88,7 +88,6 @@ def write_csv(output: Path, header: list[str], rows: list[list]) -> None:
         os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would have made it, not mkstemp's owner-only
         os.replace(temporary, output)
     except OSError as error:
-        typer.echo(f"Error: could not write {output}: {error.strerror or error}", err=True)
-        raise typer.Exit(1) from None
+        raise WriteError(f"could not write {output}: {error.strerror or error}") from None
     finally:
         Path(temporary).unlink(missing_ok=True)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from autotl.data import Example
-from autotl.errors import AutotlError
+from autotl.errors import AutotlError, WriteError
 from autotl.sources import Source
 from autotl.sources.backbone import Backbone, move_batch
 
@@ -212,6 +212,9 @@ def _compute(backbone: Backbone, items: list[tuple[str, str]], folder: Path, dev
             try:
                 np.save(temporary, vector)
                 temporary.replace(folder / f"{fingerprint}.npy")
+            except OSError as error:
+                raise WriteError(f"could not write the feature cache in {folder}: {error.strerror or error}; "
+                                 "free some space or give --cache-dir elsewhere") from None
             finally:
                 temporary.unlink(missing_ok=True)  # a write cut short leaves no file behind
         on_batch(len(chunk))
