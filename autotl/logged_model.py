@@ -41,6 +41,17 @@ class AutotlModel(mlflow.pyfunc.PythonModel):
         self.device = torch.device("cpu")
         return self
 
+    @property
+    def modality(self) -> str:
+        """``image`` or ``text``: what the model takes."""
+        from autotl.classical import RawPixels
+
+        if self.classical is not None:
+            return "image" if isinstance(self.classical.representation, RawPixels) else "text"
+        from autotl.sources.backbone import ImagePreprocessor  # torch: only a fine-tuned model needs it
+
+        return "image" if isinstance(self.classifier.backbone.preprocessor, ImagePreprocessor) else "text"
+
     def probabilities(self, inputs: list[str], batch_size: int = 64) -> np.ndarray:
         if self.classical is not None:
             return self.classical.probabilities(inputs)

@@ -254,3 +254,10 @@ def test_artifacts_go_beside_the_store_the_user_named(cli, tiny, colour_images, 
     report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--tracking-uri", f"sqlite:///{store}")
     assert (store.parent / "artifacts").is_dir() and not (tmp_path / "mlruns").exists()  # nothing in the current folder
     assert report["model_uri"].startswith("runs:/")
+
+
+def test_predict_refuses_data_of_the_other_modality(cli, tiny, colour_images, text_file):
+    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe")
+    texts = text_file([["text"], ["a red square"], ["a blue square"]])
+    result = cli("predict", "--model", report["model_uri"], "--data", texts)
+    assert result.exit_code == 2 and "holds text data, and the model" in result.stderr and "takes image: give it image data" in result.stderr

@@ -35,9 +35,12 @@ def predict_command(
     if output:
         check_output(output, Path(data), force)
     intake = options.intake_options(text_column, label_column, skip_bad_files, seed)
-    examples = read_examples(data, intake, split)
+    modality, examples = read_examples(data, intake, split)
     mlflow.set_tracking_uri(tracking.resolve_uri(tracking_uri))
     loaded = logged_model.load(model)
+    if loaded.modality != modality:
+        raise AutotlError(f"--data {data} holds {modality} data, and the model {model} takes {loaded.modality}: "
+                          f"give it {loaded.modality} data")
     loaded.device = resolve_device(device)
     probabilities = loaded.probabilities([e.input for e in examples])
     predictions = [loaded.classes[i] for i in probabilities.argmax(1)]

@@ -32,20 +32,23 @@ def read_dataset(path: str | Path, options: IntakeOptions, registry: Registry) -
     )
 
 
-def read_examples(path: str | Path, options: IntakeOptions, split: str | None = None) -> list[Example]:
-    """Inputs to predict on: one split of a labelled dataset, or everything, labelled or not."""
+def read_examples(path: str | Path, options: IntakeOptions, split: str | None = None) -> tuple[str, list[Example]]:
+    """Inputs to predict on, with their modality: one split of a labelled dataset, or everything,
+    labelled or not."""
     from autotl.plugins import build_registry
 
     registry = build_registry()
     if split is not None:
         if split not in SPLITS:
             raise AutotlError(f"--split {split!r}: choose train, val or test")
-        return read_dataset(path, options, registry).splits[split]
+        dataset = read_dataset(path, options, registry)
+        return dataset.modality, dataset.splits[split]
     path = Path(path).expanduser()
     if not path.exists():
         raise AutotlError(f"{path} does not exist: pass --data a folder of images or a .csv/.tsv/.jsonl file")
-    loaded = _format_for(path, registry.items("data_formats")).read(path, replace(options, labels_required=False))
-    return [example for examples in loaded.splits.values() for example in examples]
+    data_format = _format_for(path, registry.items("data_formats"))
+    loaded = data_format.read(path, replace(options, labels_required=False))
+    return data_format.modality, [example for examples in loaded.splits.values() for example in examples]
 
 
 def _format_for(path: Path, formats: list[DataFormat]) -> DataFormat:
