@@ -1,5 +1,8 @@
-"""Every kind of bad input ends with exit status 2 and one line that names the fault and the fix."""
+"""Every kind of bad input ends with exit status 2 and one line that names the fault and the fix
+(or, where going on is right, a one-line warning). Every command here also leaves its --data
+byte for byte as it was, and no MLflow run RUNNING: the ``cli`` of this module checks both."""
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -7,6 +10,45 @@ from pathlib import Path
 import pytest
 
 from fakes import labelled_rows
+
+
+def tree_digest(path: Path | None) -> dict[str, str] | None:
+    """Each file's content hash by its path below ``path`` (a file: its own), None when absent."""
+    if path is None or not path.exists():
+        return None
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {str(f.relative_to(path) if f != path else f.name): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def running_runs(store: Path) -> list[str]:
+    if not store.is_file():
+        return []
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{store}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return [run.info.run_id for run in client.search_runs(experiments, "attributes.status = 'RUNNING'")] if experiments else []
+
+
+@pytest.fixture(autouse=True)
+def own_folder(tmp_path, monkeypatch):
+    """Each test in its own folder, with the default tracking store there."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture
+def cli(cli, tmp_path):
+    def checked(*args):
+        words = [str(a) for a in args]
+        data = Path(words[words.index("--data") + 1]) if "--data" in words else None
+        before = tree_digest(data)
+        result = cli(*args)
+        assert tree_digest(data) == before, f"{data} changed"
+        assert running_runs(tmp_path / "mlruns" / "mlflow.db") == [], "a run was left RUNNING"
+        return result
+
+    return checked
 
 
 def assert_user_error(result, *fragments: str) -> None:
