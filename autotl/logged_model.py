@@ -1,27 +1,21 @@
-"""The logged model as an MLflow pyfunc: ``mlflow.pyfunc.load_model(uri).predict(inputs)``.
+"""The logged model, loaded from installed code: by ``autotl predict`` and, as an MLflow pyfunc
+whose loader module this is, by ``mlflow.pyfunc.load_model(uri).predict(inputs)``.
 
-Inputs are image paths or texts: a list, or a one-column DataFrame. The output
-is one :class:`Prediction` per input.
+Inputs are image paths or texts: a list, or a one-column DataFrame. The output is a DataFrame
+with a ``prediction`` and a ``confidence`` per input. The model folder holds a JSON manifest and
+weights (or arrays) and no pickle: MLflow imports this module and calls ``_load_pyfunc``.
 """
 
 from pathlib import Path
 
-import mlflow.pyfunc
+import mlflow
 import numpy as np
-import pydantic
+import pandas as pd
 
 from autotl.errors import AutotlError
 
 
-class Prediction(pydantic.BaseModel):
-    prediction: str
-    confidence: float
-
-
-class AutotlModel(mlflow.pyfunc.PythonModel):
-    def load_context(self, context) -> None:
-        self.load(Path(context.artifacts["bundle"]))
-
+class AutotlModel:
     def load(self, folder: Path) -> "AutotlModel":
         """A fine-tuned classifier rebuilt from its source's code, or the classical baseline."""
         from autotl import classical
@@ -59,18 +53,23 @@ class AutotlModel(mlflow.pyfunc.PythonModel):
 
         return predict_proba(self.classifier, inputs, self.classifier.backbone.preprocessor, self.device, batch_size)
 
-    def predict(self, context, model_input: list[str], params=None) -> list[Prediction]:
-        probabilities = self.probabilities(list(model_input))
-        return [
-            Prediction(prediction=self.classes[row.argmax()], confidence=float(row.max())) for row in probabilities
-        ]
+    def predict(self, model_input, params=None) -> pd.DataFrame:
+        """MLflow's pyfunc interface: a list of inputs, or a DataFrame whose first column holds them."""
+        inputs = list(model_input.iloc[:, 0]) if isinstance(model_input, pd.DataFrame) else list(model_input)
+        probabilities = self.probabilities(inputs)
+        return pd.DataFrame({"prediction": [self.classes[i] for i in probabilities.argmax(1)], "confidence": probabilities.max(1)})
+
+
+def _load_pyfunc(path: str) -> AutotlModel:
+    """What ``mlflow.pyfunc.load_model`` calls with the logged bundle's local folder."""
+    return AutotlModel().load(Path(path))
 
 
 def load(uri: str) -> AutotlModel:
     """A logged model from ``runs:/...``, ``models:/...``, an MLflow model folder or a saved bundle
     folder, rebuilt by the installed autotl from the bundle's manifest and weights (or arrays).
-    Nothing is unpickled: the ``python_model.pkl`` that MLflow writes beside the bundle is never
-    read here, so a tampered model runs no code (``mlflow.pyfunc.load_model`` does read it)."""
+    Nothing is unpickled, not even the ``python_model.pkl`` of a model logged before autotl
+    stopped writing one: a tampered model runs no code."""
     from autotl.training.classifier import MANIFEST
 
     path = Path(uri).expanduser()
@@ -98,7 +97,7 @@ def bundle_of(folder: Path, uri: str) -> Path:
         raise AutotlError(f"cannot load model {uri}: {folder} holds no MLmodel file; give the folder of a model autotl logged")
     try:
         flavor = (yaml.safe_load(mlmodel.read_text()) or {}).get("flavors", {}).get("python_function", {})
-        relative = flavor["artifacts"]["bundle"]["path"]
+        relative = flavor["data"] if "data" in flavor else flavor["artifacts"]["bundle"]["path"]  # now, or as logged before
     except (yaml.YAMLError, KeyError, TypeError, AttributeError):
         raise AutotlError(f"cannot load model {uri}: it is not a model autotl logged (no bundle in its MLmodel file)") from None
     bundle = (folder / str(relative)).resolve()

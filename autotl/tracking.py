@@ -5,7 +5,6 @@ The embedded store is ``sqlite:///mlruns/mlflow.db`` with artifacts under
 elsewhere.
 """
 
-import logging
 import os
 import platform
 import tempfile
@@ -152,24 +151,23 @@ def log_dataset(dataset, report: dict) -> None:
 
 def log_model(write_bundle: Callable[[Path], Path], example: list[str], register: str | None = None) -> str:
     """Logs a model as an MLflow pyfunc whose bundle (``write_bundle(folder)``: weights or arrays,
-    labels and preprocessing) is all it loads from, with a few of its inputs as the input example
-    (the signature comes from ``predict``'s type hints); returns its runs:/ URI, or its
+    labels and preprocessing) is all it holds: ``autotl.logged_model`` is its loader module, so
+    loading it imports installed code and unpickles nothing. Returns its runs:/ URI, or its
     models:/NAME/VERSION URI once ``register`` puts it in the model registry."""
-    from autotl.logged_model import AutotlModel
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
 
-    pyfunc_logger = logging.getLogger("mlflow.pyfunc")
-    level = pyfunc_logger.level
+    signature = ModelSignature(inputs=Schema([ColSpec("string")]),
+                               outputs=Schema([ColSpec("string", "prediction"), ColSpec("double", "confidence")]))
     with tempfile.TemporaryDirectory() as folder:
-        pyfunc_logger.setLevel(logging.ERROR)  # its cloudpickle notice: the bundle, not the object, holds the model
-        path = write_bundle(Path(folder) / "bundle")
         mlflow.pyfunc.log_model(
             name="model",
-            python_model=AutotlModel(),
-            artifacts={"bundle": str(path)},
+            loader_module="autotl.logged_model",
+            data_path=str(write_bundle(Path(folder) / "bundle")),
+            signature=signature,
             input_example=example,
             pip_requirements=[f"autotl=={__version__}", f"torch=={version('torch')}", f"mlflow=={version('mlflow')}"],
         )
-        pyfunc_logger.setLevel(level)
     uri = f"runs:/{mlflow.active_run().info.run_id}/model"
     if register:
         registered = mlflow.register_model(uri, register)

@@ -236,8 +236,8 @@ def test_a_winning_trial_that_leaves_no_time_to_refit_it_is_the_final_model(sele
     assert result.elapsed_s <= 100
     assert mlflow.get_run(result.run_id).data.tags["autotl.final_model"] == "trial"
     test = read_dataset(colour_images, IntakeOptions(), build_registry()).splits["test"]
-    predicted = load(result.model_uri).predict(None, [e.input for e in test])  # the logged model is the one tested
-    assert result.test_accuracy == pytest.approx(np.mean([p.prediction == e.label for p, e in zip(predicted, test)]))
+    predicted = load(result.model_uri).predict([e.input for e in test])["prediction"]  # the logged model is the one tested
+    assert result.test_accuracy == pytest.approx(np.mean([p == e.label for p, e in zip(predicted, test)]))
 
 
 def test_after_a_start_that_spent_the_whole_budget_the_classical_baseline_is_the_answer_on_time(select_setup, colour_images,

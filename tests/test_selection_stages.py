@@ -144,7 +144,7 @@ def test_the_classical_baseline_is_in_the_json_and_can_be_the_final_model(cli, t
     assert report["source"] is None and "beats every transfer candidate" in report["decision"]
     model = load(report["model_uri"])
     images = sorted(str(p) for p in colour_images.rglob("*.png"))
-    assert [p.prediction for p in model.predict(None, images)] == [p.split("/")[-2] for p in images]
+    assert list(model.predict(images)["prediction"]) == [p.split("/")[-2] for p in images]
     bundle = next(p for p in (colour_images.parent / "mlruns").rglob(ARRAYS))
     assert set(np.load(bundle, allow_pickle=False).files) == {"weight", "bias"}  # arrays, no pickle
 
