@@ -22,3 +22,7 @@ def test_a_process_on_another_machine_cannot_be_checked_so_counts_as_alive():
 
 def test_work_that_names_no_process_is_gone():
     assert is_gone(None) and is_gone("")
+
+
+def test_a_malformed_owner_on_this_machine_is_gone_not_an_error():
+    assert is_gone(f"{socket.gethostname()}:not-a-pid") and is_gone(f"{socket.gethostname()}:")
