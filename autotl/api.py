@@ -195,10 +195,11 @@ def train(
 
 def _cache_outside(cache_dir: str | Path | None, data: Path):
     """The feature cache, refused inside the data folder, where its files would become examples."""
+    from autotl.data import within
     from autotl.training.features import FeatureCache
 
     cache = FeatureCache(Path(cache_dir) if cache_dir else None)
-    if data.is_dir() and (cache.folder.resolve() == data.resolve() or data.resolve() in cache.folder.resolve().parents):
+    if data.is_dir() and within(cache.folder, data):
         raise AutotlError(f"the feature cache {cache.folder} would be inside --data {data}; give --cache-dir "
                           "(or AUTOTL_CACHE_DIR) outside the data")
     return cache

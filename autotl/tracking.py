@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 import mlflow
 
 from autotl import __version__
+from autotl.data import within
 from autotl.errors import AutotlError
 from autotl.processes import is_gone
 
@@ -37,7 +38,7 @@ def resolve_uri(uri: str | None = None, data: Path | None = None) -> str:
         uri = f"sqlite:///{Path('mlruns/mlflow.db').resolve()}"
     if uri.startswith("sqlite:///"):
         store = Path(uri.removeprefix("sqlite:///"))
-        if data is not None and data.is_dir() and data.resolve() in store.resolve().parents:
+        if data is not None and data.is_dir() and within(store, data):
             raise AutotlError(f"the tracking store {store} would be inside --data {data}; run from another folder "
                               "or give --tracking-uri (or MLFLOW_TRACKING_URI) outside the data")
         store.parent.mkdir(parents=True, exist_ok=True)

@@ -66,8 +66,10 @@ def predict_command(
 def check_output(output: Path, data: Path, force: bool) -> None:
     """Before any work: the output's folder exists, and the output is neither inside the data nor,
     without ``--force``, an existing file."""
-    target, source = output.resolve(), data.resolve()
-    if target == source or source in target.parents:
+    from autotl.data import within
+
+    target = output.resolve()
+    if within(output, data):
         raise AutotlError(f"--output {output}: it is inside --data {data}; write the predictions somewhere else")
     if not target.parent.is_dir():
         raise AutotlError(f"--output {output}: the folder {output.parent} does not exist; create it first")

@@ -7,6 +7,13 @@ from autotl.data.dataset import SPLITS, Dataset, Example, IntakeOptions, LoadedD
 from autotl.sources import Modality
 
 
+def within(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it, links resolved: what autotl must not write
+    into the data, and what it reads from it."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
 class DataFormat(ABC):
     """A reader for one layout of labelled data, registered through ``register_data_formats``.
 

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 import autotl
-from autotl.data import SPLITS, DataFormat, Example, IntakeOptions, LoadedData
+from autotl.data import SPLITS, DataFormat, Example, IntakeOptions, LoadedData, within
 from autotl.data.checks import reject_or_skip, spread
 from autotl.errors import AutotlError, listing
 
@@ -120,15 +120,13 @@ def _class_files(root: Path, data: Path, problems: list[str]) -> list[tuple[str,
     if loose:
         problems.append(f"ignored {listing(loose)} in {root}: files outside class folders have no label")
     found, outside, looped = [], [], []
-    inside = data.resolve()
     for class_dir in class_dirs:
-        target = class_dir.resolve()
-        if target == inside or target in root.resolve().parents or target == root.resolve():
+        if within(root, class_dir):  # a link back to its own root or above
             looped.append(class_dir.name)
             continue
         files = [p for p in sorted(class_dir.rglob("*")) if p.is_file() and not _hidden(p, class_dir)]
-        outside += [str(p) for p in files if inside not in p.resolve().parents]
-        files = [p for p in files if inside in p.resolve().parents]
+        outside += [str(p) for p in files if not within(p, data)]
+        files = [p for p in files if within(p, data)]
         if not files:
             problems.append(f"class folder {class_dir} is empty")
         found.extend((class_dir.name, file) for file in files)

@@ -65,8 +65,7 @@ class FeatureCache:
             vectors = {e.fingerprint: _load(folder / f"{e.fingerprint}.npy", backbone.feature_dim) for e in examples}
             missing = {e.fingerprint: e.input for e in examples if vectors[e.fingerprint] is None}
             if missing:
-                _compute(backbone, list(missing.items()), folder, device, batch_size, on_batch)
-                vectors.update({f: np.load(folder / f"{f}.npy") for f in missing})
+                vectors.update(_compute(backbone, list(missing.items()), folder, device, batch_size, on_batch))
             os.utime(folder)
         if missing:
             self.prune(keep=folder)
@@ -117,7 +116,7 @@ class FeatureCache:
         return [p for p in self.folder.iterdir() if p.is_dir() and (p / MODEL_MARKER).is_file()]
 
     def size_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.folder.rglob("*") if f.is_file()) if self.folder.exists() else 0
+        return _size(self.folder) if self.folder.exists() else 0
 
     def prune(self, keep: Path | None = None) -> None:
         """Removes the least recently used model folders until the cache fits its limit, passing by
@@ -127,7 +126,7 @@ class FeatureCache:
         for folder in folders:
             if total <= self.limit_bytes:
                 break
-            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            size = _size(folder)
             if _remove_unless_in_use(folder):
                 total -= size
 
@@ -136,11 +135,15 @@ class FeatureCache:
         returns the bytes freed."""
         freed = 0
         for folder in self.owned():
-            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            size = _size(folder)
             freed += size if _remove_unless_in_use(folder) else 0
         if [p.name for p in self.folder.iterdir()] == [ROOT_MARKER]:
             shutil.rmtree(self.folder)
         return freed
+
+
+def _size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 @contextmanager
@@ -201,7 +204,9 @@ def weights_digest(backbone: Backbone) -> str:
 
 @torch.no_grad()
 def _compute(backbone: Backbone, items: list[tuple[str, str]], folder: Path, device: torch.device, batch_size: int,
-             on_batch: Callable[[int], None]) -> None:
+             on_batch: Callable[[int], None]) -> dict[str, np.ndarray]:
+    """Features of ``items`` (fingerprint, input), written to ``folder`` and returned by fingerprint."""
+    computed = {}
     backbone.eval().to(device)
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]
@@ -217,4 +222,6 @@ def _compute(backbone: Backbone, items: list[tuple[str, str]], folder: Path, dev
                                  "free some space or give --cache-dir elsewhere") from None
             finally:
                 temporary.unlink(missing_ok=True)  # a write cut short leaves no file behind
+            computed[fingerprint] = vector
         on_batch(len(chunk))
+    return computed
