@@ -272,6 +272,7 @@ def select(
     from autotl.selection.budget import Budget, parse_budget
     from autotl.selection.leaderboard import Row, format_leaderboard, leaderboard
     from autotl.selection.search import Selector, folds
+    from autotl.selection.study import heartbeat_seconds
     from autotl.training.classifier import save
 
     clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
@@ -286,6 +287,7 @@ def select(
     uri = tracking.resolve_uri(tracking_uri, dataset.path)
     cache = _cache_outside(cache_dir, dataset.path)
     storage = _check_storage(storage) if storage else tracking.default_study_storage(uri)
+    heartbeat_seconds()  # a usage error now, not after the scoring
     study = _check_study(study) if study else f"autotl-{dataset.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if cv:
         folds(dataset, cv, seed)  # a usage error now, before any run starts

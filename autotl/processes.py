@@ -1,26 +1,45 @@
-"""Which process is doing a piece of work, and whether it still lives.
+"""Which process a select run belongs to, and whether that process, on this machine, still lives.
 
-Several ``autotl select`` processes may share one study (``--storage``); a rerun after a hard
-kill must mark what the dead process left RUNNING, and only that, as ended.
+A rerun of a study after a hard kill marks the dead process's select run KILLED. Only a process
+of this machine can be checked; trials, on any machine, are judged by Optuna's heartbeats
+instead (:mod:`autotl.selection.study`). A PID alone is not enough: after a reboot, or in
+another container, the same number names another process, so the tag also carries when the
+process started (the boot and the clock tick, where ``/proc`` tells them).
 """
 
 import os
 import socket
+from pathlib import Path
+
+
+def started(pid: int) -> str | None:
+    """When process ``pid`` started: this boot's id and the clock tick since boot (Linux)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return f"{boot[:8]}.{fields[19]}"
 
 
 def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid``, and ``@start`` where the start can be told."""
+    start = started(os.getpid())
+    return f"{socket.gethostname()}:{os.getpid()}" + (f"@{start}" if start else "")
 
 
 def is_gone(process: str | None) -> bool:
-    """True for work of a process that ran on this machine and has exited, and for work that
-    names no process (an older autotl's) or names one of this machine malformed. A process on another machine cannot be checked from
-    here, so its work counts as alive."""
+    """True for work of a process of this machine that has exited (or whose PID now names a
+    process started later), and for work that names no process (an older autotl's) or names one
+    of this machine malformed. A process of another machine cannot be checked from here, so its
+    work counts as alive."""
     if not process:
         return True
-    host, _, pid = process.rpartition(":")
+    host, _, rest = process.rpartition(":")
     if host != socket.gethostname():
         return False
+    pid, _, start = rest.partition("@")
     if not pid.isdigit():  # not a tag this code wrote: no process of it can be alive
         return True
     try:
@@ -28,5 +47,5 @@ def is_gone(process: str | None) -> bool:
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, someone else's
-        return False
-    return False
+        pass
+    return bool(start) and started(int(pid)) != start

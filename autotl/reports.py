@@ -49,6 +49,7 @@ def log_search(study: optuna.Study | None, rows: Sequence[dict], combined: dict[
     if study is not None and any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         with warnings.catch_warnings(), matplotlib.rc_context():  # Optuna's plots restyle matplotlib globally
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.filterwarnings("ignore", "Some regimes for parameter", UserWarning)  # few trials: the plot is a sketch
             from optuna.visualization import matplotlib as optuna_plots
 
             _log(optuna_plots.plot_optimization_history(study).figure, "plots/optimization_history.png")

@@ -21,7 +21,8 @@ from autotl.errors import AutotlError
 from autotl.processes import is_gone
 
 PROCESS_TAG = "autotl.process"
-"""host:pid of the process a select run belongs to, so that only a dead one's runs are marked KILLED."""
+"""The process a select run belongs to (``processes.this_process``), so that a rerun of its study
+on this machine marks KILLED only a dead one's runs."""
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -109,8 +110,10 @@ def _ended(run: mlflow.ActiveRun, finished_on: tuple[type[BaseException], ...] =
 
 
 def kill_stale_runs(uri: str, experiment: str, study: str) -> int:
-    """Marks KILLED the runs of ``study`` that a hard-killed process left RUNNING (its select run
-    and their trial runs); returns how many. Runs of processes still alive are left alone."""
+    """Marks KILLED the runs of ``study`` that a hard-killed process of this machine left RUNNING
+    (its select run and their trial runs); returns how many. Runs of processes still alive, and
+    of other machines, are left alone: a run whose trial stopped sending heartbeats is ended by
+    whichever process fails that trial (``kill_run``)."""
     client = mlflow.MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
@@ -124,6 +127,21 @@ def kill_stale_runs(uri: str, experiment: str, study: str) -> int:
     for run in [*children, *parents]:
         client.set_terminated(run.info.run_id, status="KILLED")
     return len(parents) + len(children)
+
+
+def kill_run(run_id: str) -> None:
+    """Marks KILLED a trial's run whose process is gone, and the select run above it (the same
+    process's). A run this process's store does not hold (each process may track to its own) is
+    not its to end."""
+    client = mlflow.MlflowClient()
+    try:
+        run = client.get_run(run_id)
+    except mlflow.exceptions.MlflowException:
+        return
+    parent = run.data.tags.get("mlflow.parentRunId")
+    for ended in filter(None, (run, parent and client.get_run(parent))):
+        if ended.info.status == "RUNNING":
+            client.set_terminated(ended.info.run_id, status="KILLED")
 
 
 def log_environment(seed: int) -> None:

@@ -211,6 +211,11 @@ def test_a_study_name_with_quotes(cli, tiny, colour_images):
     assert_user_error(cli("select", "--data", colour_images, "--models", "tiny", "--study", "x'y"), "--study \"x'y\": use letters")
 
 
+def test_a_heartbeat_interval_that_is_no_whole_number_of_seconds(cli, tiny, colour_images, monkeypatch):
+    monkeypatch.setenv("AUTOTL_HEARTBEAT_S", "0.5")
+    assert_user_error(cli("select", "--data", colour_images, "--models", "tiny"), "AUTOTL_HEARTBEAT_S='0.5': give a whole number of seconds")
+
+
 def test_a_duplicated_label_header(cli, text_file):
     rows = [["text", "label", "label"]] + [[f"text {i}", "a" if i % 2 else "b", "x"] for i in range(10)]
     assert_user_error(cli("inspect", "--data", text_file(rows)), "has 2 columns named 'label'", "rename all but")

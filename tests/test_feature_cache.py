@@ -11,7 +11,7 @@ import torch
 
 from autotl.data import Example
 from autotl.errors import AutotlError
-from autotl.training.features import MODEL_MARKER, ROOT_MARKER, FeatureCache, _in_use
+from autotl.training.features import MODEL_MARKER, ROOT_MARKER, FeatureCache, _hold
 
 
 @pytest.fixture
@@ -70,9 +70,23 @@ def test_the_cache_drops_the_least_recently_used_model_first_and_passes_by_one_i
         (folder / MODEL_MARKER).touch()
         (folder / "x.npy").write_bytes(b"0" * 1000)
         os.utime(folder, (1000 + age, 1000 + age))
-    with _in_use(cache.folder / "used-000000000001"):  # another process reading it
-        cache.prune()
+    held = _hold(cache.folder / "used-000000000001")  # another process has used it
+    cache.prune()
     assert sorted(p.name for p in model_folders(cache)) == ["new-000000000003", "used-000000000001"]
+    held.close()
+
+
+def test_a_folder_stays_in_use_for_as_long_as_the_cache_that_used_it_lives(tmp_path, source, colour_images):
+    """Not only while features are read: a select scores every source first and trains on their features later."""
+    import gc
+
+    using = FeatureCache(tmp_path / "cache")
+    using.features(source.load(), source, examples(colour_images), torch.device("cpu"))
+    other = FeatureCache(tmp_path / "cache")  # another process's `autotl cache clear`
+    assert other.clear() == 0 and len(model_folders(other)) == 1
+    del using
+    gc.collect()  # the process ends: the system releases its locks
+    assert other.clear() > 0 and not other.folder.exists()
 
 
 def test_a_folder_autotl_did_not_make_is_neither_written_to_nor_cleared(tmp_path, source, colour_images):

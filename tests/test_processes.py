@@ -1,10 +1,13 @@
-"""Whose work a RUNNING run or trial is, and whether that process still lives."""
+"""Whose work a RUNNING select run is, and whether that process, on this machine, still lives.
+(Trials are judged by Optuna's heartbeats: see test_smoke.)"""
 
 import socket
 import subprocess
 import sys
 
-from autotl.processes import is_gone, this_process
+import os
+
+from autotl.processes import is_gone, started, this_process
 
 
 def test_this_process_is_alive():
@@ -26,3 +29,11 @@ def test_work_that_names_no_process_is_gone():
 
 def test_a_malformed_owner_on_this_machine_is_gone_not_an_error():
     assert is_gone(f"{socket.gethostname()}:not-a-pid") and is_gone(f"{socket.gethostname()}:")
+
+
+def test_a_reused_pid_is_not_taken_for_the_process_that_had_it():
+    """After a reboot, or in another container, the same PID names another process: the tag's start time tells them apart."""
+    assert this_process() == f"{socket.gethostname()}:{os.getpid()}@{started(os.getpid())}"
+    boot, tick = started(os.getpid()).split(".")
+    assert is_gone(f"{socket.gethostname()}:{os.getpid()}@{boot}.{int(tick) + 1}")
+    assert is_gone(f"{socket.gethostname()}:{os.getpid()}@00000000.{tick}")

@@ -4,6 +4,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
@@ -388,8 +389,12 @@ def test_scores_are_standardised_across_sources_and_averaged_over_the_ranking_sc
     assert combined["b"] == pytest.approx(-combined["a"])
 
 
-def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_left_running(select_setup, colour_images):
+def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_left_running(select_setup, colour_images, monkeypatch):
     import optuna
+
+    from autotl.selection.study import GRACE_BEATS, open_storage
+
+    monkeypatch.setenv("AUTOTL_HEARTBEAT_S", "1")
 
     first = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"], study="resumable",
                           progress=lambda message: None)
@@ -399,9 +404,12 @@ def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_le
     stale = client.create_run(client.get_experiment_by_name("autotl").experiment_id)
     client.log_param(stale.info.run_id, "study", "resumable")
     storage = f"sqlite:///{Path('mlruns/optuna.db').resolve()}"
-    left = optuna.load_study(study_name="resumable", storage=storage).ask()
     exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
-    left.set_user_attr("process", f"{socket.gethostname()}:{exited.stdout.strip()}")  # a process that is gone
+    client.set_tag(stale.info.run_id, "autotl.process", f"{socket.gethostname()}:{exited.stdout.strip()}")  # a process that is gone
+    heartbeats = open_storage(storage)
+    left = optuna.load_study(study_name="resumable", storage=heartbeats).ask()
+    heartbeats.record_heartbeat(heartbeats.get_trial_id_from_study_id_trial_number(heartbeats.get_study_id_from_name("resumable"), left.number))
+    time.sleep(GRACE_BEATS + 1.5)  # its last heartbeat more than a grace period ago, by SQLite's clock of whole seconds
     messages = []
     again = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"], study="resumable",
                           progress=messages.append)

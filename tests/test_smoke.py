@@ -145,70 +145,79 @@ def select_on_tiny(data: Path, tmp_path: Path, study: str) -> tuple[dict[str, st
                  "--strategies", "mlp_probe", "--study", study]
 
 
-def test_select_killed_mid_study_resumes_with_the_same_study(colour_images, tmp_path):
-    import mlflow
-    import optuna
-
-    env, command = select_on_tiny(colour_images, tmp_path, "killed")
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path)
-    finished = 0
-    for line in process.stderr:
-        finished += "  val accuracy" in line
-        if finished == 2:
-            os.kill(process.pid, signal.SIGKILL)  # no chance to clean up
-            break
-    process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL
-    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
-    done = [t for t in study.trials if t.state.is_finished() and "row" in t.user_attrs]  # complete or pruned, not skipped
-    assert len(done) >= 2
-
-    rerun = subprocess.run(command + ["--json"], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
-    assert rerun.returncode == 0, rerun.stderr
-    assert "run(s) left RUNNING by an earlier process marked KILLED" in rerun.stderr
-    assert f"{len(done)} finished trial(s) taken up from an earlier run" in rerun.stderr
-    report = json.loads(rerun.stdout)
-    assert report["exhausted"]  # the rest of the space was searched: the budget allowed it all
-    kept = [row["trial"] for row in report["leaderboard"] if row["reason"].endswith("from an earlier run of this study")]
-    assert sorted(kept) == sorted(t.number for t in done)
-    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
-    statuses = {run.info.status for run in client.search_runs([client.get_experiment_by_name("autotl").experiment_id])}
-    assert "RUNNING" not in statuses and "KILLED" in statuses
+HANGS_IN_ITS_SECOND_TRIAL = """
+import socket, sys, time
+socket.gethostname = lambda: "another-host"  # its owner tags name a machine the survivor cannot look at
+from autotl.selection import search
+scored, calls = search.scored_folds, []
+def hang(fits):  # inside a trial's MLflow run, after its training: the trial is RUNNING and beating
+    calls.append(fits)
+    if len(calls) == 2:
+        print("hanging in a trial", file=sys.stderr, flush=True)
+        time.sleep(3600)
+    return scored(fits)
+search.scored_folds = hang
+from autotl.cli import main
+main()
+"""
 
 
 @pytest.mark.skipif(not os.environ.get("AUTOTL_TEST_POSTGRES_URL"), reason="no PostgreSQL server: .ci/run starts one")
-def test_two_processes_share_one_study_on_postgresql_and_never_run_a_trial_twice(colour_images, tmp_path):
-    import optuna
-
-    storage, study = os.environ["AUTOTL_TEST_POSTGRES_URL"], f"shared-{uuid.uuid4().hex[:8]}"
-    env = tiny_env(tmp_path)
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "autotl", "select", "--data", str(colour_images), "--budget", "1h", "--models", "tiny",
-                          "--strategies", "linear_probe,mlp_probe", "--storage", storage, "--study", study, "--json",
-                          "--tracking-uri", f"sqlite:///{tmp_path / f'mlflow-{n}.db'}"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-        for n in (1, 2)
-    ]
-    outputs = [process.communicate(timeout=600) for process in processes]
-    assert [p.returncode for p in processes] == [0, 0], [err[-2000:] for _, err in outputs]
-    ran = [t for t in optuna.load_study(study_name=study, storage=storage).trials if "row" in t.user_attrs]
-    keys = [json.dumps(t.user_attrs["key"]) for t in ran]
-    assert len(keys) == len(set(keys))  # no setting trained twice
-    assert len(keys) == 1 + 3 * 9  # and every one trained once: the convex probe once, the MLP at 3 lr x 3 epochs x 3 widths
-    assert len({t.user_attrs["process"] for t in ran}) == 2  # both processes did part of the work
-    # Each leaderboard holds the other process's trials too: all of them for the one that ended last,
-    # all but the one still running for the other.
-    listed = sorted(len([row for row in json.loads(out)["leaderboard"] if row["trial"] is not None and row["state"] in ("complete", "pruned")])
-                    for out, _ in outputs)
-    assert listed[1] == len(keys) and listed[0] >= len(keys) - 1
+def test_a_process_killed_mid_trial_on_another_host_has_its_trial_failed_and_rerun_by_the_survivor(colour_images, tmp_path):
+    """Two selects share one study on PostgreSQL and one MLflow store. One, which names another
+    machine in its owner tags, is SIGKILLed mid-trial: its heartbeats stop, and after the grace
+    period (6 beats of 1 s here) the survivor fails that trial, ends its runs KILLED and reruns
+    its setting. No setting is trained twice otherwise, and nothing is left RUNNING."""
     import mlflow
+    import optuna
 
     from autotl.tracking import masked
 
-    for n in (1, 2):  # the storage URL carries a password: the select runs log it masked
-        client = mlflow.MlflowClient(f"sqlite:///{tmp_path / f'mlflow-{n}.db'}")
-        runs = client.search_runs([client.get_experiment_by_name("autotl").experiment_id], "attributes.run_name LIKE 'select%'")
-        assert [run.data.params["storage"] for run in runs] == [masked(storage)] and ":***@" in masked(storage)
+    storage, study = os.environ["AUTOTL_TEST_POSTGRES_URL"], f"shared-{uuid.uuid4().hex[:8]}"
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**tiny_env(tmp_path), "AUTOTL_HEARTBEAT_S": "1"}
+    mlflow.MlflowClient(store).search_experiments()  # the store's tables made once: two processes would race to
+    arguments = ["select", "--data", str(colour_images), "--budget", "1h", "--models", "tiny", "--strategies", "linear_probe,mlp_probe",
+                 "--storage", storage, "--study", study, "--tracking-uri", store]
+    doomed = subprocess.Popen([sys.executable, "-c", HANGS_IN_ITS_SECOND_TRIAL, *arguments],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    next(line for line in doomed.stderr if line.startswith("hanging in a trial"))
+    survivor = subprocess.Popen([sys.executable, "-m", "autotl", *arguments, "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    said = []
+    for line in survivor.stderr:  # the survivor at work on the study beside the doomed process
+        said.append(line)
+        if "] Trial " in line:
+            doomed.kill()  # SIGKILL, mid-trial: no chance to clean up
+            break
+    assert doomed.wait(timeout=60) == -signal.SIGKILL
+    out, err = survivor.communicate(timeout=600)
+    assert survivor.returncode == 0, "".join(said) + err[-3000:]
+
+    trials = optuna.load_study(study_name=study, storage=storage).trials
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    [stale] = [t for t in trials if t.user_attrs.get("process", "").startswith("another-host:") and "row" not in t.user_attrs
+               and "key" in t.user_attrs]
+    assert stale.state == optuna.trial.TrialState.FAIL
+    [rerun] = [t for t in trials if t.user_attrs.get("rerun_of") == stale.number and "row" in t.user_attrs]
+    assert rerun.user_attrs["key"] == stale.user_attrs["key"] and not rerun.user_attrs["process"].startswith("another-host:")
+    ran = [json.dumps(t.user_attrs["key"]) for t in trials if "row" in t.user_attrs]
+    assert len(ran) == len(set(ran)) == 1 + 3 * 9  # every setting trained once to the end: the convex probe, the MLP's 3 lr x 3 epochs x 3 widths
+    assert {t.user_attrs["process"].split(":")[0] for t in trials if "row" in t.user_attrs} == {"another-host", socket.gethostname()}
+    report = json.loads(out)
+    assert report["exhausted"]
+    [reason] = [row["reason"] for row in report["leaderboard"] if row["trial"] == rerun.number]
+    assert reason.startswith(f"rerun of trial {stale.number}, whose process stopped sending heartbeats")
+    assert len([row for row in report["leaderboard"] if row["trial"] is not None and row["state"] in ("complete", "pruned")]) == len(ran)
+
+    client = mlflow.MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("autotl").experiment_id])
+    assert "RUNNING" not in {run.info.status for run in runs}
+    status = {run.info.run_id: run.info.status for run in runs}
+    assert status[stale.user_attrs["run_id"]] == "KILLED"  # the dead trial's run, and the dead process's select run above it
+    assert status[client.get_run(stale.user_attrs["run_id"]).data.tags["mlflow.parentRunId"]] == "KILLED"
+    selects = [run for run in runs if run.info.run_name.startswith("select")]
+    assert [run.data.params["storage"] for run in selects] == [masked(storage)] * 2 and ":***@" in masked(storage)
 
 
 def test_select_terminated_ends_its_runs_killed_and_its_trial_failed(colour_images, tmp_path):

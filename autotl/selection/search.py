@@ -12,7 +12,8 @@ baselines in :mod:`.baselines` and the table in :mod:`.leaderboard`; this module
 
 import math
 import random
-from dataclasses import asdict, dataclass, field, replace
+import time
+from dataclasses import dataclass, field, replace
 from itertools import product
 from typing import Callable, Iterator
 
@@ -37,7 +38,7 @@ from autotl.selection.leaderboard import Row, TrialKey, row_for
 from autotl.selection.noise import beats_by_more_than_noise, binomial_se, fold_se, folds_for_size, one_standard_error
 from autotl.selection.pruning import AmongLikeTrials
 from autotl.selection.scoring import score_sources
-from autotl.selection.study import claimed_keys, claims, open_storage, resume, take_up
+from autotl.selection.study import beating, claimed_keys, claims, fail_stale, open_storage, resume, settle, take_up
 from autotl.strategies import Strategy
 from autotl.training.classifier import predict_proba
 from autotl.training.device import release_memory, retry_at_half_batch
@@ -53,6 +54,7 @@ BASELINE_SHARE = 0.2
 """The search keeps time for the ``scratch`` baseline only when its whole default schedule and
 the test fit in this share of the budget; else it keeps none, and scratch runs at the end only if
 its whole schedule still fits."""
+STALE = "another process failed this trial: its heartbeats stopped for longer than the grace period"
 REFIT_OVERRUN = 0.05
 """A refit of the chosen trial may run this share of the budget past it: half the 10 % the command
 is allowed (logging needs the rest). The search keeps the refit's time, but a trial stopped
@@ -205,12 +207,15 @@ class Selector:
             "lr_scale": CategoricalDistribution(list(LR_SCALES)),
             "epochs_scale": CategoricalDistribution(list(EPOCH_SCALES)),
         }
+        storage = open_storage(self.storage)
         study = self.study = optuna.create_study(
-            study_name=self.study_name, storage=open_storage(self.storage), direction="maximize", load_if_exists=True,
+            study_name=self.study_name, storage=storage, direction="maximize", load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=self.seed),
             pruner=AmongLikeTrials(lambda trial: like_trials(everyone.get(trial.params.get("candidate")))),
         )
         seen = resume(study, self.rows, set(by_label), self.study_name, self.progress)
+        mine: set[TrialKey] = set()
+        """Settings this process took (a failed one too: it is not tried again here)."""
         blocks = self.costs.num_blocks
         frozen = portfolio.frozen_stage(pool, kept_sources, blocks)
         plan: list[tuple[TrialKey, str]] = [(key, "stage 1: frozen features, every source") for key in frozen]
@@ -253,10 +258,23 @@ class Selector:
                 return reserve + refit
             return reserve + (self.costs.test_seconds(leader.source) if leader else 0.0)  # a refit already lost is not kept for
 
-        trial = None
+        def running_elsewhere() -> int:
+            return sum(t.state == TrialState.RUNNING for t in claims(study) if TrialKey.from_json(t.user_attrs["key"]) in settings)
+
+        trial, waiting = None, False
         try:
-            while next(untried(), None) is not None and self.budget.fits(cheapest, keep=keep()):
-                seen |= claimed_keys(study)  # what processes sharing the study took
+            while self.budget.fits(cheapest, keep=keep()):
+                fail_stale(study)  # a trial of a process gone silent: failed, and queued again
+                seen = claimed_keys(study) | mine  # what this process and those sharing the study took
+                if next(untried(), None) is None:
+                    if not running_elsewhere():
+                        break
+                    if not waiting:
+                        self.progress(f"Waiting for {running_elsewhere()} trial(s) that other processes are running")
+                    waiting = True
+                    time.sleep(storage.get_heartbeat_interval())  # their results, or their heartbeats' silence
+                    continue
+                waiting = False
                 plan = [(key, why) for key, why in plan if key not in seen and (key.candidate, key.epochs_scale) not in too_long]
                 if not plan and not planned_portfolio:
                     planned_portfolio = True
@@ -264,45 +282,46 @@ class Selector:
                 if plan:
                     enqueue(*plan.pop(0))
                 trial = study.ask(space)
-                trial.set_user_attr("process", this_process())
-                candidate = by_label.get(trial.params["candidate"])
-                if candidate is None:  # a candidate of a source this process dropped
-                    study.tell(trial, state=TrialState.PRUNED)
-                    queue_untried(spare)
-                    continue
-                chosen = {s.name: trial.suggest_categorical(_param_name(candidate, s.name), list(s.values(blocks.get(candidate.source.name, 0))))
-                          for s in candidate.settings}
-                scheduled = candidate.strategy.schedule
-                key = TrialKey(candidate.label, trial.params["lr_scale"] if scheduled else 1.0,
-                               trial.params["epochs_scale"] if scheduled else 1.0, tuple(chosen.items()))
-                params = self.params(candidate, key.lr_scale, key.epochs_scale, chosen)
-                predicted = self.predicted(candidate, params)
-                if key not in seen and not self.budget.fits(predicted, keep=keep(candidate.source.name)):
-                    too_long[(key.candidate, key.epochs_scale)] = (
-                        predicted, f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the best trial's refit and the baseline")
-                if key in seen or (key.candidate, key.epochs_scale) in too_long:  # known, or too long now: queue an untried setting that may fit
-                    study.tell(trial, state=TrialState.PRUNED)
-                    queue_untried(spare, key if (key.candidate, key.epochs_scale) in too_long else None)
-                    continue
-                trial.set_user_attr("key", key.to_json())
-                if any(t.number != trial.number and t.user_attrs["key"] == key.to_json() for t in claims(study)):
-                    # Another process claimed the same setting at the same moment: both step aside, and each queues
-                    # a setting of its own choosing (a shared seed would choose the same one again).
-                    study.tell(trial, state=TrialState.PRUNED)
-                    queue_untried(random.Random(f"{self.seed}:{this_process()}:{trial.number}"))
-                    continue
-                seen.add(key)
-                row = row_for(candidate, self.scores, trial=trial.number, params=params.as_dict(), predicted_s=predicted,
-                              folds=len(self.folds_for(candidate)), reason=trial.user_attrs.get("why", ""))
-                self.rows.append(row)
-                self.run_trial(study, trial, candidate, params, row, keep=keep(candidate.source.name))
+                with beating(storage, study, trial):  # from now until it is told, or its process is gone
+                    trial.set_user_attr("process", this_process())
+                    candidate = by_label.get(trial.params["candidate"])
+                    if candidate is None:  # a candidate of a source this process dropped
+                        study.tell(trial, state=TrialState.PRUNED)
+                        queue_untried(spare)
+                        continue
+                    chosen = {s.name: trial.suggest_categorical(_param_name(candidate, s.name), list(s.values(blocks.get(candidate.source.name, 0))))
+                              for s in candidate.settings}
+                    scheduled = candidate.strategy.schedule
+                    key = TrialKey(candidate.label, trial.params["lr_scale"] if scheduled else 1.0,
+                                   trial.params["epochs_scale"] if scheduled else 1.0, tuple(chosen.items()))
+                    params = self.params(candidate, key.lr_scale, key.epochs_scale, chosen)
+                    predicted = self.predicted(candidate, params)
+                    if key not in seen and not self.budget.fits(predicted, keep=keep(candidate.source.name)):
+                        too_long[(key.candidate, key.epochs_scale)] = (
+                            predicted, f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the best trial's refit and the baseline")
+                    if key in seen or (key.candidate, key.epochs_scale) in too_long:  # known, or too long now: queue an untried setting that may fit
+                        study.tell(trial, state=TrialState.PRUNED)
+                        queue_untried(spare, key if (key.candidate, key.epochs_scale) in too_long else None)
+                        continue
+                    trial.set_user_attr("key", key.to_json())
+                    if any(t.number != trial.number and t.user_attrs["key"] == key.to_json() for t in claims(study)):
+                        # Another process claimed the same setting at the same moment: both step aside, and each queues
+                        # a setting of its own choosing (a shared seed would choose the same one again).
+                        study.tell(trial, state=TrialState.PRUNED)
+                        queue_untried(random.Random(f"{self.seed}:{this_process()}:{trial.number}"))
+                        continue
+                    mine.add(key)
+                    row = row_for(candidate, self.scores, trial=trial.number, params=params.as_dict(), predicted_s=predicted,
+                                  folds=len(self.folds_for(candidate)), reason=trial.user_attrs.get("why", ""))
+                    self.rows.append(row)
+                    self.run_trial(study, trial, candidate, params, row, keep=keep(candidate.source.name))
         except KeyboardInterrupt:  # or SIGTERM: the trial asked for is not left RUNNING for others to wait on
             if trial is not None:
                 study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
             raise
         take_up(study, self.rows, set(by_label), mine=False)
         self.list_left_over(pool, too_long)
-        tried = len(seen & set(settings))
+        tried = len((claimed_keys(study) | mine) & set(settings))
         if tried < len(settings):
             self.progress(f"Search stopped: {len(settings) - tried} of {len(settings)} settings untried, for lack of time")
         return tried >= len(settings)
@@ -375,6 +394,7 @@ class Selector:
             with (bar(self.report, f"trial {trial.number}", epochs_due, "epochs") as tick,
                   tracking.nested_run(f"trial {trial.number}: {candidate.label}", finished_on=(optuna.TrialPruned,)) as run):
                 row.run_id = run.info.run_id
+                trial.set_user_attr("run_id", run.info.run_id)  # for whoever fails the trial, should this process die
                 mlflow.log_params({"source": row.source, "strategy": row.strategy, "regularizer": row.regularizer, **params.as_dict()})
                 fits = []
                 for fold, splits in enumerate(trial_folds):
@@ -398,17 +418,21 @@ class Selector:
                 val_se = fold_se(values, validated) if len(fits) > 1 else binomial_se(val_metric, validated)
                 mlflow.log_metrics({f"best_val_{self.metric}": val_metric, f"val_{self.metric}_se": val_se})
         except optuna.TrialPruned as pruned:
-            row.state, row.reason, row.seconds = "pruned", str(pruned), self.budget.clock() - started
-            self.progress(f"  {row.reason}")
-            trial.set_user_attr("row", asdict(row))
-            study.tell(trial, state=TrialState.PRUNED)
+            row.state, row.seconds = "pruned", self.budget.clock() - started
+            row.reason = "; ".join(filter(None, (row.reason, str(pruned))))
+            self.progress(f"  {pruned}")
+            settle(study, trial, TrialState.PRUNED, row=row)
             return
         except KeyboardInterrupt:
-            study.tell(trial, state=TrialState.FAIL)
+            settle(study, trial, TrialState.FAIL)
             raise
+        except optuna.exceptions.UpdateFinishedTrialError:
+            row.state, row.reason = "failed", STALE
+            self.progress(f"  failed: {row.reason}")
+            return
         except Exception as error:  # one trial's fault must not end the study
             row.state, row.reason = "failed", f"{type(error).__name__}: {error}"
-            study.tell(trial, state=TrialState.FAIL)
+            settle(study, trial, TrialState.FAIL)
             self.progress(f"  failed: {row.reason}")
             return
         finally:
@@ -418,8 +442,8 @@ class Selector:
                 self.costs.observed(candidate, params, row.seconds / len(trial_folds), max(1, epochs_run // len(trial_folds)))
         row.state, row.val_metric, row.val_se = "complete", val_metric, val_se
         row.params["best_epoch"] = best_epoch
-        trial.set_user_attr("row", asdict(row))
-        study.tell(trial, val_metric)
+        if not settle(study, trial, TrialState.COMPLETE, val_metric, row=row):
+            row.reason = "; ".join(filter(None, (row.reason, f"{STALE}: in this process's leaderboard only")))
         if self.leader() is row:
             first[0].classifier.cpu()  # off the accelerator, which the next trial needs
             self.kept = (row, *first)

@@ -6,8 +6,9 @@ cache, an edited one does not, and changed weights behind the same name get a fo
 own. Folders not used for the longest are removed when the cache outgrows its limit.
 
 The cache deletes only what it made: its root and each model folder carry a marker file, and
-neither ``clear`` nor pruning touches a folder without one; a model folder that a process is
-reading or writing holds a shared lock, and pruning passes it by.
+neither ``clear`` nor pruning touches a folder without one. A process holds a shared lock on
+each model folder it has used until it ends (the system releases it, however it ends), and
+pruning and ``clear`` pass such a folder by.
 """
 
 import fcntl
@@ -17,9 +18,8 @@ import re
 import shutil
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
 
 import numpy as np
 import torch
@@ -50,6 +50,8 @@ class FeatureCache:
     def __init__(self, folder: Path | None = None, limit_gb: float | None = None):
         self.folder = Path(folder) if folder else default_cache_dir()
         self.limit_bytes = int((limit_gb or float(os.environ.get("AUTOTL_CACHE_LIMIT_GB", DEFAULT_LIMIT_GB))) * 1e9)
+        self.held: dict[Path, IO] = {}
+        """The model folders this cache has used, each with its shared lock (released with the object)."""
 
     def features(
         self, backbone: Backbone, source: Source, examples: list[Example], device: torch.device, batch_size: int = 64,
@@ -61,14 +63,13 @@ class FeatureCache:
         if not examples:
             return np.zeros((0, backbone.feature_dim), dtype=np.float32)
         folder = self.model_folder(source, backbone)
-        with _in_use(folder):
-            vectors = {e.fingerprint: _load(folder / f"{e.fingerprint}.npy", backbone.feature_dim) for e in examples}
-            missing = {e.fingerprint: e.input for e in examples if vectors[e.fingerprint] is None}
-            if missing:
-                vectors.update(_compute(backbone, list(missing.items()), folder, device, batch_size, on_batch))
-            os.utime(folder)
+        vectors = {e.fingerprint: _load(folder / f"{e.fingerprint}.npy", backbone.feature_dim) for e in examples}
+        missing = {e.fingerprint: e.input for e in examples if vectors[e.fingerprint] is None}
         if missing:
-            self.prune(keep=folder)
+            vectors.update(_compute(backbone, list(missing.items()), folder, device, batch_size, on_batch))
+        os.utime(folder)
+        if missing:
+            self.prune()
         return np.stack([vectors[e.fingerprint] for e in examples])
 
     def missing(self, backbone: Backbone, source: Source, examples: list[Example]) -> list[Example]:
@@ -78,10 +79,12 @@ class FeatureCache:
         return [e for f, e in unique.items() if not (folder / f"{f}.npy").is_file()]
 
     def model_folder(self, source: Source, backbone: Backbone) -> Path:
+        """The folder of this model's features, held in use from now on."""
         self.claim()
         folder = self.folder / _model_key(source, backbone)
-        folder.mkdir(exist_ok=True)
-        (folder / MODEL_MARKER).touch()
+        if folder not in self.held:
+            self.held[folder] = _hold(folder)
+            (folder / MODEL_MARKER).touch()
         return folder
 
     def claim(self) -> None:
@@ -118,10 +121,10 @@ class FeatureCache:
     def size_bytes(self) -> int:
         return _size(self.folder) if self.folder.exists() else 0
 
-    def prune(self, keep: Path | None = None) -> None:
+    def prune(self) -> None:
         """Removes the least recently used model folders until the cache fits its limit, passing by
-        any that a process is using."""
-        folders = sorted((p for p in self.owned() if p != keep), key=lambda p: p.stat().st_mtime)
+        any that a process (this one too) is using."""
+        folders = sorted(self.owned(), key=lambda p: p.stat().st_mtime)
         total = self.size_bytes()
         for folder in folders:
             if total <= self.limit_bytes:
@@ -146,15 +149,19 @@ def _size(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
-@contextmanager
-def _in_use(folder: Path):
-    """A shared lock on a model folder while its features are read or written."""
-    with open(folder / LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH)
+def _hold(folder: Path) -> IO:
+    """A shared lock on ``folder``, made if need be. A pruner may have removed the folder while
+    this waited for the lock: then it is made again."""
+    while True:
+        folder.mkdir(exist_ok=True)
         try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock = open(folder / LOCK, "a")
+        except FileNotFoundError:  # removed between the two lines
+            continue
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        if os.fstat(lock.fileno()).st_nlink:  # still there: held from now on
+            return lock
+        lock.close()
 
 
 def _remove_unless_in_use(folder: Path) -> bool:
