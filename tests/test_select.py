@@ -134,7 +134,7 @@ class SelectPlugin:
         register(SlowingProbe("slowing", "slower after its first trial", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
         register(RecordingProbe("recording", "notes the test split it is given", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
         register(SlowOnLaterSourcesProbe("slow_later", "a slow first epoch on later sources", defaults={"epochs": 4, "lr": 0.05},
-                                         cached_features=True, depth=0))
+                                         cached_features=True, depth=0, schedule=False))  # one trial per candidate: four in all
         register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
         register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}, cached_features=True))
         register(GreedyProbe("greedy", "needs a small batch", defaults={"epochs": 2, "lr": 0.05, "batch_size": 32}, cached_features=True))
@@ -168,7 +168,7 @@ def select_setup(tiny, register_plugin, tmp_path, monkeypatch):
     from autotl.selection import search
 
     monkeypatch.setattr(search, "auto_folds", lambda dataset: 0)
-    monkeypatch.setattr(search, "beats_by_more_than_noise", lambda challenger, incumbent: False)
+    monkeypatch.setattr(search, "beats_every", lambda challenger, rows: False)
     register_plugin(SelectPlugin(), "select-plugin")
     CLOCK.now = 0.0
     FlakyProbe.calls = 0

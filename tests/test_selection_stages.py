@@ -9,7 +9,7 @@ import pytest
 
 import autotl
 from autotl.selection.leaderboard import Row
-from autotl.selection.noise import beats_by_more_than_noise, binomial_se, fold_se, one_standard_error
+from autotl.selection.noise import beats_by_more_than_noise, beats_every, binomial_se, fold_se, one_standard_error
 from autotl.strategies.finetune import Finetune
 from autotl.strategies.probe import Probe
 from fakes import FakeClock
@@ -102,6 +102,12 @@ def test_the_no_transfer_baseline_wins_only_by_more_than_its_noise():
     transfer = row("probe", 0.50, 0.05, depth=0.0)
     assert not beats_by_more_than_noise(row("classical", 0.54, 0.05, depth=0.0), transfer)
     assert beats_by_more_than_noise(row("classical", 0.60, 0.05, depth=0.0), transfer)
+
+
+def test_the_no_transfer_baseline_must_beat_the_best_transfer_candidate_not_just_the_simplest():
+    probe, freeze = row("probe", 0.9526, 0.0115, depth=0.0), row("freeze", 0.9582, 0.0109, depth=0.5)  # digits, 90 s
+    classical = row("classical", 0.9638, 0.0102, depth=0.0)
+    assert beats_by_more_than_noise(classical, probe) and not beats_every(classical, [probe, freeze])
 
 
 def test_standard_errors_never_claim_certainty_on_a_few_examples():

@@ -63,3 +63,9 @@ def one_standard_error(rows: list[Row], cost: Callable[[Row], tuple]) -> tuple[R
 def beats_by_more_than_noise(challenger: Row, incumbent: Row) -> bool:
     """Whether ``challenger`` leads ``incumbent`` by more than the challenger's standard error."""
     return challenger.val_metric - (challenger.val_se or 0.0) > incumbent.val_metric
+
+
+def beats_every(challenger: Row, rows: list[Row]) -> bool:
+    """Whether ``challenger`` leads each of ``rows``, the best too, by more than its standard error
+    (not merely the one the one-standard-error rule would pick among them)."""
+    return all(beats_by_more_than_noise(challenger, row) for row in rows)

@@ -35,7 +35,7 @@ from autotl.selection.baselines import Baseline, ClassicalResult, run_classical
 from autotl.selection.budget import Budget
 from autotl.selection.costs import CostModel
 from autotl.selection.leaderboard import Row, TrialKey, row_for
-from autotl.selection.noise import beats_by_more_than_noise, binomial_se, fold_se, folds_for_size, one_standard_error
+from autotl.selection.noise import beats_every, binomial_se, fold_se, folds_for_size, one_standard_error
 from autotl.selection.pruning import AmongLikeTrials
 from autotl.selection.scoring import score_sources
 from autotl.selection.study import beating, claimed_keys, claims, fail_stale, open_storage, resume, settle, take_up
@@ -239,10 +239,23 @@ class Selector:
                                  **{_param_name(by_label[key.candidate], name): value for name, value in key.settings}},
                                 user_attrs={"why": why} if why else None)
 
+        def may_fit(label: str, epochs_scale: float) -> bool:
+            """Whether a candidate at an epoch count is predicted to fit now (or cannot be predicted yet)."""
+            candidate = by_label[label]
+            params = self.params(candidate, 1.0, epochs_scale)
+            return not self.costs.can_predict(candidate, params) or self.budget.fits(self.predicted(candidate, params), keep=keep(candidate.source.name))
+
+        def fitting_now(keys: list[TrialKey]) -> list[TrialKey]:
+            fit = {pair for pair in {(s.candidate, s.epochs_scale) for s in keys} if may_fit(*pair)}
+            return [s for s in keys if (s.candidate, s.epochs_scale) in fit]
+
         def queue_untried(rng: random.Random, too_long_now: TrialKey | None = None) -> None:
-            options = fallbacks(list(untried()), too_long_now)
+            """Queues an untried setting, one predicted to fit when there is one: drawing one that
+            will only be set aside costs a round trip to the study each time."""
+            every = list(untried())
+            options = fallbacks(every, too_long_now)
             if options:
-                enqueue(rng.choice(options))
+                enqueue(rng.choice(fitting_now(options) or fitting_now(every) or options))
 
         def keep(source: str | None = None) -> float:
             """Seconds no trial may take: the baseline's, and the refit of the leading result while
@@ -524,9 +537,10 @@ class Selector:
                         "(give a larger --budget to try transfer); the classical baseline is the final model")
             return self.classical_choice(classical, decision, baselines, exhausted)
         chosen, decision = one_standard_error(complete, self.simplicity)
-        if beats_by_more_than_noise(classical.row, chosen):
+        if beats_every(classical.row, complete):
+            best = max(complete, key=lambda row: row.val_metric)
             decision = (f"no transfer: the classical baseline's {classical.row.val_metric:.4f} ± {classical.row.val_se:.4f} "
-                        f"beats every transfer candidate by more than the noise (the best, {chosen.candidate}, {chosen.val_metric:.4f})")
+                        f"beats every transfer candidate by more than the noise (the best, {best.candidate}, {best.val_metric:.4f})")
             baselines.append(self.scratch_baseline(chosen))
             return self.classical_choice(classical, decision, baselines, exhausted)
         self.progress(f"Chosen: {chosen.candidate}: {decision}")

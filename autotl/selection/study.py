@@ -46,6 +46,7 @@ def open_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
     import sqlalchemy
 
     interval = heartbeat_seconds()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # what the study does, autotl's progress says
 
     def connect() -> optuna.storages.RDBStorage:
         with warnings.catch_warnings():  # heartbeats are marked experimental; they are what we want

@@ -26,9 +26,11 @@ T = TypeVar("T")
 
 
 def release_memory(device: torch.device) -> None:
-    """Hands what finished work held back to the device, so the next trial starts from the same free memory."""
-    gc.collect()
+    """Hands what finished work held back to the GPU, so the next trial starts from the same free
+    memory. On the CPU, Python's own collector suffices: a full collection of autotl's heap costs
+    about 0.4 s, which every trial would pay on a short budget."""
     if device.type == "cuda":
+        gc.collect()
         torch.cuda.empty_cache()
 
 
