@@ -271,7 +271,8 @@ def select(
     from autotl.processes import this_process
     from autotl.selection.budget import Budget, parse_budget
     from autotl.selection.leaderboard import Row, format_leaderboard, leaderboard
-    from autotl.selection.search import Selector, folds
+    from autotl.selection.folds import folds
+    from autotl.selection.search import Selector
     from autotl.selection.study import heartbeat_seconds
     from autotl.training.classifier import save
 

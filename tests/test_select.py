@@ -504,7 +504,7 @@ def test_cross_validation_judges_each_trial_by_the_mean_over_its_folds(select_se
 
 
 def test_folds_cover_train_and_val_once_and_leave_test_alone(colour_images):
-    from autotl.selection.search import folds
+    from autotl.selection.folds import folds
 
     dataset = read_dataset(colour_images, IntakeOptions(), build_registry())
     pool = dataset.splits["train"] + dataset.splits["val"]

@@ -5,9 +5,10 @@ study of the rest. The winner is decided under noise (the one-standard-error rul
 train+val (or, when that no longer fits, kept as its trial trained it) and tested once, beside
 the baselines.
 
-Scoring lives in :mod:`.scoring`, the cost model in :mod:`.costs`, the study's storage and
-sharing in :mod:`.study`, the plan in :mod:`.portfolio`, the noise rules in :mod:`.noise`, the
-baselines in :mod:`.baselines` and the table in :mod:`.leaderboard`; this module runs them.
+Scoring lives in :mod:`.scoring`, the cost model in :mod:`.costs`, the study's storage, sharing
+and heartbeats in :mod:`.study`, the plan in :mod:`.portfolio`, the noise rules in :mod:`.noise`,
+cross-validation in :mod:`.folds`, the baselines in :mod:`.baselines` and the table in
+:mod:`.leaderboard`; this module runs them.
 """
 
 import math
@@ -25,7 +26,6 @@ from optuna.trial import TrialState
 
 from autotl import tracking
 from autotl.data import Dataset, Example
-from autotl.errors import AutotlError
 from autotl.processes import this_process
 from autotl.progress import Advance, bar
 from autotl.registry import Candidate
@@ -35,7 +35,8 @@ from autotl.selection.baselines import Baseline, ClassicalResult, run_classical
 from autotl.selection.budget import Budget
 from autotl.selection.costs import CostModel
 from autotl.selection.leaderboard import Row, TrialKey, row_for
-from autotl.selection.noise import beats_every, binomial_se, fold_se, folds_for_size, one_standard_error
+from autotl.selection.folds import auto_folds, folds, scored_folds
+from autotl.selection.noise import beats_every, binomial_se, fold_se, one_standard_error
 from autotl.selection.pruning import AmongLikeTrials
 from autotl.selection.scoring import score_sources
 from autotl.selection.study import beating, claimed_keys, claims, fail_stale, open_storage, resume, settle, take_up
@@ -44,7 +45,6 @@ from autotl.training.classifier import predict_proba
 from autotl.training.device import release_memory, retry_at_half_batch
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainedModel, TrainingJob
-from autotl.training.loop import FitResult
 from autotl.training.metrics import score
 from autotl.training.params import TrainParams
 
@@ -569,52 +569,10 @@ class Selector:
         return result
 
 
-def scored_folds(fits: list[FitResult]) -> tuple[list[float], int]:
-    """Each fold's score at one epoch count for all, the best on the folds' mean curve (as
-    cross-validated early stopping does in gradient boosting, e.g. xgboost's ``cv``), and that
-    count. Each fold's own best epoch would be chosen on the data that scores it: over 50 epochs
-    on 24 examples a fold, that made an MLP probe look 6 points better than a linear one that it
-    then trailed on test. One split alone keeps its best epoch."""
-    if len(fits) == 1 or not all(fit.history for fit in fits):
-        return [fit.val_metric for fit in fits], max(1, round(float(np.median([fit.best_epoch for fit in fits]))))
-    length = min(len(fit.history) for fit in fits)
-    curve = [np.mean([fit.history[e].val_metric for fit in fits]) for e in range(length)]
-    best = int(np.argmax(curve))
-    return [fit.history[best].val_metric for fit in fits], fits[0].history[best].epoch
-
-
-def auto_folds(dataset: Dataset) -> int:
-    """Folds for the probes: none when the validation split is large enough to decide alone, else
-    as many as the rarest class of train+val allows, up to five (:func:`.noise.folds_for_size`)."""
-    from collections import Counter
-
-    counts = Counter(e.label for e in dataset.splits["train"] + dataset.splits["val"])
-    return folds_for_size(len(dataset.splits["val"]), min(counts.values()))
-
-
 def refit_params(row: Row) -> TrainParams:
     """A trial's settings, for its best epoch count."""
     params = TrainParams.from_dict({k: v for k, v in row.params.items() if k != "best_epoch"})
     return replace(params, epochs=row.params["best_epoch"])
-
-
-def folds(dataset: Dataset, k: int, seed: int) -> list[dict[str, list[Example]]] | None:
-    """K stratified folds of train+val (scikit-learn), each with the dataset's test split; None for k = 0."""
-    if k == 0:
-        return None
-    from collections import Counter
-
-    from sklearn.model_selection import StratifiedKFold
-
-    pool = dataset.splits["train"] + dataset.splits["val"]
-    labels = [e.label for e in pool]
-    label, fewest = min(Counter(labels).items(), key=lambda item: item[1])
-    if k < 2 or fewest < k:
-        raise AutotlError(f"--cv {k}: give 0 (no cross-validation) or 2 to {fewest}, the examples of the rarest class "
-                          f"({label!r}) in train+val" if fewest >= 2 else f"--cv {k}: class {label!r} has a single example in train+val")
-    splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
-    return [{"train": [pool[i] for i in train], "val": [pool[i] for i in val], "test": dataset.splits["test"]}
-            for train, val in splitter.split(np.zeros((len(pool), 1)), labels)]
 
 
 def like_trials(candidate: Candidate | None) -> str:
