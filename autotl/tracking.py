@@ -5,6 +5,7 @@ The embedded store is ``sqlite:///mlruns/mlflow.db`` with artifacts under
 elsewhere.
 """
 
+import logging
 import os
 import platform
 import tempfile
@@ -25,6 +26,7 @@ PROCESS_TAG = "autotl.process"
 on this machine marks KILLED only a dead one's runs."""
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+logging.getLogger("mlflow").setLevel(logging.WARNING)  # its "creating tables" and "validating input example" lines: autotl's progress says what runs
 
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
 PACKAGES = ("torch", "torchvision", "transformers", "mlflow", "optuna", "scikit-learn", "numpy")
