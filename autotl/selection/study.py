@@ -96,6 +96,7 @@ def beating(storage: optuna.storages.RDBStorage, study: optuna.Study, trial: Tri
                 continue
 
     storage.record_heartbeat(trial_id)  # before the block: a trial is never RUNNING without one
+    trial.set_user_attr("heartbeat_s", storage.get_heartbeat_interval())  # so others know it can be judged
     thread = threading.Thread(target=beat, name=f"heartbeat of trial {trial.number}", daemon=True)
     thread.start()
     try:
@@ -118,10 +119,11 @@ def settle(study: optuna.Study, trial: Trial, state: TrialState, value: float | 
 
 
 def claims(study: optuna.Study) -> list[FrozenTrial]:
-    """Trials that hold their setting: finished with a result, or running (whose process sends
-    heartbeats, or has not yet missed enough of them to be failed)."""
+    """Trials that hold their setting: finished with a result, or running with heartbeats (whose
+    process sends them, or has not yet missed enough to be failed). A trial left RUNNING by an
+    autotl from before heartbeats can never be judged, so it holds nothing: nobody waits on it."""
     return [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("key") and (
-        (t.state.is_finished() and "row" in t.user_attrs) or t.state == TrialState.RUNNING)]
+        (t.state.is_finished() and "row" in t.user_attrs) or (t.state == TrialState.RUNNING and "heartbeat_s" in t.user_attrs))]
 
 
 def claimed_keys(study: optuna.Study) -> set[TrialKey]:
