@@ -280,10 +280,11 @@ class Selector:
                 fail_stale(study)  # a trial of a process gone silent: failed, and queued again
                 seen = claimed_keys(study) | mine  # what this process and those sharing the study took
                 if next(untried(), None) is None:
-                    if not running_elsewhere():
+                    running = running_elsewhere()
+                    if not running:
                         break
                     if not waiting:
-                        self.progress(f"Waiting for {running_elsewhere()} trial(s) that other processes are running")
+                        self.progress(f"Waiting for {running} trial(s) that other processes are running")
                     waiting = True
                     time.sleep(storage.get_heartbeat_interval())  # their results, or their heartbeats' silence
                     continue
