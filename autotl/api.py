@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from autotl.data import Dataset, IntakeOptions
+from autotl.contracts.data import Dataset, IntakeOptions
 from autotl.errors import AutotlError
-from autotl.needs import Capability
+from autotl.contracts.capabilities import Capability
 from autotl.progress import bar, lines
 from autotl.registry import Candidate, LeftOut, Registry, summarise_left_out
 
@@ -77,7 +77,7 @@ def _setup(data, intake: IntakeOptions, metric: str, device: str, names: dict[st
     registry = build_registry()
     chosen = {kind: registry.pick(kind, value) for kind, value in names.items()}
     target = resolve_device(device)
-    dataset = read_dataset(data, intake, registry)
+    dataset = read_dataset(data, intake, registry.items("data_formats"))
     source = _source_data(source_data, intake, registry, dataset.modality)
     given = frozenset({Capability.SOURCE_TASK}) if source else frozenset()
     candidates, left_out = registry.candidates(dataset.modality, **chosen, given=given)
@@ -90,7 +90,7 @@ def _source_data(path: str | Path | None, intake: IntakeOptions, registry: Regis
 
     if path is None:
         return None
-    source = read_dataset(path, intake, registry)
+    source = read_dataset(path, intake, registry.items("data_formats"))
     if source.modality != modality:
         raise AutotlError(f"--source-data {path}: {source.modality} data, but the target is {modality}: give source examples of the same kind")
     return source
@@ -124,7 +124,7 @@ def train(
     from autotl.training.classifier import save
     from autotl.training.job import TrainingJob
     from autotl.training.metrics import score
-    from autotl.training.params import TrainParams
+    from autotl.contracts.settings import TrainParams
 
     started = time.monotonic()
     intake = intake or IntakeOptions(seed=seed)

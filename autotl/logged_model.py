@@ -18,7 +18,7 @@ from autotl.errors import AutotlError
 class AutotlModel:
     def load(self, folder: Path) -> "AutotlModel":
         """A fine-tuned classifier rebuilt from its source's code, or the classical baseline."""
-        from autotl import classical
+        from autotl.training import classical
 
         if classical.is_classical(folder):
             self.classical = classical.load(folder)
@@ -38,11 +38,11 @@ class AutotlModel:
     @property
     def modality(self) -> str:
         """``image`` or ``text``: what the model takes."""
-        from autotl.classical import RawPixels
+        from autotl.training.classical import RawPixels
 
         if self.classical is not None:
             return "image" if isinstance(self.classical.representation, RawPixels) else "text"
-        from autotl.sources.backbone import ImagePreprocessor  # torch: only a fine-tuned model needs it
+        from autotl.training.backbone import ImagePreprocessor  # torch: only a fine-tuned model needs it
 
         return "image" if isinstance(self.classifier.backbone.preprocessor, ImagePreprocessor) else "text"
 

@@ -16,30 +16,24 @@ from typing import Callable
 
 import pluggy
 
-from autotl import __version__, hookspecs
+from autotl import __version__
+from autotl.contracts import hookspecs
 from autotl.registry import KINDS, Registry
 
 logger = logging.getLogger("autotl")
 
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "autotl.data.images",
-    "autotl.data.text",
-    "autotl.sources.efficientnet_lite",
-    "autotl.sources.torchvision_models",
-    "autotl.sources.huggingface",
-    "autotl.strategies.probe",
-    "autotl.strategies.finetune",
-    "autotl.strategies.partial_freeze",
-    "autotl.strategies.lp_ft",
-    "autotl.strategies.lora",
-    "autotl.strategies.multitask",
-    "autotl.regularizers.none",
-    "autotl.regularizers.l2sp",
-    "autotl.regularizers.kl",
-    "autotl.regularizers.delta",
-    "autotl.regularizers.bss",
-    "autotl.scorers.builtin",
+BUILTIN_PLUGINS: tuple[str, ...] = tuple(
+    f"autotl.builtins.{family}.{name}"
+    for family, names in {
+        "data_formats": ("image_folder", "text_file"),
+        "sources": ("efficientnet_lite", "torchvision_models", "huggingface"),
+        "strategies": ("linear_probe", "mlp_probe", "finetune", "scratch", "partial_freeze", "lp_ft", "lora", "multitask"),
+        "regularizers": ("none", "l2sp", "kl", "delta", "bss"),
+        "scorers": ("logme", "hscore", "knn", "leep", "nce", "source_confidence"),
+    }.items()
+    for name in names
 )
+"""One module per registered method (a family of sources per module), each holding its code and its registration."""
 
 pm = pluggy.PluginManager("autotl")
 pm.add_hookspecs(hookspecs)
@@ -57,6 +51,8 @@ class PluginInfo:
     hooks: list[str]
     registered: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
+    code: dict[str, str] = field(default_factory=dict)
+    """Each registered name's ``module:qualname``, to go from a name to its code in one hop."""
 
 
 def load_plugins() -> None:
@@ -123,9 +119,9 @@ def plugin_infos(registry: Registry) -> list[PluginInfo]:
     for name, plugin in pm.list_name_plugin():
         package, package_version = _packages.get(name, (None, None))
         hooks = sorted(hook.name for hook in pm.get_hookcallers(plugin) or [])
-        infos.append(
-            PluginInfo(name, package, package_version, hooks, registry.registered_by(name), failures.get(name))
-        )
+        registered = registry.registered_by(name)
+        code = {item: registry.code_of(kind, item) for kind, items in registered.items() for item in items}
+        infos.append(PluginInfo(name, package, package_version, hooks, registered, failures.get(name), code))
     for name, error in failures.items():
         if not pm.has_plugin(name):
             infos.append(PluginInfo(name, None, None, [], {}, error))

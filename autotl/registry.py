@@ -5,14 +5,14 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
-from autotl.data import DataFormat
+from autotl.contracts.data import DataFormat
 from autotl.errors import AutotlError
-from autotl.needs import Needs, describe, unmet
-from autotl.regularizers import Regularizer
-from autotl.scorers import Scorer
-from autotl.sources import Modality, Source
-from autotl.strategies import Strategy
-from autotl.training.params import Setting
+from autotl.contracts.capabilities import Needs, describe, unmet
+from autotl.contracts.regularizers import Regularizer
+from autotl.contracts.scorers import FunctionScorer, Scorer
+from autotl.contracts.sources import Modality, Source
+from autotl.contracts.strategies import Strategy
+from autotl.contracts.settings import Setting
 
 KINDS: dict[str, type] = {
     "sources": Source,
@@ -104,6 +104,14 @@ class Registry:
 
     def plugin_of(self, kind: str, name: str) -> str:
         return self._items[kind][name][1]
+
+    def code_of(self, kind: str, name: str) -> str:
+        """Where a registered name's code lives, as ``module:qualname``: its class, or the function a
+        :class:`~autotl.contracts.scorers.FunctionScorer` wraps."""
+        item = self._items[kind][name][0]
+        code = getattr(item, "function", None) if isinstance(item, FunctionScorer) else None
+        code = code or type(item)
+        return f"{code.__module__}:{code.__qualname__}"
 
     def registered_by(self, plugin: str) -> dict[str, list[str]]:
         return {

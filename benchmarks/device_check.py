@@ -19,16 +19,16 @@ from pathlib import Path
 
 import torch
 
-from autotl.data import Example
-from autotl.regularizers.none import NoRegularizer
+from autotl.contracts.data import Example
+from autotl.builtins.regularizers.none import NoRegularizer
 from autotl.selection.costs import epoch_seconds, step_times
-from autotl.sources.efficientnet_lite import EfficientNetLite
-from autotl.strategies import StepCost
-from autotl.strategies.finetune import Finetune
+from autotl.builtins.sources.efficientnet_lite import EfficientNetLite
+from autotl.contracts.strategies import StepCost
+from autotl.builtins.strategies.finetune import Finetune
 from autotl.training.device import release_memory, retry_at_half_batch
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainingJob
-from autotl.training.params import TrainParams
+from autotl.contracts.settings import TrainParams
 
 
 def examples(root: Path, count: int, seed: int) -> tuple[tuple[str, ...], dict[str, list[Example]]]:

@@ -49,13 +49,13 @@ def append_row(path: Path, fields: list[str], row: dict) -> None:
 
 def combinations(modality: str) -> list[tuple[str, str]]:
     """The strategy x regularizer pairs the registry builds for this example's source."""
-    from autotl.data import IntakeOptions
+    from autotl.contracts.data import IntakeOptions
     from autotl.data.intake import read_dataset
     from autotl.plugins import build_registry
 
     source, data = EXAMPLES[modality]
     registry = build_registry()
-    dataset = read_dataset(data, IntakeOptions(), registry)
+    dataset = read_dataset(data, IntakeOptions(), registry.items("data_formats"))
     candidates, _ = registry.candidates(
         dataset.modality, registry.pick("sources", [source]), registry.items("strategies"), registry.items("regularizers")
     )
@@ -63,14 +63,14 @@ def combinations(modality: str) -> list[tuple[str, str]]:
 
 
 def select_image_size(modality: str) -> int:
-    from autotl.data import IntakeOptions
+    from autotl.contracts.data import IntakeOptions
     from autotl.data.intake import read_dataset
     from autotl.plugins import build_registry
     from autotl.selection.search import image_size
 
     source, data = EXAMPLES[modality]
     registry = build_registry()
-    return image_size(read_dataset(data, IntakeOptions(), registry), registry.pick("sources", [source])[0])
+    return image_size(read_dataset(data, IntakeOptions(), registry.items("data_formats")), registry.pick("sources", [source])[0])
 
 
 def run_methods(out: Path, deadline: float, tracking: str) -> None:
@@ -101,13 +101,13 @@ def run_methods(out: Path, deadline: float, tracking: str) -> None:
 
 def digits_tensors(size: int):
     """The digits training split, preprocessed once for EfficientNet-Lite0 at ``size`` px."""
-    from autotl.data import IntakeOptions
+    from autotl.contracts.data import IntakeOptions
     from autotl.data.intake import read_dataset
     from autotl.plugins import build_registry
-    from autotl.sources.backbone import ImagePreprocessor
+    from autotl.training.backbone import ImagePreprocessor
 
     registry = build_registry()
-    dataset = read_dataset(EXAMPLES["image"][1], IntakeOptions(), registry)
+    dataset = read_dataset(EXAMPLES["image"][1], IntakeOptions(), registry.items("data_formats"))
     source = registry.pick("sources", ["efficientnet-lite0"])[0]
     backbone = source.load(pretrained=True)
     backbone.preprocessor = ImagePreprocessor(size, source.spec.mean, source.spec.std)
@@ -127,7 +127,7 @@ def run_loops(out: Path, repeats: int) -> None:
 
     from autotl.training.classifier import Classifier
     from autotl.training.loop import fit
-    from autotl.training.params import TrainParams
+    from autotl.contracts.settings import TrainParams
 
     if read_rows(out):
         return

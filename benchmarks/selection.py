@@ -48,8 +48,8 @@ import targets as registry_targets  # noqa: E402
 
 import autotl  # noqa: E402
 from autotl.errors import AutotlError  # noqa: E402
-from autotl.needs import Capability  # noqa: E402
-from autotl.sources import Source  # noqa: E402
+from autotl.contracts.capabilities import Capability  # noqa: E402
+from autotl.contracts.sources import Source  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "examples" / "data"
@@ -197,7 +197,7 @@ def sources_of(name: str) -> list[str]:
 def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
     """Every candidate at its defaults; False when the cap stopped it."""
     from autotl.api import _setup
-    from autotl.data import IntakeOptions
+    from autotl.contracts.data import IntakeOptions
     from autotl.selection.search import image_size
 
     done = {(r["target"], r["source"], r["strategy"], r["regularizer"]) for r in read_rows(RESULTS / "selection_bruteforce.csv")}
@@ -223,7 +223,7 @@ def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
 
 def classical_row(name: str, dataset) -> None:
     """The obvious no-transfer baseline, fitted on train+val and tested once, as a brute-force row."""
-    from autotl import classical
+    from autotl.training import classical
     from autotl.selection.baselines import median_side
 
     started = time.monotonic()
@@ -240,11 +240,11 @@ def scores(name: str, data: Path) -> None:
     import torch
 
     from autotl.api import _setup
-    from autotl.data import IntakeOptions
+    from autotl.contracts.data import IntakeOptions
     from autotl.selection.scoring import transferability
     from autotl.selection.search import image_size
     from autotl.training.features import FeatureCache
-    from autotl.training.params import TrainParams
+    from autotl.contracts.settings import TrainParams
     from autotl.training.job import TrainingJob
 
     if any(r["target"] == name for r in read_rows(RESULTS / "selection_scores.csv")):

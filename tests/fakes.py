@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from autotl.needs import Capability, needs
-from autotl.regularizers import Regularizer
-from autotl.sources import Availability, Source, SourceSpec
-from autotl.strategies import Strategy
+from autotl.contracts.capabilities import Capability, needs
+from autotl.contracts.regularizers import Regularizer
+from autotl.contracts.sources import Availability, Source, SourceSpec
+from autotl.contracts.strategies import Strategy
 
 
 class FakeSource(Source):
@@ -40,7 +40,7 @@ class FakeSource(Source):
         import torch
         from torch import nn
 
-        from autotl.sources.backbone import Backbone, ImagePreprocessor
+        from autotl.training.backbone import Backbone, ImagePreprocessor
 
         torch.manual_seed(1234)
         body = tiny_body()

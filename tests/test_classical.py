@@ -4,7 +4,7 @@ saved baseline that predicts exactly as the fitted one, from arrays alone."""
 import numpy as np
 import pytest
 
-from autotl import classical
+from autotl.training import classical
 from autotl.training.convex import fit_logistic, row_space
 
 

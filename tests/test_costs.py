@@ -5,7 +5,7 @@ import pytest
 
 from autotl.plugins import build_registry
 from autotl.selection.costs import StepTimes, epoch_seconds
-from autotl.training.params import TrainParams
+from autotl.contracts.settings import TrainParams
 
 TIMES = StepTimes(forward=1.0, backward=2.0)
 
@@ -42,7 +42,7 @@ def test_multitask_pays_for_its_source_task():
 
 
 def test_an_epoch_counts_every_batch_and_the_validation():
-    from autotl.strategies import StepCost
+    from autotl.contracts.strategies import StepCost
 
     assert epoch_seconds(TIMES, StepCost(), 0.0, examples=130, evaluated=70, batch_size=64) == pytest.approx(3 * 3.0 + 2 * 1.0)
 

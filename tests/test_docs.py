@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import autotl
-from autotl import hookspecs
+from autotl.contracts import hookspecs
 
 PLUGINS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from autotl.data import Example
+from autotl.contracts.data import Example
 from autotl.errors import AutotlError
 from autotl.training.features import MODEL_MARKER, ROOT_MARKER, FeatureCache, _hold
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 from PIL import Image
 
-from autotl.data.images import open_rgb, to_rgb
+from autotl.data.image_files import open_rgb, to_rgb
 
 
 def test_transparency_is_composited_on_white():

@@ -5,13 +5,13 @@ import json
 import pytest
 import torch
 
-from autotl.data import IntakeOptions
+from autotl.contracts.data import IntakeOptions
 from autotl.data.intake import read_dataset
 from autotl.plugins import build_registry
 from autotl.training.classifier import Classifier
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainingJob
-from autotl.training.params import TrainParams
+from autotl.contracts.settings import TrainParams
 from fakes import FakeSource
 from test_plugins import SourcePlugin
 from test_train_predict import tiny_bert, train_json
@@ -20,14 +20,14 @@ from test_train_predict import tiny_bert, train_json
 def run(tiny, data, strategy: str, regularizer: str = "none", seed: int = 0, source_data=None, **settings):
     """Trains the tiny source on ``data``; returns the trained model."""
     registry = build_registry()
-    dataset = read_dataset(data, IntakeOptions(), registry)
+    dataset = read_dataset(data, IntakeOptions(), registry.items("data_formats"))
     chosen_strategy = registry.pick("strategies", [strategy])[0]
     chosen_regularizer = registry.pick("regularizers", [regularizer])[0]
     declared = chosen_strategy.settings + chosen_regularizer.settings
     params = TrainParams.from_strings({k: str(v) for k, v in settings.items()}, chosen_strategy.defaults, declared)
     torch.manual_seed(seed)
     job = TrainingJob(tiny, chosen_regularizer, dataset.classes, dataset.splits, params, torch.device("cpu"), "accuracy",
-                      FeatureCache(), seed=seed, source_data=source_data and read_dataset(source_data, IntakeOptions(), registry))
+                      FeatureCache(), seed=seed, source_data=source_data and read_dataset(source_data, IntakeOptions(), registry.items("data_formats")))
     return chosen_strategy.train(job)
 
 
@@ -123,7 +123,7 @@ def test_multitask_without_source_data_trains_both_heads(tiny, colour_images):
 
 
 def test_multitask_on_source_data_learns_the_source_task_beside_the_target(tiny, colour_images, image_folder, monkeypatch):
-    from autotl.strategies import multitask
+    from autotl.builtins.strategies import multitask
 
     source_data = image_folder({"x": 5, "y": 5, "z": 5})
     seen = []
@@ -150,7 +150,7 @@ def test_multitask_needs_a_source_head_or_source_data(cli, tiny, colour_images, 
 
 
 def test_lora_trains_only_the_adapters_and_the_head_and_merges_exactly(tiny, colour_images):
-    from autotl.strategies.lora import add_adapters, merge_adapters
+    from autotl.builtins.strategies.lora import add_adapters, merge_adapters
     from autotl.training.batches import raw_batches
     from autotl.training.loop import fit
 
@@ -175,8 +175,8 @@ def test_lora_trains_only_the_adapters_and_the_head_and_merges_exactly(tiny, col
 
 
 def test_lora_on_a_transformer_adapts_its_attention_and_merges_exactly(tmp_path, monkeypatch):
-    from autotl.sources.huggingface import user_encoder
-    from autotl.strategies.lora import add_adapters, merge_adapters
+    from autotl.builtins.sources.huggingface import user_encoder
+    from autotl.builtins.strategies.lora import add_adapters, merge_adapters
 
     backbone = user_encoder(str(tiny_bert(tmp_path / "tiny-bert"))).load()
     add_adapters(backbone, rank=2)
@@ -193,7 +193,7 @@ def test_lora_on_a_transformer_adapts_its_attention_and_merges_exactly(tmp_path,
 
 
 def test_delta_is_zero_at_the_start_and_weighs_channels_to_mean_one(tiny, colour_images):
-    from autotl.regularizers.delta import FeatureMapDistance
+    from autotl.builtins.regularizers.delta import FeatureMapDistance
     from autotl.training.batches import raw_batches
 
     classifier = pretrained(tiny)
@@ -212,7 +212,7 @@ def test_delta_is_zero_at_the_start_and_weighs_channels_to_mean_one(tiny, colour
 
 
 def test_bss_penalises_the_smallest_singular_values_of_the_batch_features(tiny, colour_images):
-    from autotl.regularizers.bss import SpectralShrinkage
+    from autotl.builtins.regularizers.bss import SpectralShrinkage
 
     classifier = pretrained(tiny)
     term = SpectralShrinkage(classifier, weight=0.5, k=2)

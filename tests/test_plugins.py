@@ -1,5 +1,6 @@
 """Plugins: registered like built-ins, listed with what they added, isolated when they break."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -8,7 +9,7 @@ import textwrap
 
 import autotl
 from autotl.plugins import BUILTIN_PLUGINS
-from autotl.needs import needs
+from autotl.contracts.capabilities import needs
 from fakes import DeclaredRegularizer as Regularizer
 from fakes import DeclaredStrategy as Strategy
 from fakes import FakeSource
@@ -38,8 +39,27 @@ def plugin_names(cli) -> list[str]:
 
 def test_builtins_are_plugins_like_any_other(cli):
     plugins = {p["name"]: p for p in json.loads(cli("plugins", "--json").stdout)["plugins"]}
-    assert plugins["autotl.data.images"]["registered"] == {"data_formats": ["image-folder"]}
-    assert plugins["autotl.data.text"]["package"] == "autotl"
+    assert plugins["autotl.builtins.data_formats.image_folder"]["registered"] == {"data_formats": ["image-folder"]}
+    assert plugins["autotl.builtins.data_formats.text_file"]["package"] == "autotl"
+
+
+def test_every_registered_name_leads_to_its_code_and_each_builtin_method_has_a_file_named_after_it(cli):
+    plugins = json.loads(cli("plugins", "--json").stdout)["plugins"]
+    for plugin in plugins:
+        for name, code in plugin["code"].items():
+            module, qualname = code.split(":")
+            found = importlib.import_module(module)
+            for part in qualname.split("."):
+                found = getattr(found, part)
+            assert callable(found), code
+    builtins = [p for p in plugins if p["name"] in BUILTIN_PLUGINS and "sources" not in p["registered"]]
+    assert len(builtins) == len(BUILTIN_PLUGINS) - 3  # the three source families register several models each
+    for plugin in builtins:
+        [[name]] = plugin["registered"].values()
+        assert plugin["name"].rsplit(".", 1)[1] == name.replace("-", "_")
+    codes = {name: code for p in plugins for name, code in p["code"].items()}
+    assert codes["linear_probe"] == "autotl.builtins.strategies.linear_probe:LogisticProbe"
+    assert codes["logme"] == "autotl.builtins.scorers.logme:score"
 
 
 def test_a_plugin_registered_in_a_test_appears_and_is_gone_after(cli):
@@ -155,7 +175,7 @@ def run_autotl(site, *args, allow: str | None = None):
 
 WORKING = """
 import autotl
-from autotl.strategies import Strategy
+from autotl.contracts.strategies import Strategy
 
 
 class Gentle(Strategy):

@@ -43,7 +43,7 @@ def test_lora_adapters_merge_into_weights_the_sources_own_architecture_loads(mod
     import torch
 
     from autotl.plugins import build_registry
-    from autotl.strategies.lora import add_adapters, merge_adapters
+    from autotl.builtins.strategies.lora import add_adapters, merge_adapters
     from autotl.training.classifier import Classifier
 
     [source] = build_registry().pick("sources", [model])

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 import autotl
-from autotl.data import IntakeOptions
+from autotl.contracts.data import IntakeOptions
 from autotl.data.intake import read_dataset
 from autotl.logged_model import load
 from autotl.plugins import build_registry
-from autotl.regularizers import Regularizer, Term
-from autotl.regularizers.none import NoRegularizer
-from autotl.scorers import FunctionScorer
-from autotl.strategies.probe import Probe
-from autotl.training.params import Setting
+from autotl.contracts.regularizers import Regularizer, Term
+from autotl.builtins.regularizers.none import NoRegularizer
+from autotl.contracts.scorers import FunctionScorer
+from autotl.builtins.strategies.mlp_probe import GradientProbe
+from autotl.contracts.settings import Setting
 from fakes import FakeClock
 
 
@@ -30,7 +30,7 @@ CLOCK = FakeClock()
 
 
 @dataclass(frozen=True)
-class TickingProbe(Probe):
+class TickingProbe(GradientProbe):
     """A linear probe whose every epoch costs ``epoch_seconds`` fake seconds."""
 
     epoch_seconds: float = 5
@@ -46,7 +46,7 @@ class TickingProbe(Probe):
         return super().train(job)
 
 
-class SlowingProbe(Probe):
+class SlowingProbe(GradientProbe):
     """A linear probe whose second trial's epochs cost 30 fake seconds each, and every other one's 1."""
 
     trials = 0
@@ -63,7 +63,7 @@ class SlowingProbe(Probe):
         return super().train(job)
 
 
-class RecordingProbe(Probe):
+class RecordingProbe(GradientProbe):
     """A linear probe that notes how many test examples each training job holds."""
 
     test_sizes: ClassVar[list[int]] = []
@@ -73,7 +73,7 @@ class RecordingProbe(Probe):
         return super().train(job)
 
 
-class SlowOnLaterSourcesProbe(Probe):
+class SlowOnLaterSourcesProbe(GradientProbe):
     """A linear probe whose first epoch scores nothing on every source but the first it trains on:
     their features train the head more slowly."""
 
@@ -86,7 +86,7 @@ class SlowOnLaterSourcesProbe(Probe):
         return super().train(job)
 
 
-class FlakyProbe(Probe):
+class FlakyProbe(GradientProbe):
     calls = 0
 
     def train(self, job):
@@ -96,12 +96,12 @@ class FlakyProbe(Probe):
         return super().train(job)
 
 
-class InterruptedProbe(Probe):
+class InterruptedProbe(GradientProbe):
     def train(self, job):
         raise KeyboardInterrupt
 
 
-class GreedyProbe(Probe):
+class GreedyProbe(GradientProbe):
     """A probe that runs out of device memory above a batch of 16."""
 
     def train(self, job):
@@ -138,7 +138,7 @@ class SelectPlugin:
         register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
         register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}, cached_features=True))
         register(GreedyProbe("greedy", "needs a small batch", defaults={"epochs": 2, "lr": 0.05, "batch_size": 32}, cached_features=True))
-        register(Probe("widths", "declares a setting", defaults={"epochs": 2, "lr": 0.05}, cached_features=True, mlp=True,
+        register(GradientProbe("widths", "declares a setting", defaults={"epochs": 2, "lr": 0.05}, cached_features=True,
                        settings=(Setting("hidden", 4, (4, 8), "hidden width", integer=True),)))
 
     @autotl.hookimpl
@@ -236,7 +236,7 @@ def test_a_winning_trial_that_leaves_no_time_to_refit_it_is_the_final_model(sele
     assert not any(message.startswith("Refitting") for message in messages)
     assert result.elapsed_s <= 100
     assert mlflow.get_run(result.run_id).data.tags["autotl.final_model"] == "trial"
-    test = read_dataset(colour_images, IntakeOptions(), build_registry()).splits["test"]
+    test = read_dataset(colour_images, IntakeOptions(), build_registry().items("data_formats")).splits["test"]
     predicted = load(result.model_uri).predict([e.input for e in test])["prediction"]  # the logged model is the one tested
     assert result.test_accuracy == pytest.approx(np.mean([p == e.label for p, e in zip(predicted, test)]))
 
@@ -253,7 +253,7 @@ def test_after_a_start_that_spent_the_whole_budget_the_classical_baseline_is_the
 
 def test_scratch_trains_its_whole_schedule_or_is_reported_as_not_trained(select_setup, colour_images, monkeypatch):
     from autotl.selection import costs
-    from autotl.strategies.finetune import Finetune
+    from autotl.builtins.strategies.finetune import Finetune
 
     epochs = []
     train = Finetune.train
@@ -348,7 +348,7 @@ def test_the_study_searches_the_settings_a_strategy_declares(select_setup, colou
 
 
 def test_every_applicable_scorer_scores_each_source(select_setup, colour_images, register_plugin):
-    from autotl.scorers import FunctionScorer
+    from autotl.contracts.scorers import FunctionScorer
 
     class BrokenScorer:
         @autotl.hookimpl
@@ -378,7 +378,7 @@ def test_a_setting_too_long_now_is_followed_by_its_candidate_at_the_next_fewer_e
 
 
 def test_scores_are_standardised_across_sources_and_averaged_over_the_ranking_scorers():
-    from autotl.scorers import FunctionScorer
+    from autotl.contracts.scorers import FunctionScorer
     from autotl.selection.scoring import combine
 
     scorers = [FunctionScorer("logme", ""), FunctionScorer("knn", ""), FunctionScorer("hscore", "", ranks_sources=False)]
@@ -506,7 +506,7 @@ def test_cross_validation_judges_each_trial_by_the_mean_over_its_folds(select_se
 def test_folds_cover_train_and_val_once_and_leave_test_alone(colour_images):
     from autotl.selection.folds import folds
 
-    dataset = read_dataset(colour_images, IntakeOptions(), build_registry())
+    dataset = read_dataset(colour_images, IntakeOptions(), build_registry().items("data_formats"))
     pool = dataset.splits["train"] + dataset.splits["val"]
     split = folds(dataset, 3, seed=0)
     assert sorted(e.input for fold in split for e in fold["val"]) == sorted(e.input for e in pool)

@@ -10,8 +10,8 @@ import pytest
 import autotl
 from autotl.selection.leaderboard import Row
 from autotl.selection.noise import beats_by_more_than_noise, beats_every, binomial_se, fold_se, one_standard_error
-from autotl.strategies.finetune import Finetune
-from autotl.strategies.probe import Probe
+from autotl.builtins.strategies.finetune import Finetune
+from autotl.builtins.strategies.mlp_probe import GradientProbe
 from fakes import FakeClock
 
 
@@ -37,7 +37,7 @@ class TickingFinetune(Finetune):
 
 
 @dataclass(frozen=True)
-class TickingProbe(Probe):
+class TickingProbe(GradientProbe):
     def train(self, job):
         return super().train(ticking(job, 1))
 
@@ -136,7 +136,7 @@ class BlindPlugin:
 
 
 def test_the_classical_baseline_is_in_the_json_and_can_be_the_final_model(cli, tiny, register_plugin, colour_images):
-    from autotl.classical import ARRAYS
+    from autotl.training.classical import ARRAYS
     from autotl.logged_model import load
 
     register_plugin(BlindPlugin(), "blind-plugin")

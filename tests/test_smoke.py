@@ -56,7 +56,7 @@ def test_inspect_bad_input_exits_2():
 def test_plugins():
     result = autotl("plugins", "--json")
     assert result.returncode == 0
-    assert "autotl.data.images" in [p["name"] for p in json.loads(result.stdout)["plugins"]]
+    assert "autotl.builtins.data_formats.image_folder" in [p["name"] for p in json.loads(result.stdout)["plugins"]]
 
 
 def test_models():

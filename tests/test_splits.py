@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from autotl.data import Example, IntakeOptions
+from autotl.contracts.data import Example, IntakeOptions
 from autotl.data.splits import complete_splits
 
 

@@ -33,10 +33,10 @@ def test_the_core_trains_with_torch_alone(tmp_path):
         import torch
         from fakes import FakeSource
         from autotl.training.loop import fit
-        from autotl.training.params import TrainParams
+        from autotl.contracts.settings import TrainParams
         from autotl.training.classifier import Classifier
         from autotl.training.batches import feature_batches
-        from autotl.strategies.finetune import Finetune
+        from autotl.builtins.strategies.finetune import Finetune
         classifier = Classifier(FakeSource("tiny").load(pretrained=False), 2)
         features = torch.randn(16, 4).numpy()
         labels = [int(v > 0) for v in features[:, 0]]
@@ -55,7 +55,7 @@ def test_among_epochs_tied_on_the_validation_score_the_lowest_validation_loss_is
 
     from autotl.training.batches import feature_batches
     from autotl.training.loop import fit
-    from autotl.training.params import TrainParams
+    from autotl.contracts.settings import TrainParams
 
     torch.manual_seed(0)
     features = torch.randn(32, 4).numpy()

@@ -10,7 +10,7 @@ from autotl.cli import options
 
 
 def plugins_command(json: options.Json = False) -> None:
-    """List the plugins, their packages and versions, and what each registered."""
+    """List the plugins, their packages and versions, and what each registered (--json: where each one's code is)."""
     from autotl.plugins import build_registry, plugin_infos
 
     infos = plugin_infos(build_registry())
@@ -22,7 +22,7 @@ def plugins_command(json: options.Json = False) -> None:
         registered = "; ".join(f"{kind.replace('_', ' ')}: {', '.join(names)}" for kind, names in info.registered.items())
         if info.error:
             registered = f"[red]failed: {info.error}[/red]"
-        table.add_row(info.name, info.package or "-", info.version or "-", registered or "-")
+        table.add_row(info.name.removeprefix("autotl.builtins."), info.package or "-", info.version or "-", registered or "-")
     Console(highlight=False).print(table)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autotl.data import IntakeOptions
+from autotl.contracts.data import IntakeOptions
 from autotl.errors import AutotlError
 
 Data = Annotated[Path, typer.Option("--data", help="A folder of images (one sub-folder per class) or a .csv/.tsv/.jsonl file.")]

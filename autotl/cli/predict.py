@@ -30,12 +30,13 @@ def predict_command(
 
     from autotl import logged_model, tracking
     from autotl.data.intake import read_examples
+    from autotl.plugins import build_registry
     from autotl.training.device import resolve_device
 
     if output:
         check_output(output, Path(data), force)
     intake = options.intake_options(text_column, label_column, skip_bad_files, seed)
-    modality, examples = read_examples(data, intake, split)
+    modality, examples = read_examples(data, intake, build_registry().items("data_formats"), split)
     mlflow.set_tracking_uri(tracking.resolve_uri(tracking_uri))
     loaded = logged_model.load(model)
     if loaded.modality != modality:

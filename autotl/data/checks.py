@@ -2,7 +2,7 @@
 
 import statistics
 
-from autotl.data.dataset import IntakeOptions
+from autotl.contracts.data import IntakeOptions
 from autotl.errors import AutotlError, listing
 
 

@@ -5,17 +5,17 @@ from pathlib import Path
 
 from dataclasses import replace
 
-from autotl.data import SPLITS, DataFormat, Dataset, Example, IntakeOptions
+from autotl.contracts.data import SPLITS, DataFormat, Dataset, Example, IntakeOptions
 from autotl.data.splits import complete_splits
 from autotl.errors import AutotlError
-from autotl.registry import Registry
 
 
-def read_dataset(path: str | Path, options: IntakeOptions, registry: Registry) -> Dataset:
+def read_dataset(path: str | Path, options: IntakeOptions, formats: list[DataFormat]) -> Dataset:
+    """Read by the one data format of ``formats`` that matches ``path`` (the registered ones)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise AutotlError(f"{path} does not exist: pass --data a folder of images or a .csv/.tsv/.jsonl file")
-    data_format = _format_for(path, registry.items("data_formats"))
+    data_format = _format_for(path, formats)
     loaded = data_format.read(path, options)
     classes = _check_labels(path, loaded.splits)
     splits, origin = complete_splits(loaded.splits, loaded.splits_given, options)
@@ -32,21 +32,18 @@ def read_dataset(path: str | Path, options: IntakeOptions, registry: Registry) -
     )
 
 
-def read_examples(path: str | Path, options: IntakeOptions, split: str | None = None) -> tuple[str, list[Example]]:
+def read_examples(path: str | Path, options: IntakeOptions, formats: list[DataFormat], split: str | None = None) -> tuple[str, list[Example]]:
     """Inputs to predict on, with their modality: one split of a labelled dataset, or everything,
     labelled or not."""
-    from autotl.plugins import build_registry
-
-    registry = build_registry()
     if split is not None:
         if split not in SPLITS:
             raise AutotlError(f"--split {split!r}: choose train, val or test")
-        dataset = read_dataset(path, options, registry)
+        dataset = read_dataset(path, options, formats)
         return dataset.modality, dataset.splits[split]
     path = Path(path).expanduser()
     if not path.exists():
         raise AutotlError(f"{path} does not exist: pass --data a folder of images or a .csv/.tsv/.jsonl file")
-    data_format = _format_for(path, registry.items("data_formats"))
+    data_format = _format_for(path, formats)
     loaded = data_format.read(path, replace(options, labels_required=False))
     return data_format.modality, [example for examples in loaded.splits.values() for example in examples]
 

@@ -3,7 +3,7 @@
 from collections import Counter
 from typing import Any
 
-from autotl.data import SPLITS, Dataset
+from autotl.contracts.data import SPLITS, Dataset
 
 
 def profile(dataset: Dataset) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from collections import Counter
 
 from sklearn.model_selection import train_test_split
 
-from autotl.data.dataset import SPLITS, Example, IntakeOptions
+from autotl.contracts.data import SPLITS, Example, IntakeOptions
 from autotl.errors import AutotlError
 
 Splits = dict[str, list[Example]]

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autotl import classical
-from autotl.data import Dataset, Example
+from autotl.training import classical
+from autotl.contracts.data import Dataset, Example
 from autotl.selection.leaderboard import Row
 from autotl.selection.noise import binomial_se, fold_se
 from autotl.training.metrics import score

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from autotl.strategies import StepCost
+from autotl.contracts.strategies import StepCost
 from autotl.training.job import TrainingJob
 
 
@@ -62,7 +62,7 @@ def step_times(job: TrainingJob, clock: Callable[[], float], report: Callable[[s
 
 
 def _timed_step(job: TrainingJob, batch_size: int, clock: Callable[[], float]) -> StepTimes:
-    from autotl.sources.backbone import move_batch
+    from autotl.training.backbone import move_batch
     from autotl.training.classifier import Classifier
     from autotl.training.loop import mixed_precision
 

@@ -3,7 +3,7 @@ for, and one score per fold at a common epoch count."""
 
 import numpy as np
 
-from autotl.data import Dataset, Example
+from autotl.contracts.data import Dataset, Example
 from autotl.errors import AutotlError
 from autotl.selection.noise import folds_for_size
 from autotl.training.loop import FitResult

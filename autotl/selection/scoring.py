@@ -6,10 +6,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from autotl.needs import Capability, unmet
+from autotl.contracts.capabilities import Capability, unmet
 from autotl.progress import bar
 from autotl.registry import Candidate
-from autotl.scorers import Scorer, ScoringInputs
+from autotl.contracts.scorers import Scorer, ScoringInputs
 from autotl.selection import costs
 from autotl.selection.budget import Budget
 from autotl.selection.leaderboard import Row, format_scores, row_for

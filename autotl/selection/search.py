@@ -25,11 +25,11 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from autotl import tracking
-from autotl.data import Dataset, Example
+from autotl.contracts.data import Dataset, Example
 from autotl.processes import this_process
 from autotl.progress import Advance, bar
 from autotl.registry import Candidate
-from autotl.scorers import Scorer
+from autotl.contracts.scorers import Scorer
 from autotl.selection import portfolio, priors
 from autotl.selection.baselines import Baseline, ClassicalResult, run_classical
 from autotl.selection.budget import Budget
@@ -40,13 +40,13 @@ from autotl.selection.noise import beats_every, binomial_se, fold_se, one_standa
 from autotl.selection.pruning import AmongLikeTrials
 from autotl.selection.scoring import score_sources
 from autotl.selection.study import beating, claimed_keys, claims, fail_stale, open_storage, resume, settle, take_up
-from autotl.strategies import Strategy
+from autotl.contracts.strategies import Strategy
 from autotl.training.classifier import predict_proba
 from autotl.training.device import release_memory, retry_at_half_batch
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainedModel, TrainingJob
 from autotl.training.metrics import score
-from autotl.training.params import TrainParams
+from autotl.contracts.settings import TrainParams
 
 LR_SCALES = (0.3, 1.0, 3.0)
 EPOCH_SCALES = (0.5, 1.0, 2.0)

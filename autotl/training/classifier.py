@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from autotl import __version__
-from autotl.sources import Source
-from autotl.sources.backbone import Backbone, ImagePreprocessor, move_batch
+from autotl.contracts.sources import Source
+from autotl.training.backbone import Backbone, ImagePreprocessor, move_batch
 
 MANIFEST = "autotl_model.json"
 

@@ -24,10 +24,10 @@ from typing import IO, Callable
 import numpy as np
 import torch
 
-from autotl.data import Example
+from autotl.contracts.data import Example
 from autotl.errors import AutotlError, WriteError
-from autotl.sources import Source
-from autotl.sources.backbone import Backbone, move_batch
+from autotl.contracts.sources import Source
+from autotl.training.backbone import Backbone, move_batch
 
 DEFAULT_LIMIT_GB = 10.0
 ROOT_MARKER = ".autotl-cache"

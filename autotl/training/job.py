@@ -6,13 +6,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from autotl.data import Dataset, Example
-from autotl.regularizers import Regularizer
-from autotl.sources import Source
+from autotl.contracts.data import Dataset, Example
+from autotl.contracts.regularizers import Regularizer
+from autotl.contracts.sources import Source
 from autotl.training.classifier import Classifier
 from autotl.training.features import FeatureCache
 from autotl.training.loop import Epoch, FitResult
-from autotl.training.params import TrainParams
+from autotl.contracts.settings import TrainParams
 
 
 @dataclass
@@ -32,7 +32,7 @@ class TrainingJob:
 
     def load_backbone(self, pretrained: bool = True):
         """The source model, taking images at ``params.image_size`` when that is set."""
-        from autotl.sources.backbone import ImagePreprocessor
+        from autotl.training.backbone import ImagePreprocessor
 
         backbone = self.source.load(pretrained=pretrained)
         spec = self.source.spec

@@ -3,7 +3,7 @@ freezes and what layer-wise learning-rate decay slows down."""
 
 from torch import nn
 
-from autotl.sources.backbone import Backbone
+from autotl.training.backbone import Backbone
 from autotl.training.loop import ParamGroup
 
 
@@ -51,3 +51,14 @@ def depth_groups(backbone: Backbone, head: nn.Module, backbone_ratio: float, lay
         factor = backbone_ratio * layer_decay ** max(0, top - level)
         by_factor.setdefault(factor, []).append(parameter)
     return [ParamGroup(list(head.parameters())), *(ParamGroup(params, factor) for factor, params in by_factor.items())]
+
+
+def frozen_copy(module: "torch.nn.Module") -> "torch.nn.Module":
+    """A copy of ``module`` at its current weights, in eval mode, with no gradients and none of
+    the original's forward hooks: the fixed reference a penalty compares against."""
+    import copy
+
+    reference = copy.deepcopy(module).eval().requires_grad_(False)
+    for part in reference.modules():
+        part._forward_hooks.clear()
+    return reference

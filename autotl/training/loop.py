@@ -8,10 +8,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from autotl.regularizers import Term
-from autotl.sources.backbone import move_batch
+from autotl.contracts.regularizers import Term
+from autotl.training.backbone import move_batch
 from autotl.training.metrics import log_loss, score
-from autotl.training.params import TrainParams
+from autotl.contracts.settings import TrainParams
 
 
 @dataclass

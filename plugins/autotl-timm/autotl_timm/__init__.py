@@ -7,14 +7,15 @@ the network allows), or from a local file named after the model in ``$AUTOTL_TIM
 """
 
 import os
+from functools import cached_property
 from pathlib import Path
 
 import autotl
-from autotl.needs import Capability as C
-from autotl.regularizers import Regularizer
-from autotl.regularizers.l2sp import DistanceToStart
-from autotl.sources import Availability, Source, SourceSpec
-from autotl.training.params import Setting
+from autotl.contracts.capabilities import Capability as C
+from autotl.contracts.regularizers import Regularizer
+from autotl.builtins.regularizers.l2sp import DistanceToStart
+from autotl.contracts.sources import Availability, Source, SourceSpec
+from autotl.contracts.settings import Setting
 
 MODELS = {
     # timm name: (parameters, feature width, FLOPs per sample at its input size, has batch norm, convolutional),
@@ -32,19 +33,35 @@ L1SP_ALPHA = Setting("l1sp_alpha", 1e-4, (1e-5, 1e-4, 1e-3), "weight of the L1 d
 
 
 class TimmModel(Source):
-    def __init__(self, model: str, parameters: int, width: int, flops: int, batch_norm: bool, convolutional: bool):
+    """One timm model. Registering it imports nothing heavy: timm is imported when its spec is first
+    asked for (``autotl models``, ``select``), not when ``autotl --help`` loads the plugins."""
+
+    def __init__(self, model: str, facts: tuple[int, int, int, bool, bool] | None = None):
+        self.model = model
+        self.facts = facts
+        """(parameters, feature width, FLOPs per sample, has batch norm, convolutional); None: measured when needed."""
+
+    @property
+    def name(self) -> str:
+        return f"timm-{self.model}"
+
+    @cached_property
+    def cfg(self):
         from timm.models import get_pretrained_cfg
 
-        self.model = model
-        cfg = get_pretrained_cfg(model)
-        self.hub_id, self.url, self.crop_pct = cfg.hf_hub_id, cfg.url, cfg.crop_pct
+        return get_pretrained_cfg(self.model)
+
+    @cached_property
+    def spec(self) -> SourceSpec:
+        parameters, width, flops, batch_norm, convolutional = self.facts or measured(self.model)
+        cfg = self.cfg
         offers = {C.SOURCE_HEAD, C.BLOCKS} | ({C.BATCH_NORM} if batch_norm else set()) | ({C.FEATURE_MAPS} if convolutional else set())
-        self.spec = SourceSpec(
-            name=f"timm-{model}", modality="image", architecture=model, feature_dim=width, num_params=parameters,
+        return SourceSpec(
+            name=self.name, modality="image", architecture=self.model, feature_dim=width, num_params=parameters,
             flops_per_sample=flops, input_size=tuple(cfg.input_size), mean=tuple(cfg.mean), std=tuple(cfg.std),
             pretraining_data=cfg.tag or "", license=cfg.license or "see the model card",
             weights=f"timm: {cfg.hf_hub_id or cfg.url}", num_source_classes=cfg.num_classes, offers=frozenset(offers),
-            description=f"timm's {model}",
+            description=f"timm's {self.model}",
         )
 
     def local_file(self) -> Path | None:
@@ -54,16 +71,16 @@ class TimmModel(Source):
 
     def cached(self) -> bool:
         """Whether timm would find the weights without the network: no download is tried here."""
-        if self.hub_id:
+        if self.cfg.hf_hub_id:
             from huggingface_hub import try_to_load_from_cache
 
-            repo = self.hub_id.split("@")[0].removeprefix("hf-hub:")
+            repo = self.cfg.hf_hub_id.split("@")[0].removeprefix("hf-hub:")
             if any(isinstance(try_to_load_from_cache(repo, name), str) for name in ("model.safetensors", "pytorch_model.bin")):
                 return True
-        if self.url:
+        if self.cfg.url:
             from torch.hub import get_dir
 
-            return (Path(get_dir()) / "checkpoints" / Path(self.url).name).is_file()
+            return (Path(get_dir()) / "checkpoints" / Path(self.cfg.url).name).is_file()
         return False
 
     def availability(self) -> Availability:
@@ -74,7 +91,7 @@ class TimmModel(Source):
 
     def load(self, pretrained: bool = True, folder: Path | None = None):
         import timm
-        from autotl.sources.backbone import Backbone, ImagePreprocessor
+        from autotl.training.backbone import Backbone, ImagePreprocessor
 
         local = self.local_file() if pretrained else None
         overlay = {"file": str(local)} if local else None
@@ -82,7 +99,7 @@ class TimmModel(Source):
         head = model.get_classifier()
         model.reset_classifier(0)  # the model now returns pooled features; the old classifier is the source head
         size = self.spec.input_size[-1]
-        preprocessor = ImagePreprocessor(size, self.spec.mean, self.spec.std, resize=round(size / (self.crop_pct or 0.875)))
+        preprocessor = ImagePreprocessor(size, self.spec.mean, self.spec.std, resize=round(size / (self.cfg.crop_pct or 0.875)))
         return Backbone(model, self.spec.feature_dim, preprocessor, source_head=head, blocks=blocks(model))
 
 
@@ -135,10 +152,10 @@ def measured(model: str) -> tuple[int, int, int, bool, bool]:
 @autotl.hookimpl
 def register_sources(register):
     for model, facts in MODELS.items():
-        register(TimmModel(model, *facts))
+        register(TimmModel(model, facts))
     for model in extra_models():
         if model not in MODELS:
-            register(TimmModel(model, *measured(model)))
+            register(TimmModel(model))
 
 
 @autotl.hookimpl

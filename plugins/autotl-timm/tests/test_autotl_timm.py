@@ -9,11 +9,11 @@ from autotl_timm import MODELS, TimmModel, blocks
 
 
 def lite0() -> TimmModel:
-    return TimmModel("tf_efficientnet_lite0", *MODELS["tf_efficientnet_lite0"])
+    return TimmModel("tf_efficientnet_lite0", MODELS["tf_efficientnet_lite0"])
 
 
 def test_the_same_weights_give_the_same_logits_as_the_built_in_source(lite0_weights):
-    from autotl.sources.efficientnet_lite import EfficientNetLite
+    from autotl.builtins.sources.efficientnet_lite import EfficientNetLite
 
     ours, built_in = lite0().load().eval(), EfficientNetLite(0).load().eval()
     images = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
@@ -40,7 +40,7 @@ def test_blocks_are_listed_lowest_first_whatever_the_family():
 
 
 def test_l1sp_is_alpha_times_the_l1_distance_of_the_backbone_to_its_start():
-    from autotl.training.params import TrainParams
+    from autotl.contracts.settings import TrainParams
     from autotl_timm import L1SP, L1SP_ALPHA
 
     from autotl.training.classifier import Classifier
@@ -67,3 +67,17 @@ def test_select_uses_a_timm_model(timm_plugin, lite0_weights, tmp_path, monkeypa
     result = autotl.select(data, 120, models=["timm-tf_efficientnet_lite0"], strategies=["linear_probe"], regularizers=["none"],
                            cache_dir=tmp_path / "cache", progress=lambda message: None)
     assert result.source == "timm-tf_efficientnet_lite0" and result.test_accuracy == pytest.approx(1.0)
+
+
+def test_registering_the_models_imports_neither_timm_nor_torch():
+    import subprocess
+    import sys
+
+    check = ("import sys, autotl_timm; found = []; autotl_timm.register_sources(found.append); "
+             "assert [s.name for s in found][:1] == ['timm-tf_efficientnet_lite0'], found; "
+             "assert not {'timm', 'torch'} & set(sys.modules), sorted({'timm', 'torch'} & set(sys.modules))")
+    from pathlib import Path
+
+    plugin = str(Path(__file__).resolve().parents[1])
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120, cwd=plugin)
+    assert result.returncode == 0, result.stderr

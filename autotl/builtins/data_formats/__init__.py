@@ -1,0 +1,1 @@
+"""Built-in data formats: readers of target data."""

