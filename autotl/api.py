@@ -279,11 +279,12 @@ def select(
     clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
     intake = intake or IntakeOptions(seed=seed)
     setup = _setup(data, intake, metric, device, {"sources": models, "strategies": strategies, "regularizers": regularizers}, source_data)
-    dataset, target_device, candidates, left_out = setup.dataset, setup.device, setup.candidates, setup.left_out
+    dataset, target_device, left_out = setup.dataset, setup.device, setup.left_out
+    candidates = [c for c in setup.candidates if not c.strategy.baseline]  # baselines run beside the choice, not as candidates
     if not candidates:
-        reasons = "; ".join(f"{item.what}: {item.reason}" for item in left_out[:3])
-        raise AutotlError(f"no candidate can be built for this {dataset.modality} data ({reasons}); see `autotl inspect`")
-    scratch = next((s for s in setup.registry.items("strategies") if s.name == "scratch"), None)
+        reasons = "; ".join(f"{item.what}: {item.reason}" for item in left_out[:3]) or "only no-transfer baseline strategies were given"
+        raise AutotlError(f"no transfer candidate can be built for this {dataset.modality} data ({reasons}); see `autotl inspect`")
+    baselines = [s for s in setup.registry.items("strategies") if s.baseline]
     torch.manual_seed(seed)
     uri = tracking.resolve_uri(tracking_uri, dataset.path)
     cache = _cache_outside(cache_dir, dataset.path)
@@ -302,7 +303,7 @@ def select(
         mlflow.log_params({"budget_s": clock_budget.seconds, "metric": metric, "study": study, "storage": tracking.masked(storage), "cv": cv})
         mlflow.set_tag(tracking.PROCESS_TAG, this_process())
         selector = Selector(
-            dataset, candidates, clock_budget, scratch=scratch, metric=metric, seed=seed, device=target_device,
+            dataset, candidates, clock_budget, baselines=baselines, metric=metric, seed=seed, device=target_device,
             cache=cache, storage=storage, study_name=study, progress=progress,
             source_data=setup.source_data, scorers=setup.registry.items("scorers"), cv=cv,
         )

@@ -10,7 +10,7 @@ from tests.fakes import FakeSource
 
 def first_guesses(per_class: float, similarity: float | None, count: int = 3) -> list[str]:
     registry = build_registry()
-    source = FakeSource("tiny", offers=("source_head", "blocks", "batch_norm", "feature_maps"))
+    source = FakeSource("tiny", offers=("source_head", "blocks"))
     candidates, _ = registry.candidates("image", [source], registry.items("strategies"), registry.items("regularizers"))
     return [f"{c.strategy.name}+{c.regularizer.name}" for c in rank(candidates, prior(per_class, similarity))[:count]]
 

@@ -292,6 +292,43 @@ def test_no_time_is_held_back_for_a_scratch_baseline_whose_schedule_exceeds_its_
     assert result.baseline_test_accuracy == classical["test_accuracy"] and scratch["test_accuracy"] is None
 
 
+class ThirdPartyRoles:
+    """A baseline strategy and a regularizer without a penalty, known to selection by their roles alone."""
+
+    @autotl.hookimpl
+    def register_strategies(self, register):
+        from autotl.builtins.strategies.finetune import Finetune
+
+        register(Finetune("from_random", "a third party's no-transfer baseline", defaults={"lr": 1e-3, "epochs": 2},
+                          pretrained=False, baseline=True))
+
+    @autotl.hookimpl
+    def register_regularizers(self, register):
+        register(NoRegularizer("plain", "a third party's regularizer that adds nothing", penalises=False))
+
+
+def test_a_third_party_baseline_and_no_penalty_regularizer_are_used_by_their_roles(select_setup, colour_images, register_plugin,
+                                                                                    monkeypatch):
+    from autotl.builtins.strategies.finetune import Finetune
+
+    trained = []
+    train = Finetune.train
+
+    def noting(self, job):
+        trained.append((self.name, job.regularizer.name, job.params.epochs))
+        return train(self, job)
+
+    monkeypatch.setattr(Finetune, "train", noting)
+    register_plugin(ThirdPartyRoles(), "roles-plugin")
+    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["ticking"], regularizers=["plain", "nan_penalty"],
+                           progress=lambda message: None)
+    assert [b["name"] for b in result.baselines][1:] == ["scratch tiny", "from_random tiny"]  # beside the classical one
+    assert all(b["test_accuracy"] is not None for b in result.baselines)
+    # each with its whole schedule, and with the regularizer that adds nothing, never the NaN penalty
+    assert sorted(trained) == [("from_random", "plain", 2), ("scratch", "plain", 5)]
+    assert {row["strategy"] for row in result.leaderboard if row["trial"] is not None} == {"ticking"}  # never searched
+
+
 def test_only_the_final_model_sees_the_test_split(select_setup, colour_images):
     autotl.select(colour_images, 3600, models=["tiny"], strategies=["recording"], regularizers=["none"],
                   progress=lambda message: None)
@@ -322,7 +359,7 @@ def test_out_of_memory_is_retried_once_at_half_the_batch(select_setup, colour_im
 
 
 def test_a_diverging_trial_fails_with_its_reason_and_the_classical_baseline_answers(select_setup, colour_images):
-    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["scratch"], regularizers=["nan_penalty"], progress=lambda m: None)
+    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["finetune"], regularizers=["nan_penalty"], progress=lambda m: None)
     assert result.strategy == "classical" and result.decision.startswith("no transfer: no transfer trial finished")
     trials = [run for run in runs() if run.data.tags.get("mlflow.parentRunId")]
     assert trials and {run.info.status for run in trials} == {"FAILED"}

@@ -176,7 +176,7 @@ def test_the_portfolio_runs_on_the_best_sources_by_stage_one_in_its_documented_o
 
     sources = {name: FakeSource(name) for name in ("a", "b", "c")}
     strategies = {name: DeclaredStrategy(name, "") for name in ("linear_probe", "lora", "partial_freeze", "lp_ft", "finetune")}
-    penalties = {name: DeclaredRegularizer(name, "") for name in ("none", "l2sp")}
+    penalties = {"none": DeclaredRegularizer("none", "", penalises=False), "l2sp": DeclaredRegularizer("l2sp", "")}
     pool = [Candidate(s, t, r) for s in sources.values() for t in strategies.values() for r in penalties.values()]
     stage_one = [Row("a + linear_probe + none", "a", "linear_probe", "none", val_metric=0.6, state="complete"),
                  Row("b + linear_probe + none", "b", "linear_probe", "none", val_metric=0.8, state="complete"),

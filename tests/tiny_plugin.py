@@ -10,7 +10,7 @@ from pathlib import Path
 import autotl
 from fakes import FakeSource
 
-SOURCE = FakeSource("tiny", offers=("source_head", "blocks", "batch_norm", "feature_maps"))
+SOURCE = FakeSource("tiny", offers=("source_head", "blocks"))
 
 
 @autotl.hookimpl

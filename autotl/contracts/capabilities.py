@@ -10,8 +10,6 @@ from typing import Iterable
 
 class Capability(str, Enum):
     SOURCE_HEAD = "source_head"
-    FEATURE_MAPS = "feature_maps"
-    BATCH_NORM = "batch_norm"
     BLOCKS = "blocks"
     TRAINED_BACKBONE = "trained_backbone"
     ADAPTED_FEATURES = "adapted_features"
@@ -24,8 +22,6 @@ class Capability(str, Enum):
 
 _DESCRIPTIONS = {
     Capability.SOURCE_HEAD: "a source classification head",
-    Capability.FEATURE_MAPS: "convolutional feature maps",
-    Capability.BATCH_NORM: "batch-norm layers",
     Capability.BLOCKS: "ordered blocks",
     Capability.TRAINED_BACKBONE: "pretrained backbone weights that training updates",
     Capability.ADAPTED_FEATURES: "pretrained features that training adapts",

@@ -50,7 +50,8 @@ class Regularizer(ABC):
     provides: a regularizer that anchors backbone weights needs a trained backbone.
     ``settings`` (its strength, ...) are searched by ``select`` and set by ``--set``.
     ``extra_forwards``: forward passes it adds to each step (a frozen reference model's),
-    for ``select``'s cost model.
+    for ``select``'s cost model. ``penalises``: False for a regularizer that adds nothing (the
+    built-in ``none``), which ``select``'s portfolio and baselines train with.
     """
 
     name: str
@@ -58,6 +59,7 @@ class Regularizer(ABC):
     needs: Needs = field(default_factory=frozenset)
     settings: tuple[Setting, ...] = ()
     extra_forwards: float = 0.0
+    penalises: bool = True
 
     @abstractmethod
     def bind(self, model: "Classifier", params: "TrainParams", train: "Iterable[tuple[Any, torch.Tensor]]") -> Term | None:

@@ -33,7 +33,10 @@ class Strategy(ABC):
     so an epoch costs a head's work, not the backbone's. ``schedule``: it trains by epochs at a
     learning rate; False for a closed-form or convex fit, for which ``select`` searches neither. ``depth``: how much of the source it
     adapts, 0 (frozen features) to 1 (every weight), which ``select``'s priors match to the data;
-    None leaves it out of the first guesses.
+    None leaves it out of the first guesses. ``baseline``: it transfers nothing (``scratch`` trains
+    the source's architecture from random weights), so ``select`` never searches it as a candidate
+    but runs it beside its choice, with its whole default schedule or not at all, to say what
+    transfer bought; ``autotl train`` takes it like any other.
     """
 
     name: str
@@ -45,6 +48,7 @@ class Strategy(ABC):
     cached_features: bool = False
     depth: float | None = None
     schedule: bool = True
+    baseline: bool = False
 
     def step_cost(self, params: "TrainParams", blocks: int, source_data: bool) -> StepCost:
         """The work of one training step, for ``select``'s cost model (not asked of strategies

@@ -4,8 +4,8 @@ practitioner does on any dataset.
 1. **Frozen features, every source.** Every kept source's strategies on cached features (the
    linear probe: a convex fit in seconds; the MLP probe) at their defaults, each judged by
    cross-validation over train+val. They cost seconds and leave a result to fall back on.
-2. **A proven portfolio** on the best sources by stage 1, at the strategies' defaults and with no
-   regularizer, in this order: plain fine-tuning (Kornblith et al. 2019: fine-tuning at default
+2. **A proven portfolio** on the best sources by stage 1, at the strategies' defaults and with a
+   regularizer that adds no penalty, in this order: plain fine-tuning (Kornblith et al. 2019: fine-tuning at default
    settings is the strong general-purpose choice), LP-FT (Kumar et al. 2022: a probed head first
    keeps features from distorting, best away from the source's data), and the lower half frozen
    (Yosinski et al. 2014: lower layers transfer, upper ones specialise; fewer trained weights
@@ -25,7 +25,6 @@ PORTFOLIO = ("finetune", "lp_ft", "partial_freeze")
 PORTFOLIO_SOURCES = 2
 """The portfolio runs on the best one or two sources by stage 1: the second only when the first's
 portfolio leaves time for it."""
-NO_PENALTY = "none"
 
 
 def default_settings(candidate: Candidate, blocks: int) -> tuple[tuple[str, float], ...]:
@@ -65,7 +64,7 @@ def portfolio_stage(pool: list[Candidate], sources: list[str], blocks: dict[str,
     for source in sources[:PORTFOLIO_SOURCES]:
         for strategy in PORTFOLIO:
             candidate = next((c for c in pool if c.source.name == source and c.strategy.name == strategy
-                              and c.regularizer.name == NO_PENALTY), None)
+                              and not c.regularizer.penalises), None)
             if candidate is not None:
                 plan.append(default_key(candidate, blocks.get(source, 0)))
     return plan

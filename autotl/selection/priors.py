@@ -52,8 +52,7 @@ def rank(candidates: list[Candidate], guide: Prior) -> list[Candidate]:
         depth = candidate.strategy.depth
         if depth is None:
             return (math.inf, 0.0, 0.0)
-        penalised = candidate.regularizer.name != "none"
-        wrong_penalty = penalised != (guide.depth < PENALTY_BELOW and depth > 0)
+        wrong_penalty = candidate.regularizer.penalises != (guide.depth < PENALTY_BELOW and depth > 0)
         return (round(abs(depth - guide.depth), 2), float(wrong_penalty), candidate.regularizer.extra_forwards)
 
     return sorted(candidates, key=distance)

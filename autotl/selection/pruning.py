@@ -22,16 +22,18 @@ class AmongLikeTrials(BasePruner):
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         name = self.group(trial)
         pruner = self.pruners.setdefault(name, self.make())
-        return pruner.prune(_GroupStudy(study, self, name), trial)
+        return pruner.prune(_GroupView(study, self.group, name), trial)  # type: ignore[arg-type]
 
 
-class _GroupStudy(optuna.Study):
-    """The study as one group sees it: its own trials only."""
+class _GroupView:
+    """The study as one group sees it: its own trials only, everything else the study's own. Only
+    the study's public ``get_trials`` is called here; the pruner asks the rest of the study itself."""
 
-    def __init__(self, study: optuna.Study, pruner: AmongLikeTrials, name: str) -> None:
-        super().__init__(study_name=study.study_name, storage=study._storage, sampler=study.sampler, pruner=pruner)
-        self._pruner_of_groups, self._group = pruner, name
+    def __init__(self, study: optuna.Study, group: Callable[[FrozenTrial], str], name: str) -> None:
+        self._study, self._group, self._name = study, group, name
 
     def get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
-        trials = super()._get_trials(deepcopy=deepcopy, states=states)
-        return [t for t in trials if self._pruner_of_groups.group(t) == self._group]
+        return [t for t in self._study.get_trials(deepcopy=deepcopy, states=states) if self._group(t) == self._name]
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._study, attribute)

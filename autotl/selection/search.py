@@ -51,9 +51,9 @@ from autotl.contracts.settings import TrainParams
 LR_SCALES = (0.3, 1.0, 3.0)
 EPOCH_SCALES = (0.5, 1.0, 2.0)
 BASELINE_SHARE = 0.2
-"""The search keeps time for the ``scratch`` baseline only when its whole default schedule and
-the test fit in this share of the budget; else it keeps none, and scratch runs at the end only if
-its whole schedule still fits."""
+"""The search keeps time for the no-transfer baselines (``scratch``) only while their whole default
+schedules and the test fit in this share of the budget; else it keeps none for them, and they run
+at the end only if their whole schedules still fit."""
 STALE = "another process failed this trial: its heartbeats stopped for longer than the grace period"
 REFIT_OVERRUN = 0.05
 """A refit of the chosen trial may run this share of the budget past it: half the 10 % the command
@@ -85,10 +85,10 @@ class Selection:
 
 
 class Selector:
-    def __init__(self, dataset: Dataset, candidates: list[Candidate], budget: Budget, *, scratch: Strategy | None,
+    def __init__(self, dataset: Dataset, candidates: list[Candidate], budget: Budget, *, baselines: list[Strategy],
                  metric: str, seed: int, device, cache: FeatureCache, storage: str, study_name: str,
                  progress: Callable[[str], None], source_data: Dataset | None = None, scorers: list[Scorer] = (), cv: int = 0):
-        self.dataset, self.candidates, self.budget, self.scratch = dataset, candidates, budget, scratch
+        self.dataset, self.candidates, self.budget, self.baselines = dataset, candidates, budget, baselines
         self.metric, self.seed, self.device, self.cache = metric, seed, device, cache
         self.storage, self.study_name, self.report = storage, study_name, progress
         self.source_data = source_data
@@ -158,31 +158,34 @@ class Selector:
         grown = (len(self.dataset.splits["train"]) + len(self.dataset.splits["val"])) / len(self.folds_for(candidate)[0]["train"])
         return self.costs.predicted(candidate, refit_params(row)) * grown + self.costs.test_seconds(row.source)
 
-    def scratch_schedule(self, candidate: Candidate, time_a_step: bool) -> tuple[Candidate, TrainParams, float | None] | None:
-        """``scratch`` on ``candidate``'s architecture at its whole default schedule, and what that and
-        the test should take (None when that needs a step timed and ``time_a_step`` is false)."""
-        if self.scratch is None:
-            return None
-        none = next((c.regularizer for c in self.candidates if c.regularizer.name == portfolio.NO_PENALTY), candidate.regularizer)
-        scratch = Candidate(candidate.source, self.scratch, none)
-        params = self.params(scratch)
-        if not time_a_step and not self.costs.can_predict(scratch, params):
-            return scratch, params, None
-        return scratch, params, self.costs.predicted(scratch, params) + self.costs.test_seconds(candidate.source.name)
+    def baseline_schedule(self, baseline: Strategy, candidate: Candidate, time_a_step: bool) -> tuple[Candidate, TrainParams, float | None]:
+        """A no-transfer ``baseline`` strategy on ``candidate``'s architecture at its whole default
+        schedule, and what that and the test should take (None when that needs a step timed and
+        ``time_a_step`` is false). It trains with a regularizer that adds no penalty when one is a candidate's."""
+        plain = next((c.regularizer for c in self.candidates if not c.regularizer.penalises), candidate.regularizer)
+        run = Candidate(candidate.source, baseline, plain)
+        params = self.params(run)
+        if not time_a_step and not self.costs.can_predict(run, params):
+            return run, params, None
+        return run, params, self.costs.predicted(run, params) + self.costs.test_seconds(candidate.source.name)
 
     def baseline_reserve(self, candidate: Candidate) -> tuple[float, str]:
-        """Seconds the search keeps for the ``scratch`` baseline, and why: its whole schedule when
-        that fits in its share of the budget, else none (a cut schedule would report nothing). No
-        step is timed for it: on a short budget that alone can cost more than the probes."""
-        schedule = self.scratch_schedule(candidate, time_a_step=False)
-        if schedule is None:
-            return 0.0, "no scratch strategy for a baseline"
-        if schedule[2] is None:
-            return 0.0, "none kept for the scratch baseline (its cost is not known before an end-to-end step is timed)"
-        needed, share = schedule[2], BASELINE_SHARE * self.budget.seconds
-        if needed > share:
-            return 0.0, f"none kept for the scratch baseline (its whole schedule and the test ~{needed:.0f}s, over its {share:.0f}s share)"
-        return needed, f"{needed:.0f}s kept for the scratch baseline"
+        """Seconds the search keeps for the no-transfer baselines, and why: each one's whole schedule
+        while they fit in their share of the budget, else none for it (a cut schedule would report
+        nothing). No step is timed for them: on a short budget that alone can cost more than the probes."""
+        if not self.baselines:
+            return 0.0, "no no-transfer baseline strategy is registered"
+        kept, reasons, share = 0.0, [], BASELINE_SHARE * self.budget.seconds
+        for baseline in self.baselines:
+            needed = self.baseline_schedule(baseline, candidate, time_a_step=False)[2]
+            if needed is None:
+                reasons.append(f"none kept for the {baseline.name} baseline (its cost is not known before an end-to-end step is timed)")
+            elif kept + needed > share:
+                reasons.append(f"none kept for the {baseline.name} baseline (its whole schedule and the test ~{needed:.0f}s, over its {share:.0f}s share)")
+            else:
+                kept += needed
+                reasons.append(f"{needed:.0f}s kept for the {baseline.name} baseline")
+        return kept, "; ".join(reasons)
 
     def candidate(self, label: str) -> Candidate:
         return next(c for c in self.candidates if c.label == label)
@@ -469,7 +472,7 @@ class Selector:
     def final_model(self, chosen: Row) -> tuple[TrainedModel, TrainingJob, str]:
         """The chosen trial refit on train+val when the time left allows, else (the search spent that
         time on a trial that won) that trial's own model, with why. The refit goes before the
-        scratch baseline, which gets what is left. A trial of another process or an earlier run is always refit."""
+        no-transfer baselines, which get what is left. A trial of another process or an earlier run is always refit."""
         needed = self.refit_seconds(chosen)
         if self.kept is None or self.kept[0] is not chosen or self.budget.fits(needed, keep=-REFIT_OVERRUN * self.budget.seconds):
             return *self.refit(chosen), ""
@@ -492,26 +495,28 @@ class Selector:
         self.progress(f"Refitting {candidate.label} on train+val" + (f" for {params.epochs} epochs" if candidate.strategy.schedule else ""))
         return candidate.strategy.train(job), job
 
-    def scratch_baseline(self, architecture: Row) -> Baseline:
-        """``scratch`` on the chosen architecture at its whole default schedule, when that and the
-        test fit in the time left; else why not. Never cut short: a truncated run says nothing."""
+    def no_transfer_baselines(self, architecture: Row) -> list[Baseline]:
+        """Each no-transfer baseline strategy on the chosen architecture at its whole default schedule,
+        when that and the test fit in the time left; else why not. Never cut short: a truncated run says nothing."""
         candidate = self.candidate(architecture.candidate)
         share = BASELINE_SHARE * self.budget.seconds
-        schedule = self.scratch_schedule(candidate, time_a_step=self.budget.left() > share)
-        name = f"scratch {candidate.source.name}"
-        if schedule is None:
-            return Baseline(name, None, "not trained: no scratch strategy is registered")
-        scratch, params, needed = schedule
-        if needed is None:
-            return Baseline(name, None, f"not trained: no end-to-end step of it was timed, and {max(0.0, self.budget.left()):.1f}s "
-                                        f"left (under its {share:.0f}s share) would not pay for timing and training it")
-        if not self.budget.fits(needed):
-            return Baseline(name, None, f"not trained: its {params.epochs}-epoch schedule and the test {self.short_of_time(needed)}")
-        self.progress(f"Baseline: scratch {candidate.source.name}, lr {params.lr:.2g}, {params.epochs} epochs (~{needed:.0f}s)")
-        trained = scratch.strategy.train(self.job(scratch, params))
-        labels = self.job(scratch, params, self.dataset.splits).labels("test")
-        predictions = self.test_probabilities(trained, params.batch_size).argmax(1)
-        return Baseline(name, score("accuracy", labels, predictions, len(self.dataset.classes)))
+        results = []
+        for baseline in self.baselines:
+            run, params, needed = self.baseline_schedule(baseline, candidate, time_a_step=self.budget.left() > share)
+            name = f"{baseline.name} {candidate.source.name}"
+            if needed is None:
+                results.append(Baseline(name, None, f"not trained: no end-to-end step of it was timed, and {max(0.0, self.budget.left()):.1f}s "
+                                                    f"left (under its {share:.0f}s share) would not pay for timing and training it"))
+                continue
+            if not self.budget.fits(needed):
+                results.append(Baseline(name, None, f"not trained: its {params.epochs}-epoch schedule and the test {self.short_of_time(needed)}"))
+                continue
+            self.progress(f"Baseline: {name}, lr {params.lr:.2g}, {params.epochs} epochs (~{needed:.0f}s)")
+            trained = baseline.train(self.job(run, params))
+            labels = self.job(run, params, self.dataset.splits).labels("test")
+            predictions = self.test_probabilities(trained, params.batch_size).argmax(1)
+            results.append(Baseline(name, score("accuracy", labels, predictions, len(self.dataset.classes))))
+        return results
 
     def test_probabilities(self, trained: TrainedModel, batch_size: int) -> np.ndarray:
         """A model's one pass over the test split, which its training job left out."""
@@ -542,7 +547,7 @@ class Selector:
             best = max(complete, key=lambda row: row.val_metric)
             decision = (f"no transfer: the classical baseline's {classical.row.val_metric:.4f} ± {classical.row.val_se:.4f} "
                         f"beats every transfer candidate by more than the noise (the best, {best.candidate}, {best.val_metric:.4f})")
-            baselines.append(self.scratch_baseline(chosen))
+            baselines += self.no_transfer_baselines(chosen)
             return self.classical_choice(classical, decision, baselines, exhausted)
         self.progress(f"Chosen: {chosen.candidate}: {decision}")
         final, job, final_note = self.final_model(chosen)
@@ -550,7 +555,7 @@ class Selector:
         predictions = final.probabilities["test"].argmax(1)
         test_metric = score(self.metric, labels, predictions, len(self.dataset.classes))
         test_accuracy = score("accuracy", labels, predictions, len(self.dataset.classes))
-        baselines.append(self.scratch_baseline(chosen))
+        baselines += self.no_transfer_baselines(chosen)
         return Selection(self.rows, chosen, decision, final, job, classical, test_metric, test_accuracy, baselines, exhausted, final_note)
 
     def classical_choice(self, classical: ClassicalResult, decision: str, baselines: list[Baseline], exhausted: bool) -> Selection:

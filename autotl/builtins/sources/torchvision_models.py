@@ -12,17 +12,17 @@ import autotl
 from autotl.contracts.capabilities import Capability as C
 from autotl.contracts.sources import Availability, Source, SourceSpec
 
-CNN = frozenset({C.SOURCE_HEAD, C.BLOCKS, C.FEATURE_MAPS, C.BATCH_NORM})
-MODELS: dict[str, tuple[int, frozenset]] = {
-    "resnet18": (512, CNN),
-    "resnet50": (2048, CNN),
-    "mobilenet_v3_small": (1024, CNN),
-    "mobilenet_v3_large": (1280, CNN),
-    "efficientnet_b0": (1280, CNN),
-    "convnext_tiny": (768, frozenset({C.SOURCE_HEAD, C.BLOCKS, C.FEATURE_MAPS})),
-    "vit_b_16": (768, frozenset({C.SOURCE_HEAD, C.BLOCKS})),
+OFFERS = frozenset({C.SOURCE_HEAD, C.BLOCKS})
+MODELS: dict[str, int] = {
+    "resnet18": 512,
+    "resnet50": 2048,
+    "mobilenet_v3_small": 1024,
+    "mobilenet_v3_large": 1280,
+    "efficientnet_b0": 1280,
+    "convnext_tiny": 768,
+    "vit_b_16": 768,
 }
-"""Architecture name: (penultimate feature size, what it offers)."""
+"""Architecture name: penultimate feature size."""
 
 
 class TorchvisionSource(Source):
@@ -42,7 +42,7 @@ class TorchvisionSource(Source):
     @cached_property
     def spec(self) -> SourceSpec:
         meta, transform = self.weights.meta, self.weights.transforms()
-        feature_dim, offers = MODELS[self.architecture]
+        feature_dim, offers = MODELS[self.architecture], OFFERS
         return SourceSpec(
             name=self.name,
             modality="image",

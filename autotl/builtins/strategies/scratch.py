@@ -11,6 +11,6 @@ def register_strategies(register):
     register(
         Finetune(
             "scratch", "the same architecture trained from random weights (baseline)",
-            defaults={"lr": 1e-3, "epochs": 5}, pretrained=False,
+            defaults={"lr": 1e-3, "epochs": 5}, pretrained=False, baseline=True,
         )
     )

@@ -18,15 +18,15 @@ from autotl.contracts.sources import Availability, Source, SourceSpec
 from autotl.contracts.settings import Setting
 
 MODELS = {
-    # timm name: (parameters, feature width, FLOPs per sample at its input size, has batch norm, convolutional),
+    # timm name: (parameters, feature width, FLOPs per sample at its input size),
     # measured with timm 1.0 and torch.utils.flop_counter.
-    "tf_efficientnet_lite0": (4_652_008, 1280, 770_375_104, True, True),
-    "efficientnet_b0": (5_288_548, 1280, 771_629_504, True, True),
-    "mobilenetv3_large_100": (5_483_032, 960, 433_179_520, True, True),
-    "resnet18": (11_689_512, 512, 3_628_146_688, True, True),
-    "resnet50": (25_557_032, 2048, 8_178_368_512, True, True),
-    "convnext_tiny": (28_589_128, 768, 8_911_062_528, False, True),
-    "vit_small_patch16_224": (22_050_664, 384, 8_482_437_120, False, False),
+    "tf_efficientnet_lite0": (4_652_008, 1280, 770_375_104),
+    "efficientnet_b0": (5_288_548, 1280, 771_629_504),
+    "mobilenetv3_large_100": (5_483_032, 960, 433_179_520),
+    "resnet18": (11_689_512, 512, 3_628_146_688),
+    "resnet50": (25_557_032, 2048, 8_178_368_512),
+    "convnext_tiny": (28_589_128, 768, 8_911_062_528),
+    "vit_small_patch16_224": (22_050_664, 384, 8_482_437_120),
 }
 SUFFIXES = (".safetensors", ".pth", ".bin")
 L1SP_ALPHA = Setting("l1sp_alpha", 1e-4, (1e-5, 1e-4, 1e-3), "weight of the L1 distance to the pretrained weights")
@@ -36,10 +36,10 @@ class TimmModel(Source):
     """One timm model. Registering it imports nothing heavy: timm is imported when its spec is first
     asked for (``autotl models``, ``select``), not when ``autotl --help`` loads the plugins."""
 
-    def __init__(self, model: str, facts: tuple[int, int, int, bool, bool] | None = None):
+    def __init__(self, model: str, facts: tuple[int, int, int] | None = None):
         self.model = model
         self.facts = facts
-        """(parameters, feature width, FLOPs per sample, has batch norm, convolutional); None: measured when needed."""
+        """(parameters, feature width, FLOPs per sample); None: measured when needed."""
 
     @property
     def name(self) -> str:
@@ -53,14 +53,13 @@ class TimmModel(Source):
 
     @cached_property
     def spec(self) -> SourceSpec:
-        parameters, width, flops, batch_norm, convolutional = self.facts or measured(self.model)
+        parameters, width, flops = self.facts or measured(self.model)
         cfg = self.cfg
-        offers = {C.SOURCE_HEAD, C.BLOCKS} | ({C.BATCH_NORM} if batch_norm else set()) | ({C.FEATURE_MAPS} if convolutional else set())
         return SourceSpec(
             name=self.name, modality="image", architecture=self.model, feature_dim=width, num_params=parameters,
             flops_per_sample=flops, input_size=tuple(cfg.input_size), mean=tuple(cfg.mean), std=tuple(cfg.std),
             pretraining_data=cfg.tag or "", license=cfg.license or "see the model card",
-            weights=f"timm: {cfg.hf_hub_id or cfg.url}", num_source_classes=cfg.num_classes, offers=frozenset(offers),
+            weights=f"timm: {cfg.hf_hub_id or cfg.url}", num_source_classes=cfg.num_classes, offers=frozenset({C.SOURCE_HEAD, C.BLOCKS}),
             description=f"timm's {self.model}",
         )
 
@@ -136,17 +135,15 @@ def extra_models() -> list[str]:
     return [name.strip() for name in os.environ.get("AUTOTL_TIMM_MODELS", "").split(",") if name.strip()]
 
 
-def measured(model: str) -> tuple[int, int, int, bool, bool]:
+def measured(model: str) -> tuple[int, int, int]:
     """A model not in the table, measured on the meta device (no memory, no weights)."""
     import timm
     import torch
 
     with torch.device("meta"):
         network = timm.create_model(model, pretrained=False)
-    batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in network.modules())
-    convolutional = any(isinstance(m, torch.nn.Conv2d) for m in network.modules()) and not hasattr(network, "patch_embed")
     flops = 0  # unknown without running it
-    return sum(p.numel() for p in network.parameters()), network.num_features, flops, batch_norm, convolutional
+    return sum(p.numel() for p in network.parameters()), network.num_features, flops
 
 
 @autotl.hookimpl
