@@ -2,14 +2,14 @@
 
 import shlex
 import time
-from functools import partial
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from autotl.contracts.capabilities import Capability
 from autotl.contracts.data import Dataset, IntakeOptions
 from autotl.errors import AutotlError
-from autotl.contracts.capabilities import Capability
 from autotl.progress import bar, lines
 from autotl.registry import Candidate, LeftOut, Registry, summarise_left_out
 
@@ -64,8 +64,14 @@ class _Setup:
     source_data: "Dataset | None" = None
 
 
-def _setup(data, intake: IntakeOptions, metric: str, device: str, names: dict[str, list[str] | None],
-           source_data: str | Path | None = None) -> _Setup:
+def _setup(
+    data,
+    intake: IntakeOptions,
+    metric: str,
+    device: str,
+    names: dict[str, list[str] | None],
+    source_data: str | Path | None = None,
+) -> _Setup:
     """What ``train`` and ``select`` both start from; names are checked before the data is read."""
     from autotl.data.intake import read_dataset
     from autotl.plugins import build_registry
@@ -92,7 +98,10 @@ def _source_data(path: str | Path | None, intake: IntakeOptions, registry: Regis
         return None
     source = read_dataset(path, intake, registry.items("data_formats"))
     if source.modality != modality:
-        raise AutotlError(f"--source-data {path}: {source.modality} data, but the target is {modality}: give source examples of the same kind")
+        raise AutotlError(
+            f"--source-data {path}: {source.modality} data, but the target is {modality}: give source examples of "
+            "the same kind"
+        )
     return source
 
 
@@ -120,15 +129,22 @@ def train(
     import torch
 
     from autotl import reports, tracking
+    from autotl.contracts.settings import TrainParams
     from autotl.data.profile import profile
     from autotl.training.classifier import save
     from autotl.training.job import TrainingJob
     from autotl.training.metrics import score
-    from autotl.contracts.settings import TrainParams
 
     started = time.monotonic()
     intake = intake or IntakeOptions(seed=seed)
-    setup = _setup(data, intake, metric, device, {"sources": [model], "strategies": [strategy], "regularizers": [regularizer]}, source_data)
+    setup = _setup(
+        data,
+        intake,
+        metric,
+        device,
+        {"sources": [model], "strategies": [strategy], "regularizers": [regularizer]},
+        source_data,
+    )
     dataset, target_device = setup.dataset, setup.device
     if not setup.candidates:
         raise AutotlError(f"cannot train {model} + {strategy} + {regularizer}: {setup.left_out[0].reason}")
@@ -139,15 +155,30 @@ def train(
     torch.manual_seed(seed)
     uri = tracking.resolve_uri(tracking_uri, dataset.path)
     cache = _cache_outside(cache_dir, dataset.path)
-    progress(f"Training {candidate.label} on {len(dataset.splits['train'])} {dataset.modality} examples ({target_device})")
+    progress(
+        f"Training {candidate.label} on {len(dataset.splits['train'])} {dataset.modality} examples ({target_device})"
+    )
     with tracking.tracked_run(uri, experiment, f"train {candidate.label}") as run:
         tracking.log_environment(seed)
         tracking.log_dataset(dataset, profile(dataset))
-        mlflow.log_params({"source": model, "strategy": strategy, "regularizer": regularizer, "metric": metric, **params.as_dict()})
+        mlflow.log_params(
+            {"source": model, "strategy": strategy, "regularizer": regularizer, "metric": metric, **params.as_dict()}
+        )
 
         def on_epoch(epoch) -> None:
-            mlflow.log_metrics({"train_loss": epoch.train_loss, f"val_{metric}": epoch.val_metric, "val_accuracy": epoch.val_accuracy, "val_loss": epoch.val_loss}, step=epoch.epoch)
-            progress(f"  epoch {epoch.epoch}/{params.epochs}: loss {epoch.train_loss:.4f}, val {metric} {epoch.val_metric:.4f}")
+            mlflow.log_metrics(
+                {
+                    "train_loss": epoch.train_loss,
+                    f"val_{metric}": epoch.val_metric,
+                    "val_accuracy": epoch.val_accuracy,
+                    "val_loss": epoch.val_loss,
+                },
+                step=epoch.epoch,
+            )
+            progress(
+                f"  epoch {epoch.epoch}/{params.epochs}: loss {epoch.train_loss:.4f}, val {metric} "
+                f"{epoch.val_metric:.4f}"
+            )
             tick()
 
         job = TrainingJob(
@@ -169,12 +200,27 @@ def train(
         test_predictions = trained.probabilities["test"].argmax(1)
         test_metric = score(metric, test_labels, test_predictions, len(dataset.classes))
         test_accuracy = score("accuracy", test_labels, test_predictions, len(dataset.classes))
-        mlflow.log_metrics({"best_epoch": trained.fit.best_epoch, f"best_val_{metric}": trained.fit.val_metric, f"test_{metric}": test_metric, "test_accuracy": test_accuracy})
-        model_uri = tracking.log_model(partial(save, trained.classifier, candidate.source, dataset.classes), job.inputs("test")[:3], register)
+        mlflow.log_metrics(
+            {
+                "best_epoch": trained.fit.best_epoch,
+                f"best_val_{metric}": trained.fit.val_metric,
+                f"test_{metric}": test_metric,
+                "test_accuracy": test_accuracy,
+            }
+        )
+        model_uri = tracking.log_model(
+            partial(save, trained.classifier, candidate.source, dataset.classes), job.inputs("test")[:3], register
+        )
         reports.log_training(trained.fit.history, metric, test_labels, test_predictions, dataset.classes)
         run_id = run.info.run_id
     command = _train_command(data, model, strategy, regularizer, params.as_dict(), metric, seed, intake, source_data)
-    entry = {"source": model, "strategy": strategy, "regularizer": regularizer, f"val_{metric}": trained.fit.val_metric, f"test_{metric}": test_metric}
+    entry = {
+        "source": model,
+        "strategy": strategy,
+        "regularizer": regularizer,
+        f"val_{metric}": trained.fit.val_metric,
+        f"test_{metric}": test_metric,
+    }
     return Result(
         source=model,
         strategy=strategy,
@@ -200,8 +246,10 @@ def _cache_outside(cache_dir: str | Path | None, data: Path):
 
     cache = FeatureCache(Path(cache_dir) if cache_dir else None)
     if data.is_dir() and within(cache.folder, data):
-        raise AutotlError(f"the feature cache {cache.folder} would be inside --data {data}; give --cache-dir "
-                          "(or AUTOTL_CACHE_DIR) outside the data")
+        raise AutotlError(
+            f"the feature cache {cache.folder} would be inside --data {data}; give --cache-dir "
+            "(or AUTOTL_CACHE_DIR) outside the data"
+        )
     return cache
 
 
@@ -223,15 +271,19 @@ def _check_storage(url: str) -> str:
     try:
         engine = sqlalchemy.create_engine(url)
     except (ImportError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as error:
-        raise AutotlError(f"--storage {tracking.masked(url)!r}: SQLAlchemy cannot use it ({error}); give a URL such as "
-                          "postgresql://user:password@host/db with its driver installed (pip install 'psycopg[binary]')") from None
+        raise AutotlError(
+            f"--storage {tracking.masked(url)!r}: SQLAlchemy cannot use it ({error}); give a URL such as "
+            "postgresql://user:password@host/db with its driver installed (pip install 'psycopg[binary]')"
+        ) from None
     try:
         with engine.connect():  # reached now, before any scoring, rather than after it
             pass
     except sqlalchemy.exc.SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        raise AutotlError(f"--storage {tracking.masked(url)!r}: cannot reach it ({reason}); "
-                          "check the host, port, user and password, and that the server runs") from None
+        raise AutotlError(
+            f"--storage {tracking.masked(url)!r}: cannot reach it ({reason}); "
+            "check the host, port, user and password, and that the server runs"
+        ) from None
     finally:
         engine.dispose()
     return url
@@ -270,20 +322,34 @@ def select(
     from autotl.data.profile import profile
     from autotl.processes import this_process
     from autotl.selection.budget import Budget, parse_budget
-    from autotl.selection.leaderboard import Row, format_leaderboard, leaderboard
     from autotl.selection.folds import folds
+    from autotl.selection.leaderboard import Row, format_leaderboard, leaderboard
     from autotl.selection.search import Selector
     from autotl.selection.study import heartbeat_seconds
     from autotl.training.classifier import save
 
     clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
     intake = intake or IntakeOptions(seed=seed)
-    setup = _setup(data, intake, metric, device, {"sources": models, "strategies": strategies, "regularizers": regularizers}, source_data)
+    setup = _setup(
+        data,
+        intake,
+        metric,
+        device,
+        {"sources": models, "strategies": strategies, "regularizers": regularizers},
+        source_data,
+    )
     dataset, target_device, left_out = setup.dataset, setup.device, setup.left_out
-    candidates = [c for c in setup.candidates if not c.strategy.baseline]  # baselines run beside the choice, not as candidates
+    candidates = [
+        c for c in setup.candidates if not c.strategy.baseline
+    ]  # baselines run beside the choice, not as candidates
     if not candidates:
-        reasons = "; ".join(f"{item.what}: {item.reason}" for item in left_out[:3]) or "only no-transfer baseline strategies were given"
-        raise AutotlError(f"no transfer candidate can be built for this {dataset.modality} data ({reasons}); see `autotl inspect`")
+        reasons = (
+            "; ".join(f"{item.what}: {item.reason}" for item in left_out[:3])
+            or "only no-transfer baseline strategies were given"
+        )
+        raise AutotlError(
+            f"no transfer candidate can be built for this {dataset.modality} data ({reasons}); see `autotl inspect`"
+        )
     baselines = [s for s in setup.registry.items("strategies") if s.baseline]
     torch.manual_seed(seed)
     uri = tracking.resolve_uri(tracking_uri, dataset.path)
@@ -296,23 +362,49 @@ def select(
     stale = tracking.kill_stale_runs(uri, experiment, study)
     if stale:
         progress(f"Study {study}: {stale} run(s) left RUNNING by an earlier process marked KILLED")
-    progress(f"Selecting among {len(candidates)} candidates for {len(dataset.splits['train'])} {dataset.modality} examples within {clock_budget.seconds:.0f}s ({target_device})")
+    progress(
+        f"Selecting among {len(candidates)} candidates for {len(dataset.splits['train'])} {dataset.modality} "
+        f"examples within {clock_budget.seconds:.0f}s ({target_device})"
+    )
     with tracking.tracked_run(uri, experiment, f"select {dataset.path.name}") as run:
         tracking.log_environment(seed)
         tracking.log_dataset(dataset, profile(dataset))
-        mlflow.log_params({"budget_s": clock_budget.seconds, "metric": metric, "study": study, "storage": tracking.masked(storage), "cv": cv})
+        mlflow.log_params(
+            {
+                "budget_s": clock_budget.seconds,
+                "metric": metric,
+                "study": study,
+                "storage": tracking.masked(storage),
+                "cv": cv,
+            }
+        )
         mlflow.set_tag(tracking.PROCESS_TAG, this_process())
         selector = Selector(
-            dataset, candidates, clock_budget, baselines=baselines, metric=metric, seed=seed, device=target_device,
-            cache=cache, storage=storage, study_name=study, progress=progress,
-            source_data=setup.source_data, scorers=setup.registry.items("scorers"), cv=cv,
+            dataset,
+            candidates,
+            clock_budget,
+            baselines=baselines,
+            metric=metric,
+            seed=seed,
+            device=target_device,
+            cache=cache,
+            storage=storage,
+            study_name=study,
+            progress=progress,
+            source_data=setup.source_data,
+            scorers=setup.registry.items("scorers"),
+            cv=cv,
         )
         selection = selector.run()
-        rows = selection.rows + [Row(item.what, item.what.split(" + ")[0], "", "", state="left out", reason=item.reason) for item in left_out]
+        rows = selection.rows + [
+            Row(item.what, item.what.split(" + ")[0], "", "", state="left out", reason=item.reason) for item in left_out
+        ]
         board = leaderboard(rows)
         table = format_leaderboard([row for row in board if row["state"] != "left out"], metric)
         if left_out:
-            table += f"\n\nLeft out ({len(left_out)}):\n" + "\n".join(f"  - {line}" for line in summarise_left_out(left_out))
+            table += f"\n\nLeft out ({len(left_out)}):\n" + "\n".join(
+                f"  - {line}" for line in summarise_left_out(left_out)
+            )
         mlflow.log_text(table, "leaderboard.txt")
         mlflow.log_dict({"leaderboard": board}, "leaderboard.json")
         chosen = selection.chosen
@@ -321,19 +413,41 @@ def select(
             model_uri = tracking.log_model(selection.classical.model.save, test_inputs[:3], register)
         else:
             final = selection.final_job
-            model_uri = tracking.log_model(partial(save, selection.final.classifier, final.source, dataset.classes), test_inputs[:3], register)
-            reports.log_training(selection.final.fit.history, metric, final.labels("test"), selection.final.probabilities["test"].argmax(1), dataset.classes)
+            model_uri = tracking.log_model(
+                partial(save, selection.final.classifier, final.source, dataset.classes), test_inputs[:3], register
+            )
+            reports.log_training(
+                selection.final.fit.history,
+                metric,
+                final.labels("test"),
+                selection.final.probabilities["test"].argmax(1),
+                dataset.classes,
+            )
         reports.log_search(selector.study, board, selector.combined, metric)
         baselines = [asdict(b) for b in selection.baselines]
         trained = [b["test_accuracy"] for b in baselines if b["test_accuracy"] is not None]
         baseline_accuracy = max(trained) if trained else None
-        metrics = {f"test_{metric}": selection.test_metric, "test_accuracy": selection.test_accuracy, f"val_{metric}": chosen.val_metric}
+        metrics = {
+            f"test_{metric}": selection.test_metric,
+            "test_accuracy": selection.test_accuracy,
+            f"val_{metric}": chosen.val_metric,
+        }
         if baseline_accuracy is not None:
             metrics["baseline_test_accuracy"] = baseline_accuracy
         mlflow.log_metrics(metrics)
         mlflow.log_dict({"baselines": baselines}, "baselines.json")
-        mlflow.set_tags({"autotl.choice": chosen.candidate, "autotl.exhausted": str(selection.exhausted), "autotl.decision": selection.decision[:5000],
-                         "autotl.final_model": "classical baseline" if selection.classical_won else "trial" if selection.final_note else "refit on train+val"})
+        mlflow.set_tags(
+            {
+                "autotl.choice": chosen.candidate,
+                "autotl.exhausted": str(selection.exhausted),
+                "autotl.decision": selection.decision[:5000],
+                "autotl.final_model": "classical baseline"
+                if selection.classical_won
+                else "trial"
+                if selection.final_note
+                else "refit on train+val",
+            }
+        )
         run_id = run.info.run_id
     if selection.exhausted:
         progress("The search space was exhausted before the budget ran out.")
@@ -342,8 +456,15 @@ def select(
         source, strategy, regularizer = None, "classical", None
     else:
         params = {k: v for k, v in chosen.params.items() if k != "best_epoch"} | {"epochs": chosen.params["best_epoch"]}
-        command = _train_command(data, chosen.source, chosen.strategy, chosen.regularizer, params, metric, seed, intake, source_data)
-        best_epoch, source, strategy, regularizer = chosen.params["best_epoch"], chosen.source, chosen.strategy, chosen.regularizer
+        command = _train_command(
+            data, chosen.source, chosen.strategy, chosen.regularizer, params, metric, seed, intake, source_data
+        )
+        best_epoch, source, strategy, regularizer = (
+            chosen.params["best_epoch"],
+            chosen.source,
+            chosen.strategy,
+            chosen.regularizer,
+        )
     return Result(
         source=source,
         strategy=strategy,
@@ -370,8 +491,21 @@ def select(
     )
 
 
-def _train_command(data, model, strategy, regularizer, params, metric, seed, intake: IntakeOptions, source_data=None) -> str:
-    words = ["autotl", "train", "--data", str(data), "--model", model, "--strategy", strategy, "--regularizer", regularizer]
+def _train_command(
+    data, model, strategy, regularizer, params, metric, seed, intake: IntakeOptions, source_data=None
+) -> str:
+    words = [
+        "autotl",
+        "train",
+        "--data",
+        str(data),
+        "--model",
+        model,
+        "--strategy",
+        strategy,
+        "--regularizer",
+        regularizer,
+    ]
     if source_data is not None:
         words += ["--source-data", str(source_data)]
     for key, value in params.items():

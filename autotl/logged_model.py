@@ -57,7 +57,9 @@ class AutotlModel:
         """MLflow's pyfunc interface: a list of inputs, or a DataFrame whose first column holds them."""
         inputs = list(model_input.iloc[:, 0]) if isinstance(model_input, pd.DataFrame) else list(model_input)
         probabilities = self.probabilities(inputs)
-        return pd.DataFrame({"prediction": [self.classes[i] for i in probabilities.argmax(1)], "confidence": probabilities.max(1)})
+        return pd.DataFrame(
+            {"prediction": [self.classes[i] for i in probabilities.argmax(1)], "confidence": probabilities.max(1)}
+        )
 
 
 def _load_pyfunc(path: str) -> AutotlModel:
@@ -94,12 +96,18 @@ def bundle_of(folder: Path, uri: str) -> Path:
 
     mlmodel = folder / "MLmodel"
     if not mlmodel.is_file():
-        raise AutotlError(f"cannot load model {uri}: {folder} holds no MLmodel file; give the folder of a model autotl logged")
+        raise AutotlError(
+            f"cannot load model {uri}: {folder} holds no MLmodel file; give the folder of a model autotl logged"
+        )
     try:
         flavor = (yaml.safe_load(mlmodel.read_text()) or {}).get("flavors", {}).get("python_function", {})
-        relative = flavor["data"] if "data" in flavor else flavor["artifacts"]["bundle"]["path"]  # now, or as logged before
+        relative = (
+            flavor["data"] if "data" in flavor else flavor["artifacts"]["bundle"]["path"]
+        )  # now, or as logged before
     except (yaml.YAMLError, KeyError, TypeError, AttributeError):
-        raise AutotlError(f"cannot load model {uri}: it is not a model autotl logged (no bundle in its MLmodel file)") from None
+        raise AutotlError(
+            f"cannot load model {uri}: it is not a model autotl logged (no bundle in its MLmodel file)"
+        ) from None
     bundle = (folder / str(relative)).resolve()
     if folder.resolve() not in bundle.parents or not (bundle / MANIFEST).is_file():
         raise AutotlError(f"cannot load model {uri}: its bundle is missing or lies outside the model folder")

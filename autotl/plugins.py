@@ -27,7 +27,16 @@ BUILTIN_PLUGINS: tuple[str, ...] = tuple(
     for family, names in {
         "data_formats": ("image_folder", "text_file"),
         "sources": ("efficientnet_lite", "torchvision_models", "huggingface"),
-        "strategies": ("linear_probe", "mlp_probe", "finetune", "scratch", "partial_freeze", "lp_ft", "lora", "multitask"),
+        "strategies": (
+            "linear_probe",
+            "mlp_probe",
+            "finetune",
+            "scratch",
+            "partial_freeze",
+            "lp_ft",
+            "lora",
+            "multitask",
+        ),
         "regularizers": ("none", "l2sp", "kl", "delta", "bss"),
         "scorers": ("logme", "hscore", "knn", "leep", "nce", "source_confidence"),
     }.items()
@@ -102,7 +111,9 @@ def build_registry() -> Registry:
                 try:
                     registry.add(kind, item, plugin)
                 except (TypeError, ValueError) as error:
-                    registry.failures[plugin] = _report(plugin, f"registered a bad {kind[:-1].replace('_', ' ')}", error)
+                    registry.failures[plugin] = _report(
+                        plugin, f"registered a bad {kind[:-1].replace('_', ' ')}", error
+                    )
     return registry
 
 
@@ -146,5 +157,3 @@ def _report(plugin: str, what: str, error: Exception) -> str:
     message = f"{type(error).__name__}: {error}"
     logger.warning("plugin %r %s (%s); carrying on without it", plugin, what, message)
     return message
-
-

@@ -42,8 +42,14 @@ class TerminalProgress:
 
     def __init__(self, console: Console | None = None) -> None:
         self.live = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(), TextColumn("left"),
-            TimeRemainingColumn(), console=console or Console(stderr=True), transient=True,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=console or Console(stderr=True),
+            transient=True,
         )
 
     def __enter__(self) -> "TerminalProgress":

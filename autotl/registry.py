@@ -5,14 +5,14 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
-from autotl.contracts.data import DataFormat
-from autotl.errors import AutotlError
 from autotl.contracts.capabilities import Needs, describe, unmet
+from autotl.contracts.data import DataFormat
 from autotl.contracts.regularizers import Regularizer
 from autotl.contracts.scorers import FunctionScorer, Scorer
+from autotl.contracts.settings import Setting
 from autotl.contracts.sources import Modality, Source
 from autotl.contracts.strategies import Strategy
-from autotl.contracts.settings import Setting
+from autotl.errors import AutotlError
 
 KINDS: dict[str, type] = {
     "sources": Source,

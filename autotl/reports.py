@@ -9,15 +9,17 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from autotl.training.loop import Epoch  # noqa: E402
 
 
-def log_training(history: Sequence[Epoch], metric: str, labels: Sequence[int], predictions: Sequence[int], classes: Sequence[str]) -> None:
+def log_training(
+    history: Sequence[Epoch], metric: str, labels: Sequence[int], predictions: Sequence[int], classes: Sequence[str]
+) -> None:
     """The learning curve of the logged model and its confusion matrix on the test split."""
     figure, loss_axis = plt.subplots(figsize=(6, 4))
     epochs = [e.epoch for e in history]
@@ -35,8 +37,15 @@ def log_training(history: Sequence[Epoch], metric: str, labels: Sequence[int], p
 
     size = max(4.0, 0.5 * len(classes) + 2)
     figure, axis = plt.subplots(figsize=(size, size))
-    ConfusionMatrixDisplay.from_predictions(labels, predictions, labels=list(range(len(classes))), display_labels=list(classes),
-                                            ax=axis, colorbar=False, xticks_rotation=45)
+    ConfusionMatrixDisplay.from_predictions(
+        labels,
+        predictions,
+        labels=list(range(len(classes))),
+        display_labels=list(classes),
+        ax=axis,
+        colorbar=False,
+        xticks_rotation=45,
+    )
     axis.set_title("test split")
     figure.tight_layout()
     _log(figure, "plots/confusion_matrix.png")
@@ -45,11 +54,15 @@ def log_training(history: Sequence[Epoch], metric: str, labels: Sequence[int], p
 def log_search(study: optuna.Study | None, rows: Sequence[dict], combined: dict[str, float], metric: str) -> None:
     """Optuna's optimization history and parameter importances, every trial's learning curve, and
     each source's combined transferability score against what its trials reached."""
-    trials = [row for row in rows if row["trial"] is not None and row["run_id"] and row["state"] in ("complete", "pruned")]
+    trials = [
+        row for row in rows if row["trial"] is not None and row["run_id"] and row["state"] in ("complete", "pruned")
+    ]
     if study is not None and any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         with warnings.catch_warnings(), matplotlib.rc_context():  # Optuna's plots restyle matplotlib globally
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            warnings.filterwarnings("ignore", "Some regimes for parameter", UserWarning)  # few trials: the plot is a sketch
+            warnings.filterwarnings(
+                "ignore", "Some regimes for parameter", UserWarning
+            )  # few trials: the plot is a sketch
             from optuna.visualization import matplotlib as optuna_plots
 
             _log(optuna_plots.plot_optimization_history(study).figure, "plots/optimization_history.png")
@@ -69,7 +82,13 @@ def _trial_curves(trials: Sequence[dict], metric: str):
     for row in trials:
         history = sorted(client.get_metric_history(row["run_id"], f"val_{metric}"), key=lambda m: m.step)
         style = "-" if row["state"] == "complete" else ":"
-        axis.plot([m.step for m in history], [m.value for m in history], style, alpha=0.7, label=f"{row['trial']}: {row['strategy']}")
+        axis.plot(
+            [m.step for m in history],
+            [m.value for m in history],
+            style,
+            alpha=0.7,
+            label=f"{row['trial']}: {row['strategy']}",
+        )
     axis.set(xlabel="epoch", ylabel=f"val {metric}", title="trials (dotted: pruned)")
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(trials) <= 12:
@@ -87,7 +106,9 @@ def _scores_against_results(trials: Sequence[dict], combined: dict[str, float], 
             best[key] = max(best.get(key, -np.inf), row["val_metric"])
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for strategy in sorted({s for _, s in best}):
-        points = [(combined[source], value) for (source, s), value in best.items() if s == strategy and source in combined]
+        points = [
+            (combined[source], value) for (source, s), value in best.items() if s == strategy and source in combined
+        ]
         if points:
             axis.scatter(*zip(*points), label=strategy)
     for source, score in combined.items():

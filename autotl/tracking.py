@@ -26,7 +26,9 @@ PROCESS_TAG = "autotl.process"
 on this machine marks KILLED only a dead one's runs."""
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-logging.getLogger("mlflow").setLevel(logging.WARNING)  # its "creating tables" and "validating input example" lines: autotl's progress says what runs
+logging.getLogger("mlflow").setLevel(
+    logging.WARNING
+)  # its "creating tables" and "validating input example" lines: autotl's progress says what runs
 
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
 PACKAGES = ("torch", "torchvision", "transformers", "mlflow", "optuna", "scikit-learn", "numpy")
@@ -42,8 +44,10 @@ def resolve_uri(uri: str | None = None, data: Path | None = None) -> str:
     if uri.startswith("sqlite:///"):
         store = Path(uri.removeprefix("sqlite:///"))
         if data is not None and data.is_dir() and within(store, data):
-            raise AutotlError(f"the tracking store {store} would be inside --data {data}; run from another folder "
-                              "or give --tracking-uri (or MLFLOW_TRACKING_URI) outside the data")
+            raise AutotlError(
+                f"the tracking store {store} would be inside --data {data}; run from another folder "
+                "or give --tracking-uri (or MLFLOW_TRACKING_URI) outside the data"
+            )
         store.parent.mkdir(parents=True, exist_ok=True)
     return uri
 
@@ -72,7 +76,9 @@ def _experiment_id(name: str, uri: str) -> str:
     if experiment is not None:
         return experiment.experiment_id
     store = Path(uri.removeprefix("sqlite:///"))
-    location = (store.parent / "artifacts").as_uri() if uri.startswith("sqlite:///") else None  # beside the store, wherever it is
+    location = (
+        (store.parent / "artifacts").as_uri() if uri.startswith("sqlite:///") else None
+    )  # beside the store, wherever it is
     return mlflow.create_experiment(name, artifact_location=location)
 
 
@@ -121,10 +127,15 @@ def kill_stale_runs(uri: str, experiment: str, study: str) -> int:
     if found is None:
         return 0
     query = f"params.study = '{study}' and attributes.status = 'RUNNING'"
-    parents = [run for run in client.search_runs([found.experiment_id], query) if is_gone(run.data.tags.get(PROCESS_TAG))]
+    parents = [
+        run for run in client.search_runs([found.experiment_id], query) if is_gone(run.data.tags.get(PROCESS_TAG))
+    ]
     children = [
-        run for parent in parents
-        for run in client.search_runs([found.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}' and attributes.status = 'RUNNING'")
+        run
+        for parent in parents
+        for run in client.search_runs(
+            [found.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}' and attributes.status = 'RUNNING'"
+        )
     ]
     for run in [*children, *parents]:
         client.set_terminated(run.info.run_id, status="KILLED")
@@ -167,7 +178,9 @@ def log_dataset(dataset, report: dict) -> None:
         path = Path(folder) / "split.csv"
         pd.DataFrame(rows, columns=["input", "label", "split"]).to_csv(path, index=False)
         mlflow.log_artifact(str(path), "data")
-    mlflow.log_params({"data.path": str(dataset.path), "data.modality": dataset.modality, "data.classes": len(dataset.classes)})
+    mlflow.log_params(
+        {"data.path": str(dataset.path), "data.modality": dataset.modality, "data.classes": len(dataset.classes)}
+    )
 
 
 def log_model(write_bundle: Callable[[Path], Path], example: list[str], register: str | None = None) -> str:
@@ -178,8 +191,10 @@ def log_model(write_bundle: Callable[[Path], Path], example: list[str], register
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    signature = ModelSignature(inputs=Schema([ColSpec("string")]),
-                               outputs=Schema([ColSpec("string", "prediction"), ColSpec("double", "confidence")]))
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("string")]),
+        outputs=Schema([ColSpec("string", "prediction"), ColSpec("double", "confidence")]),
+    )
     with tempfile.TemporaryDirectory() as folder:
         mlflow.pyfunc.log_model(
             name="model",

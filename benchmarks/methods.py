@@ -27,7 +27,17 @@ EXAMPLES = {
     "image": ("efficientnet-lite0", ROOT / "examples" / "data" / "digits"),
     "text": ("all-minilm-l6-v2", ROOT / "examples" / "data" / "reuters-r8-few.csv"),
 }
-METHOD_FIELDS = ["modality", "source", "strategy", "regularizer", "test_accuracy", "val_accuracy", "seconds", "epochs", "image_size"]
+METHOD_FIELDS = [
+    "modality",
+    "source",
+    "strategy",
+    "regularizer",
+    "test_accuracy",
+    "val_accuracy",
+    "seconds",
+    "epochs",
+    "image_size",
+]
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -57,7 +67,10 @@ def combinations(modality: str) -> list[tuple[str, str]]:
     registry = build_registry()
     dataset = read_dataset(data, IntakeOptions(), registry.items("data_formats"))
     candidates, _ = registry.candidates(
-        dataset.modality, registry.pick("sources", [source]), registry.items("strategies"), registry.items("regularizers")
+        dataset.modality,
+        registry.pick("sources", [source]),
+        registry.items("strategies"),
+        registry.items("regularizers"),
     )
     return [(c.strategy.name, c.regularizer.name) for c in candidates]
 
@@ -70,7 +83,9 @@ def select_image_size(modality: str) -> int:
 
     source, data = EXAMPLES[modality]
     registry = build_registry()
-    return image_size(read_dataset(data, IntakeOptions(), registry.items("data_formats")), registry.pick("sources", [source])[0])
+    return image_size(
+        read_dataset(data, IntakeOptions(), registry.items("data_formats")), registry.pick("sources", [source])[0]
+    )
 
 
 def run_methods(out: Path, deadline: float, tracking: str) -> None:
@@ -89,14 +104,34 @@ def run_methods(out: Path, deadline: float, tracking: str) -> None:
             settings = {"image_size": str(size)} if size else {}
             with tempfile.TemporaryDirectory() as cache:
                 started = time.monotonic()
-                result = autotl.train(data, source, strategy, regularizer, settings, tracking_uri=tracking,
-                                      experiment="benchmark-methods", cache_dir=cache, progress=lambda message: None)
+                result = autotl.train(
+                    data,
+                    source,
+                    strategy,
+                    regularizer,
+                    settings,
+                    tracking_uri=tracking,
+                    experiment="benchmark-methods",
+                    cache_dir=cache,
+                    progress=lambda message: None,
+                )
                 seconds = time.monotonic() - started
-            row = {"modality": modality, "source": source, "strategy": strategy, "regularizer": regularizer,
-                   "test_accuracy": f"{result.test_accuracy:.4f}", "val_accuracy": f"{result.val_metric:.4f}",
-                   "seconds": f"{seconds:.1f}", "epochs": result.params["epochs"], "image_size": size}
+            row = {
+                "modality": modality,
+                "source": source,
+                "strategy": strategy,
+                "regularizer": regularizer,
+                "test_accuracy": f"{result.test_accuracy:.4f}",
+                "val_accuracy": f"{result.val_metric:.4f}",
+                "seconds": f"{seconds:.1f}",
+                "epochs": result.params["epochs"],
+                "image_size": size,
+            }
             append_row(out, METHOD_FIELDS, row)
-            print(f"{modality} {strategy} + {regularizer}: test {row['test_accuracy']} in {row['seconds']}s", file=sys.stderr)
+            print(
+                f"{modality} {strategy} + {regularizer}: test {row['test_accuracy']} in {row['seconds']}s",
+                file=sys.stderr,
+            )
 
 
 def digits_tensors(size: int):
@@ -125,9 +160,9 @@ def run_loops(out: Path, repeats: int) -> None:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
+    from autotl.contracts.settings import TrainParams
     from autotl.training.classifier import Classifier
     from autotl.training.loop import fit
-    from autotl.contracts.settings import TrainParams
 
     if read_rows(out):
         return
@@ -138,7 +173,12 @@ def run_loops(out: Path, repeats: int) -> None:
     batch = 64
 
     def loader(x, shuffle=True):
-        return DataLoader(TensorDataset(x, labels[: len(x)]), batch_size=batch, shuffle=shuffle, generator=torch.Generator().manual_seed(0))
+        return DataLoader(
+            TensorDataset(x, labels[: len(x)]),
+            batch_size=batch,
+            shuffle=shuffle,
+            generator=torch.Generator().manual_seed(0),
+        )
 
     # Linear probe: one epoch of the head over cached features, against one that runs the frozen backbone per batch.
     backbone.eval().requires_grad_(False)
@@ -161,9 +201,11 @@ def run_loops(out: Path, repeats: int) -> None:
 
     cached = statistics.median(probe_epoch(features, False) for _ in range(repeats))
     frozen = statistics.median(probe_epoch(images, True) for _ in range(repeats))
-    rows = [{"measure": "linear_probe epoch, cached features (s)", "value": f"{cached:.4f}"},
-            {"measure": "linear_probe epoch, frozen backbone run per batch (s)", "value": f"{frozen:.2f}"},
-            {"measure": "linear_probe: backbone epoch / cached epoch", "value": f"{frozen / cached:.0f}"}]
+    rows = [
+        {"measure": "linear_probe epoch, cached features (s)", "value": f"{cached:.4f}"},
+        {"measure": "linear_probe epoch, frozen backbone run per batch (s)", "value": f"{frozen:.2f}"},
+        {"measure": "linear_probe: backbone epoch / cached epoch", "value": f"{frozen / cached:.0f}"},
+    ]
 
     # Fine-tuning throughput: autotl's fit() against a bare loop, same model copy, tensors, batch, AdamW, no AMP on CPU.
     start = Classifier(backbone, classes)
@@ -193,11 +235,21 @@ def run_loops(out: Path, repeats: int) -> None:
     for _ in range(repeats):  # interleaved, so drifting machine load hits both alike
         bare.append(bare_loop())
         ours.append(autotl_loop())
-    rows += [{"measure": "finetune samples/s, bare PyTorch loop", "value": f"{statistics.median(bare):.1f}"},
-             {"measure": "finetune samples/s, autotl fit() (includes its validation pass and best-epoch copy)", "value": f"{statistics.median(ours):.1f}"},
-             {"measure": "finetune throughput: autotl / bare (ratio of medians)", "value": f"{statistics.median(ours) / statistics.median(bare):.3f}"},
-             {"measure": "finetune throughput: autotl / bare, lowest and highest of the interleaved pairs",
-              "value": f"{min(o / b for o, b in zip(ours, bare)):.3f} to {max(o / b for o, b in zip(ours, bare)):.3f}"}]
+    rows += [
+        {"measure": "finetune samples/s, bare PyTorch loop", "value": f"{statistics.median(bare):.1f}"},
+        {
+            "measure": "finetune samples/s, autotl fit() (includes its validation pass and best-epoch copy)",
+            "value": f"{statistics.median(ours):.1f}",
+        },
+        {
+            "measure": "finetune throughput: autotl / bare (ratio of medians)",
+            "value": f"{statistics.median(ours) / statistics.median(bare):.3f}",
+        },
+        {
+            "measure": "finetune throughput: autotl / bare, lowest and highest of the interleaved pairs",
+            "value": f"{min(o / b for o, b in zip(ours, bare)):.3f} to {max(o / b for o, b in zip(ours, bare)):.3f}",
+        },
+    ]
     for row in rows:
         append_row(out, ["measure", "value"], row)
     print(f"loops: {len(images)} digits at {size} px, batch {batch}, {repeats} repeats, medians", file=sys.stderr)

@@ -43,13 +43,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-from methods import append_row, read_rows  # noqa: E402
 import targets as registry_targets  # noqa: E402
+from methods import append_row, read_rows  # noqa: E402
 
 import autotl  # noqa: E402
-from autotl.errors import AutotlError  # noqa: E402
 from autotl.contracts.capabilities import Capability  # noqa: E402
 from autotl.contracts.sources import Source  # noqa: E402
+from autotl.errors import AutotlError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "examples" / "data"
@@ -74,8 +74,21 @@ REGULARIZERS = ["none", "l2sp"]
 BUDGET_SHARE = 0.09
 BRUTE_FIELDS = ["target", "source", "strategy", "regularizer", "test_accuracy", "val_accuracy", "seconds"]
 SCORE_FIELDS = ["target", "source", "scorer", "value", "seconds", "num_params"]
-SELECT_FIELDS = ["target", "seed", "budget_s", "elapsed_s", "brute_force_s", "choice", "test_accuracy", "best_brute_force",
-                 "best_brute_force_accuracy", "regret_points", "time_ratio", "trials", "decision"]
+SELECT_FIELDS = [
+    "target",
+    "seed",
+    "budget_s",
+    "elapsed_s",
+    "brute_force_s",
+    "choice",
+    "test_accuracy",
+    "best_brute_force",
+    "best_brute_force_accuracy",
+    "regret_points",
+    "time_ratio",
+    "trials",
+    "decision",
+]
 CLASSICAL = ("none", "classical", "none")
 """The brute force's row for the obvious no-transfer baseline (autotl.classical on train+val)."""
 
@@ -87,8 +100,13 @@ class Control(Source):
 
     def __init__(self, base: Source, kind: str):
         self.base, self.kind = base, kind
-        self.spec = replace(base.spec, name=f"{base.name}-{kind}", num_source_classes=None,
-                            offers=base.spec.offers - {Capability.SOURCE_HEAD}, weights=f"{kind} control of {base.name}")
+        self.spec = replace(
+            base.spec,
+            name=f"{base.name}-{kind}",
+            num_source_classes=None,
+            offers=base.spec.offers - {Capability.SOURCE_HEAD},
+            weights=f"{kind} control of {base.name}",
+        )
         self.spec = replace(self.spec, num_params=sum(p.numel() for p in self.load(pretrained=False).parameters()))
 
     def availability(self):
@@ -170,7 +188,9 @@ def corpus_splits(corpus: str, per_class: int) -> tuple[dict[str, list], dict[st
             test_pool.setdefault(label, []).append(text)
     test, train = {}, {}
     for label in sorted(pool):
-        drawn = random.Random(f"test {label}").sample(test_pool[label], min(TEST_PER_CLASS[corpus], len(test_pool[label])))
+        drawn = random.Random(f"test {label}").sample(
+            test_pool[label], min(TEST_PER_CLASS[corpus], len(test_pool[label]))
+        )
         test[label] = drawn
         left = [item for item in pool[label] if item not in drawn] if test_pool is pool else pool[label]
         train[label] = random.Random(f"train {label}").sample(left, per_class)
@@ -200,9 +220,18 @@ def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
     from autotl.contracts.data import IntakeOptions
     from autotl.selection.search import image_size
 
-    done = {(r["target"], r["source"], r["strategy"], r["regularizer"]) for r in read_rows(RESULTS / "selection_bruteforce.csv")}
-    setup = _setup(data, IntakeOptions(), "accuracy", "cpu", {"sources": sources_of(name), "strategies": STRATEGIES,
-                                                              "regularizers": REGULARIZERS}, None)
+    done = {
+        (r["target"], r["source"], r["strategy"], r["regularizer"])
+        for r in read_rows(RESULTS / "selection_bruteforce.csv")
+    }
+    setup = _setup(
+        data,
+        IntakeOptions(),
+        "accuracy",
+        "cpu",
+        {"sources": sources_of(name), "strategies": STRATEGIES, "regularizers": REGULARIZERS},
+        None,
+    )
     if (name, *CLASSICAL) not in done:
         classical_row(name, setup.dataset)
     for c in setup.candidates:
@@ -213,26 +242,55 @@ def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
         print(f"[{name}] brute force: {c.label}", file=sys.stderr, flush=True)
         started = time.monotonic()
         size = image_size(setup.dataset, c.source)  # the size select trains at
-        result = autotl.train(data, c.source.name, c.strategy.name, c.regularizer.name, {"image_size": str(size)} if size else {}, tracking_uri=uri,
-                              cache_dir=WORK / "cache" / name, progress=lambda message: None)
-        append_row(RESULTS / "selection_bruteforce.csv", BRUTE_FIELDS, {
-            "target": name, "source": c.source.name, "strategy": c.strategy.name, "regularizer": c.regularizer.name,
-            "test_accuracy": result.test_accuracy, "val_accuracy": result.val_metric, "seconds": round(time.monotonic() - started, 2)})
+        result = autotl.train(
+            data,
+            c.source.name,
+            c.strategy.name,
+            c.regularizer.name,
+            {"image_size": str(size)} if size else {},
+            tracking_uri=uri,
+            cache_dir=WORK / "cache" / name,
+            progress=lambda message: None,
+        )
+        append_row(
+            RESULTS / "selection_bruteforce.csv",
+            BRUTE_FIELDS,
+            {
+                "target": name,
+                "source": c.source.name,
+                "strategy": c.strategy.name,
+                "regularizer": c.regularizer.name,
+                "test_accuracy": result.test_accuracy,
+                "val_accuracy": result.val_metric,
+                "seconds": round(time.monotonic() - started, 2),
+            },
+        )
     return True
 
 
 def classical_row(name: str, dataset) -> None:
     """The obvious no-transfer baseline, fitted on train+val and tested once, as a brute-force row."""
-    from autotl.training import classical
     from autotl.selection.baselines import median_side
+    from autotl.training import classical
 
     started = time.monotonic()
     index = {label: i for i, label in enumerate(dataset.classes)}
     pool, test = dataset.splits["train"] + dataset.splits["val"], dataset.splits["test"]
-    model = classical.fit(dataset.modality, [e.input for e in pool], [index[e.label] for e in pool], dataset.classes, 0, median_side(dataset))
+    model = classical.fit(
+        dataset.modality,
+        [e.input for e in pool],
+        [index[e.label] for e in pool],
+        dataset.classes,
+        0,
+        median_side(dataset),
+    )
     accuracy = float((model.probabilities([e.input for e in test]).argmax(1) == [index[e.label] for e in test]).mean())
-    append_row(RESULTS / "selection_bruteforce.csv", BRUTE_FIELDS, dict(zip(("target", "source", "strategy", "regularizer"), (name, *CLASSICAL))) | {
-        "test_accuracy": accuracy, "val_accuracy": "", "seconds": round(time.monotonic() - started, 2)})
+    append_row(
+        RESULTS / "selection_bruteforce.csv",
+        BRUTE_FIELDS,
+        dict(zip(("target", "source", "strategy", "regularizer"), (name, *CLASSICAL)))
+        | {"test_accuracy": accuracy, "val_accuracy": "", "seconds": round(time.monotonic() - started, 2)},
+    )
 
 
 def scores(name: str, data: Path) -> None:
@@ -241,29 +299,55 @@ def scores(name: str, data: Path) -> None:
 
     from autotl.api import _setup
     from autotl.contracts.data import IntakeOptions
+    from autotl.contracts.settings import TrainParams
     from autotl.selection.scoring import transferability
     from autotl.selection.search import image_size
     from autotl.training.features import FeatureCache
-    from autotl.contracts.settings import TrainParams
     from autotl.training.job import TrainingJob
 
     if any(r["target"] == name for r in read_rows(RESULTS / "selection_scores.csv")):
         return
-    setup = _setup(data, IntakeOptions(), "accuracy", "cpu", {"sources": sources_of(name), "strategies": ["linear_probe"],
-                                                              "regularizers": ["none"]}, None)
+    setup = _setup(
+        data,
+        IntakeOptions(),
+        "accuracy",
+        "cpu",
+        {"sources": sources_of(name), "strategies": ["linear_probe"], "regularizers": ["none"]},
+        None,
+    )
     cache = FeatureCache(WORK / "cache" / name)
     for candidate in setup.candidates:
         source = candidate.source
-        job = TrainingJob(source, candidate.regularizer, setup.dataset.classes, setup.dataset.splits,
-                          TrainParams(image_size=image_size(setup.dataset, source)), torch.device("cpu"), "accuracy", cache)
+        job = TrainingJob(
+            source,
+            candidate.regularizer,
+            setup.dataset.classes,
+            setup.dataset.splits,
+            TrainParams(image_size=image_size(setup.dataset, source)),
+            torch.device("cpu"),
+            "accuracy",
+            cache,
+        )
         backbone = job.load_backbone()
         started = time.monotonic()
         features = cache.features(backbone, source, job.splits["train"], job.device)
-        values = transferability(setup.registry.items("scorers"), source, backbone, features, job.labels("train"), print)
+        values = transferability(
+            setup.registry.items("scorers"), source, backbone, features, job.labels("train"), print
+        )
         seconds = time.monotonic() - started
         for scorer, value in values.items():
-            append_row(RESULTS / "selection_scores.csv", SCORE_FIELDS, {"target": name, "source": source.name, "scorer": scorer,
-                       "value": value, "seconds": round(seconds, 2), "num_params": source.spec.num_params})
+            append_row(
+                RESULTS / "selection_scores.csv",
+                SCORE_FIELDS,
+                {
+                    "target": name,
+                    "source": source.name,
+                    "scorer": scorer,
+                    "value": value,
+                    "seconds": round(seconds, 2),
+                    "num_params": source.spec.num_params,
+                },
+            )
 
 
 def select(name: str, data: Path, uri: str, seed: int) -> None:
@@ -274,23 +358,50 @@ def select(name: str, data: Path, uri: str, seed: int) -> None:
     total = sum(float(r["seconds"]) for r in brute)
     best = max(brute, key=lambda r: float(r["test_accuracy"]))
     budget = BUDGET_SHARE * total
-    print(f"[{name}] select, seed {seed}, within {budget:.0f}s (brute force took {total:.0f}s)", file=sys.stderr, flush=True)
+    print(
+        f"[{name}] select, seed {seed}, within {budget:.0f}s (brute force took {total:.0f}s)",
+        file=sys.stderr,
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as cache:
         try:
-            result = autotl.select(data, budget, models=sources_of(name), strategies=STRATEGIES, regularizers=REGULARIZERS,
-                                   seed=seed, tracking_uri=uri, cache_dir=cache, study=f"benchmark-{name}-{seed}-{time.time():.0f}",
-                                   progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True))
+            result = autotl.select(
+                data,
+                budget,
+                models=sources_of(name),
+                strategies=STRATEGIES,
+                regularizers=REGULARIZERS,
+                seed=seed,
+                tracking_uri=uri,
+                cache_dir=cache,
+                study=f"benchmark-{name}-{seed}-{time.time():.0f}",
+                progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True),
+            )
         except AutotlError as error:  # nothing chosen: the whole best accuracy is lost
-            result = autotl.api.Result("none", str(error), "", {}, "accuracy", 0.0, 0.0, 0.0, "", "", budget, "", 0, decision=str(error))
-    append_row(RESULTS / "selection_select.csv", SELECT_FIELDS, {
-        "target": name, "seed": seed, "budget_s": round(budget, 1), "elapsed_s": round(result.elapsed_s, 1), "brute_force_s": round(total, 1),
-        "choice": f"{result.source} + {result.strategy} + {result.regularizer}", "test_accuracy": result.test_accuracy,
-        "best_brute_force": f"{best['source']} + {best['strategy']} + {best['regularizer']}",
-        "best_brute_force_accuracy": best["test_accuracy"],
-        "regret_points": round(100 * (float(best["test_accuracy"]) - result.test_accuracy), 2),
-        "time_ratio": round(result.elapsed_s / total, 4),
-        "trials": sum(1 for row in result.leaderboard if row["trial"] is not None and row["state"] in ("complete", "pruned")),
-        "decision": result.decision})
+            result = autotl.api.Result(
+                "none", str(error), "", {}, "accuracy", 0.0, 0.0, 0.0, "", "", budget, "", 0, decision=str(error)
+            )
+    append_row(
+        RESULTS / "selection_select.csv",
+        SELECT_FIELDS,
+        {
+            "target": name,
+            "seed": seed,
+            "budget_s": round(budget, 1),
+            "elapsed_s": round(result.elapsed_s, 1),
+            "brute_force_s": round(total, 1),
+            "choice": f"{result.source} + {result.strategy} + {result.regularizer}",
+            "test_accuracy": result.test_accuracy,
+            "best_brute_force": f"{best['source']} + {best['strategy']} + {best['regularizer']}",
+            "best_brute_force_accuracy": best["test_accuracy"],
+            "regret_points": round(100 * (float(best["test_accuracy"]) - result.test_accuracy), 2),
+            "time_ratio": round(result.elapsed_s / total, 4),
+            "trials": sum(
+                1 for row in result.leaderboard if row["trial"] is not None and row["state"] in ("complete", "pruned")
+            ),
+            "decision": result.decision,
+        },
+    )
 
 
 # -- the tables ------------------------------------------------------------------------------------
@@ -310,7 +421,10 @@ def taus(name: str, scorers: list) -> dict[str, float]:
     for r in rows:
         per_source.setdefault(r["source"], {})[r["scorer"]] = float(r["value"])
     size = {r["source"]: float(r["num_params"]) for r in rows}
-    columns = {scorer: {s: v[scorer] for s, v in per_source.items() if scorer in v} for scorer in {k for v in per_source.values() for k in v}}
+    columns = {
+        scorer: {s: v[scorer] for s, v in per_source.items() if scorer in v}
+        for scorer in {k for v in per_source.values() for k in v}
+    }
     columns["model size (prior)"] = size
     columns["combined"] = combine(per_source, scorers)
     result = {}
@@ -323,20 +437,32 @@ def taus(name: str, scorers: list) -> dict[str, float]:
 
 def print_tables(scorers: list) -> None:
     runs = read_rows(RESULTS / "selection_select.csv")
-    print("| target | seed | best brute force (test acc) | select's choice (test acc) | regret (points) | select / brute force time | trials |")
+    print(
+        "| target | seed | best brute force (test acc) | select's choice (test acc) | regret (points) | select / "
+        "brute force time | trials |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in runs:
-        print(f"| {r['target']} | {r['seed']} | {r['best_brute_force']} ({float(r['best_brute_force_accuracy']):.3f}) | {r['choice']} "
-              f"({float(r['test_accuracy']):.3f}) | {float(r['regret_points']):.1f} | {float(r['elapsed_s']):.0f}s / "
-              f"{float(r['brute_force_s']):.0f}s = {float(r['time_ratio']):.1%} | {r['trials']} |")
+        print(
+            f"| {r['target']} | {r['seed']} | {r['best_brute_force']} ({float(r['best_brute_force_accuracy']):.3f}) "
+            f"| {r['choice']} "
+            f"({float(r['test_accuracy']):.3f}) | {float(r['regret_points']):.1f} | {float(r['elapsed_s']):.0f}s / "
+            f"{float(r['brute_force_s']):.0f}s = {float(r['time_ratio']):.1%} | {r['trials']} |"
+        )
     print()
-    print("| target | seeds | mean regret (points) | worst regret | spread between seeds (points) | mean time ratio | worst time ratio |")
+    print(
+        "| target | seeds | mean regret (points) | worst regret | spread between seeds (points) | mean time ratio | "
+        "worst time ratio |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in dict.fromkeys(r["target"] for r in runs):
         regrets = [float(r["regret_points"]) for r in runs if r["target"] == name]
         ratios = [float(r["time_ratio"]) for r in runs if r["target"] == name]
-        print(f"| {name} | {len(regrets)} | {sum(regrets) / len(regrets):.1f} | {max(regrets):.1f} | {max(regrets) - min(regrets):.1f} | "
-              f"{sum(ratios) / len(ratios):.1%} | {max(ratios):.1%} |")
+        print(
+            f"| {name} | {len(regrets)} | {sum(regrets) / len(regrets):.1f} | {max(regrets):.1f} | "
+            f"{max(regrets) - min(regrets):.1f} | "
+            f"{sum(ratios) / len(ratios):.1%} | {max(ratios):.1%} |"
+        )
     names = [n for n in TARGETS if any(r["target"] == n for r in read_rows(RESULTS / "selection_scores.csv"))]
     table = {name: taus(name, scorers) for name in names}
     columns = sorted({c for t in table.values() for c in t})
@@ -344,7 +470,9 @@ def print_tables(scorers: list) -> None:
     print("| score | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
     for column in columns:
-        print(f"| {column} | " + " | ".join(f"{table[n][column]:.2f}" if column in table[n] else "" for n in names) + " |")
+        print(
+            f"| {column} | " + " | ".join(f"{table[n][column]:.2f}" if column in table[n] else "" for n in names) + " |"
+        )
 
 
 def main() -> None:

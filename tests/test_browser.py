@@ -19,20 +19,32 @@ import pytest
 import autotl
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"
+)
 
 
 @pytest.fixture
 def ui_after_select(tiny, colour_images, tmp_path):
     """A selection on the tiny model, then `autotl ui` on its store; yields (url, the select result)."""
-    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["linear_probe"], regularizers=["none"],
-                           progress=lambda message: None)
+    result = autotl.select(
+        colour_images,
+        3600,
+        models=["tiny"],
+        strategies=["linear_probe"],
+        regularizers=["none"],
+        progress=lambda message: None,
+    )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     store = f"sqlite:///{(tmp_path / 'mlruns' / 'mlflow.db').resolve()}"
-    server = subprocess.Popen([sys.executable, "-m", "autotl", "ui", "--port", str(port), "--tracking-uri", store],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "autotl", "ui", "--port", str(port), "--tracking-uri", store],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90

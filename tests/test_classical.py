@@ -18,7 +18,9 @@ def reference(features, labels, c, **options):
     from sklearn.linear_model import LogisticRegression
 
     mean = features.mean(axis=0)
-    length = np.sqrt(np.square(features - mean).sum(axis=1).mean())  # centred, one scale for all: rows of unit length on average
+    length = np.sqrt(
+        np.square(features - mean).sum(axis=1).mean()
+    )  # centred, one scale for all: rows of unit length on average
     model = LogisticRegression(C=c, **options).fit((features - mean) / length, labels)
     return lambda inputs: model.predict_proba((inputs - mean) / length)
 
@@ -29,7 +31,9 @@ def test_the_probe_is_scikit_learns_logistic_regression_at_the_strength_it_chose
     fit = fit_logistic(features, labels, classes)
     test, _ = blobs(50, 10, classes, seed=1)
     # Raw features in: the scaling is folded into the weights, and two classes get two logits.
-    assert fit.probabilities(test) == pytest.approx(reference(features, labels, fit.c, max_iter=5000, tol=1e-10)(test), abs=1e-3)
+    assert fit.probabilities(test) == pytest.approx(
+        reference(features, labels, fit.c, max_iter=5000, tol=1e-10)(test), abs=1e-3
+    )
 
 
 def test_wide_features_are_fitted_in_their_row_space_to_the_same_model():
@@ -37,7 +41,9 @@ def test_wide_features_are_fitted_in_their_row_space_to_the_same_model():
     fit = fit_logistic(features, labels, 3)
     test, _ = blobs(50, 200, 3, seed=1, noise=8)
     # Every gradient is a combination of the rows: the optimum on 60 coordinates is the optimum on 200 features.
-    assert fit.probabilities(test) == pytest.approx(reference(features, labels, fit.c, max_iter=5000, tol=1e-10)(test), abs=1e-3)
+    assert fit.probabilities(test) == pytest.approx(
+        reference(features, labels, fit.c, max_iter=5000, tol=1e-10)(test), abs=1e-3
+    )
 
 
 def test_the_row_space_keeps_products_and_lengths():
@@ -64,5 +70,7 @@ def test_a_saved_baseline_predicts_as_the_fitted_one(modality, tmp_path, colour_
     loaded = classical.load(model.save(tmp_path / "bundle"))
     assert loaded.probabilities(inputs) == pytest.approx(model.probabilities(inputs))
     assert loaded.description == model.description and (loaded.probabilities(inputs).argmax(1) == labels).all()
-    with np.load(tmp_path / "bundle" / classical.ARRAYS, allow_pickle=False) as arrays:  # arrays only: nothing to unpickle
+    with np.load(
+        tmp_path / "bundle" / classical.ARRAYS, allow_pickle=False
+    ) as arrays:  # arrays only: nothing to unpickle
         assert {"weight", "bias"} <= set(arrays.files)

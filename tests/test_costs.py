@@ -3,9 +3,9 @@ each strategy and regularizer adds to a step."""
 
 import pytest
 
+from autotl.contracts.settings import TrainParams
 from autotl.plugins import build_registry
 from autotl.selection.costs import StepTimes, epoch_seconds
-from autotl.contracts.settings import TrainParams
 
 TIMES = StepTimes(forward=1.0, backward=2.0)
 
@@ -44,11 +44,15 @@ def test_multitask_pays_for_its_source_task():
 def test_an_epoch_counts_every_batch_and_the_validation():
     from autotl.contracts.strategies import StepCost
 
-    assert epoch_seconds(TIMES, StepCost(), 0.0, examples=130, evaluated=70, batch_size=64) == pytest.approx(3 * 3.0 + 2 * 1.0)
+    assert epoch_seconds(TIMES, StepCost(), 0.0, examples=130, evaluated=70, batch_size=64) == pytest.approx(
+        3 * 3.0 + 2 * 1.0
+    )
 
 
 def test_head_trials_are_costed_as_a_fixed_part_plus_a_part_per_epoch():
     from autotl.selection.costs import fixed_plus_proportional
 
-    assert fixed_plus_proportional([(1, 2.0)], 10) == pytest.approx(20.0)  # one count seen: in proportion, an overestimate
+    assert fixed_plus_proportional([(1, 2.0)], 10) == pytest.approx(
+        20.0
+    )  # one count seen: in proportion, an overestimate
     assert fixed_plus_proportional([(1, 2.0), (11, 3.0)], 51) == pytest.approx(1.9 + 0.1 * 51)

@@ -15,9 +15,13 @@ PLUGINS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 
 
 def test_every_hook_has_a_section_in_the_plugin_guide():
-    hooks = [name for name, function in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("register_")]
+    hooks = [
+        name for name, function in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("register_")
+    ]
     headings = set(re.findall(r"^### (\w+)$", PLUGINS_PAGE.read_text(), re.MULTILINE))
-    assert hooks and set(hooks) <= headings, f"hooks without a section in docs/plugins.md: {sorted(set(hooks) - headings)}"
+    assert hooks and set(hooks) <= headings, (
+        f"hooks without a section in docs/plugins.md: {sorted(set(hooks) - headings)}"
+    )
 
 
 @pytest.fixture
@@ -46,6 +50,12 @@ def test_the_printed_plugin_adds_a_model_that_trains(printed_plugin, colour_imag
     torch.save(torchvision.models.resnet18().state_dict(), weights)  # random weights stand in for ImageNet's
     monkeypatch.setenv("MY_RESNET18", str(weights))
     monkeypatch.chdir(tmp_path)
-    result = autotl.train(colour_images, "my-resnet18", "partial_freeze", settings={"epochs": "1", "image_size": "64"},
-                          cache_dir=tmp_path / "cache", progress=lambda message: None)
+    result = autotl.train(
+        colour_images,
+        "my-resnet18",
+        "partial_freeze",
+        settings={"epochs": "1", "image_size": "64"},
+        cache_dir=tmp_path / "cache",
+        progress=lambda message: None,
+    )
     assert result.source == "my-resnet18" and 0 <= result.test_accuracy <= 1

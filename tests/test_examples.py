@@ -60,5 +60,6 @@ def test_reuters_r8_csv(cli, tmp_path):
 def test_reuters_few_shot_subset(tmp_path):
     path = example("make_reuters").write_reuters(tmp_path / "few.csv", per_class=5)
     with path.open(encoding="utf-8", newline="") as handle:
-        assert Counter(row["label"] for row in csv.DictReader(handle)) == {label: 5 for label in
-            ["acq", "crude", "earn", "grain", "interest", "money-fx", "ship", "trade"]}
+        assert Counter(row["label"] for row in csv.DictReader(handle)) == {
+            label: 5 for label in ["acq", "crude", "earn", "grain", "interest", "money-fx", "ship", "trade"]
+        }

@@ -58,7 +58,9 @@ def test_a_damaged_file_is_computed_again_with_a_warning(tmp_path, source, colou
     again = cache.features(source.load(), source, data, torch.device("cpu"))
     assert np.allclose(good, again)
     assert "Warning: the cached features in" in capsys.readouterr().err
-    assert not [f for f in model_folders(cache)[0].iterdir() if f.name.startswith(".") and f.suffix == ".npy"]  # no temporary left
+    assert not [
+        f for f in model_folders(cache)[0].iterdir() if f.name.startswith(".") and f.suffix == ".npy"
+    ]  # no temporary left
 
 
 def test_the_cache_drops_the_least_recently_used_model_first_and_passes_by_one_in_use(tmp_path, source, colour_images):

@@ -63,7 +63,10 @@ def test_a_silent_trial_is_failed_and_its_setting_queued_again_once(storage, stu
         pass
     time.sleep(SILENCE)
     studies.fail_stale(study)
-    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.FAIL]  # a rerun is not rerun: it may be what kills
+    assert [t.state for t in study.trials] == [
+        TrialState.FAIL,
+        TrialState.FAIL,
+    ]  # a rerun is not rerun: it may be what kills
 
 
 def test_a_process_whose_trial_was_failed_meanwhile_is_told_so_without_an_error(storage, study):

@@ -4,17 +4,17 @@ import json
 
 import pytest
 import torch
+from fakes import FakeSource
+from test_plugins import SourcePlugin
+from test_train_predict import tiny_bert, train_json
 
 from autotl.contracts.data import IntakeOptions
+from autotl.contracts.settings import TrainParams
 from autotl.data.intake import read_dataset
 from autotl.plugins import build_registry
 from autotl.training.classifier import Classifier
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainingJob
-from autotl.contracts.settings import TrainParams
-from fakes import FakeSource
-from test_plugins import SourcePlugin
-from test_train_predict import tiny_bert, train_json
 
 
 def run(tiny, data, strategy: str, regularizer: str = "none", seed: int = 0, source_data=None, **settings):
@@ -26,8 +26,18 @@ def run(tiny, data, strategy: str, regularizer: str = "none", seed: int = 0, sou
     declared = chosen_strategy.settings + chosen_regularizer.settings
     params = TrainParams.from_strings({k: str(v) for k, v in settings.items()}, chosen_strategy.defaults, declared)
     torch.manual_seed(seed)
-    job = TrainingJob(tiny, chosen_regularizer, dataset.classes, dataset.splits, params, torch.device("cpu"), "accuracy",
-                      FeatureCache(), seed=seed, source_data=source_data and read_dataset(source_data, IntakeOptions(), registry.items("data_formats")))
+    job = TrainingJob(
+        tiny,
+        chosen_regularizer,
+        dataset.classes,
+        dataset.splits,
+        params,
+        torch.device("cpu"),
+        "accuracy",
+        FeatureCache(),
+        seed=seed,
+        source_data=source_data and read_dataset(source_data, IntakeOptions(), registry.items("data_formats")),
+    )
     return chosen_strategy.train(job)
 
 
@@ -46,7 +56,9 @@ def distance(a: dict, b: dict) -> float:
 @pytest.mark.parametrize("strategy", ["linear_probe", "mlp_probe"])
 def test_probes_leave_every_backbone_parameter_and_buffer_bit_identical(tiny, colour_images, strategy):
     trained = run(tiny, colour_images, strategy, epochs=3)
-    assert all(torch.equal(trained.classifier.backbone.state_dict()[k], v) for k, v in state(pretrained(tiny).backbone).items())
+    assert all(
+        torch.equal(trained.classifier.backbone.state_dict()[k], v) for k, v in state(pretrained(tiny).backbone).items()
+    )
     expected_head = torch.nn.Sequential if strategy == "mlp_probe" else torch.nn.Linear
     assert isinstance(trained.classifier.head, expected_head)
 
@@ -54,7 +66,9 @@ def test_probes_leave_every_backbone_parameter_and_buffer_bit_identical(tiny, co
 def test_partial_freeze_trains_exactly_the_blocks_above_k(tiny, colour_images):
     # The tiny model's blocks: 0 = (3x3 convolution, batch norm, ReLU), 1 = (1x1 convolution, ReLU).
     before = state(pretrained(tiny).backbone.body)
-    after = state(run(tiny, colour_images, "partial_freeze", frozen_blocks=1, lr=0.05, epochs=2).classifier.backbone.body)
+    after = state(
+        run(tiny, colour_images, "partial_freeze", frozen_blocks=1, lr=0.05, epochs=2).classifier.backbone.body
+    )
     changed = {name for name in before if not torch.equal(before[name], after[name])}
     assert changed == {"1.0.weight", "1.0.bias"}
 
@@ -68,7 +82,9 @@ def test_fine_tuning_keeps_pretrained_batch_norm_statistics_and_scratch_trains_t
 
 
 def test_partial_freeze_refuses_more_blocks_than_the_source_has(cli, tiny, colour_images):
-    result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "partial_freeze", "--set", "frozen_blocks=5")
+    result = cli(
+        "train", "--data", colour_images, "--model", "tiny", "--strategy", "partial_freeze", "--set", "frozen_blocks=5"
+    )
     assert result.exit_code == 2
     assert "tiny has 2 blocks; choose 0 to 2" in result.stderr
 
@@ -93,7 +109,9 @@ def test_l2sp_ends_nearer_the_pretrained_weights_than_no_regularizer(tiny, colou
     start = weights(pretrained(tiny).backbone.body)
     plain = run(tiny, colour_images, "finetune", "none", lr=0.05, epochs=5, batch_size=4)
     anchored = run(tiny, colour_images, "finetune", "l2sp", lr=0.05, epochs=5, batch_size=4, l2sp_alpha=10.0)
-    assert distance(weights(anchored.classifier.backbone.body), start) < 0.5 * distance(weights(plain.classifier.backbone.body), start)
+    assert distance(weights(anchored.classifier.backbone.body), start) < 0.5 * distance(
+        weights(plain.classifier.backbone.body), start
+    )
 
 
 def source_outputs(classifier: Classifier, data) -> torch.Tensor:
@@ -122,7 +140,9 @@ def test_multitask_without_source_data_trains_both_heads(tiny, colour_images):
     assert not torch.equal(trained.head.weight, Classifier(tiny.load(pretrained=True), 2).head.weight)
 
 
-def test_multitask_on_source_data_learns_the_source_task_beside_the_target(tiny, colour_images, image_folder, monkeypatch):
+def test_multitask_on_source_data_learns_the_source_task_beside_the_target(
+    tiny, colour_images, image_folder, monkeypatch
+):
     from autotl.builtins.strategies import multitask
 
     source_data = image_folder({"x": 5, "y": 5, "z": 5})
@@ -142,11 +162,24 @@ def test_multitask_on_source_data_learns_the_source_task_beside_the_target(tiny,
 
 def test_multitask_needs_a_source_head_or_source_data(cli, tiny, colour_images, image_folder, register_plugin):
     register_plugin(SourcePlugin(FakeSource("headless")), "headless")
-    report = json.loads(cli("inspect", "--data", colour_images, "--json", "--models", "headless", "--strategies", "multitask",
-                            "--regularizers", "none").stdout)
+    report = json.loads(
+        cli(
+            "inspect",
+            "--data",
+            colour_images,
+            "--json",
+            "--models",
+            "headless",
+            "--strategies",
+            "multitask",
+            "--regularizers",
+            "none",
+        ).stdout
+    )
     assert report["candidates"] == []
     assert report["left_out"][0]["reason"] == (
-        "multitask needs a source task (a source head, or labelled --source-data), which headless does not offer")
+        "multitask needs a source task (a source head, or labelled --source-data), which headless does not offer"
+    )
 
 
 def test_lora_trains_only_the_adapters_and_the_head_and_merges_exactly(tiny, colour_images):
@@ -198,12 +231,16 @@ def test_delta_is_zero_at_the_start_and_weighs_channels_to_mean_one(tiny, colour
 
     classifier = pretrained(tiny)
     images = sorted(str(p) for p in colour_images.rglob("*.png"))
-    batches = raw_batches(images, [int("blue" in p) for p in images], classifier.backbone.preprocessor, 8, torch.device("cpu"))
+    batches = raw_batches(
+        images, [int("blue" in p) for p in images], classifier.backbone.preprocessor, 8, torch.device("cpu")
+    )
     term = FeatureMapDistance(classifier, 1.0, batches)
     inputs = next(iter(batches))[0]
     classifier.eval()(inputs)
     assert float(term(inputs)) == 0.0
-    assert set(term.attention) == {0, 1} and all(torch.allclose(w.mean(), torch.tensor(1.0)) for w in term.attention.values())
+    assert set(term.attention) == {0, 1} and all(
+        torch.allclose(w.mean(), torch.tensor(1.0)) for w in term.attention.values()
+    )
     with torch.no_grad():
         classifier.backbone.body[0][0].weight.add_(0.1)
     classifier(inputs)
@@ -227,26 +264,52 @@ def test_every_valid_combination_trains_from_the_command_line(cli, tiny, colour_
     combinations = [label.split(" + ")[1:] for label in report["candidates"]]
     assert len(combinations) >= 20
     for strategy, regularizer in combinations:
-        result = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", strategy, "--regularizer", regularizer,
-                            "--set", "epochs=1")
+        result = train_json(
+            cli,
+            "--data",
+            colour_images,
+            "--model",
+            "tiny",
+            "--strategy",
+            strategy,
+            "--regularizer",
+            regularizer,
+            "--set",
+            "epochs=1",
+        )
         assert (result["strategy"], result["regularizer"]) == (strategy, regularizer)
         predicted = cli("predict", "--model", result["model_uri"], "--data", colour_images, "--split", "test")
-        assert f"Accuracy: {result['test_accuracy']:.4f}" in predicted.stderr, (strategy, regularizer)  # the saved model is the trained one
+        assert f"Accuracy: {result['test_accuracy']:.4f}" in predicted.stderr, (
+            strategy,
+            regularizer,
+        )  # the saved model is the trained one
 
 
 def test_the_regularizers_that_need_a_trained_backbone_are_never_built_on_frozen_features(cli, tiny, colour_images):
     report = json.loads(cli("inspect", "--data", colour_images, "--json", "--models", "tiny").stdout)
     reasons = {item["what"]: item["reason"] for item in report["left_out"]}
     assert reasons["tiny + linear_probe + l2sp"] == (
-        "l2sp needs pretrained backbone weights that training updates, which tiny with linear_probe does not give")
+        "l2sp needs pretrained backbone weights that training updates, which tiny with linear_probe does not give"
+    )
     assert reasons["tiny + lora + l2sp"].startswith("l2sp needs pretrained backbone weights")
     assert "tiny + lora + kl" in report["candidates"]
 
 
 def test_source_data_on_the_command_line(cli, tiny, colour_images, image_folder, text_file):
     source_data = image_folder({"x": 4, "y": 4, "z": 4})
-    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "multitask", "--source-data", source_data,
-                        "--set", "epochs=1")
+    report = train_json(
+        cli,
+        "--data",
+        colour_images,
+        "--model",
+        "tiny",
+        "--strategy",
+        "multitask",
+        "--source-data",
+        source_data,
+        "--set",
+        "epochs=1",
+    )
     assert f"--source-data {source_data}" in report["train_command"]
     texts = text_file([["text", "label"]] + [[f"words {i}", "ab"[i % 2]] for i in range(12)])
     result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "multitask", "--source-data", texts)

@@ -7,12 +7,13 @@ import subprocess
 import sys
 import textwrap
 
-import autotl
-from autotl.plugins import BUILTIN_PLUGINS
-from autotl.contracts.capabilities import needs
 from fakes import DeclaredRegularizer as Regularizer
 from fakes import DeclaredStrategy as Strategy
 from fakes import FakeSource
+
+import autotl
+from autotl.contracts.capabilities import needs
+from autotl.plugins import BUILTIN_PLUGINS
 
 
 class SourcePlugin:
@@ -93,7 +94,10 @@ def test_a_malformed_registration_is_reported(cli, register_plugin):
     register_plugin(SourcePlugin("not a source"), "sloppy")
     result = cli("models", "--json")
     assert result.exit_code == 0
-    assert "plugin 'sloppy' registered a bad source (TypeError: register_sources expects Source objects, got str)" in result.stderr
+    assert (
+        "plugin 'sloppy' registered a bad source (TypeError: register_sources expects Source objects, got str)"
+        in result.stderr
+    )
 
 
 def test_two_plugins_registering_one_name_is_an_error_naming_both(cli, register_plugin):
@@ -130,20 +134,39 @@ def test_candidates_are_built_only_where_needs_are_met(cli, image_folder, regist
         "zoo",
     )
     result = cli(
-        "inspect", "--data", image_folder({"a": 3, "b": 3}), "--json",
-        "--models", "headed,headless,offline,reader",
-        "--strategies", "probe,tune,lower-frozen",
-        "--regularizers", "plain,anchor,distill",
+        "inspect",
+        "--data",
+        image_folder({"a": 3, "b": 3}),
+        "--json",
+        "--models",
+        "headed,headless,offline,reader",
+        "--strategies",
+        "probe,tune,lower-frozen",
+        "--regularizers",
+        "plain,anchor,distill",
     )
     report = json.loads(result.stdout)
     assert sorted(report["candidates"]) == sorted(
-        [f"headed + {s} + {r}" for s in ("probe", "tune", "lower-frozen") for r in ("plain", "anchor", "distill") if not (s == "probe" and r != "plain")]
+        [
+            f"headed + {s} + {r}"
+            for s in ("probe", "tune", "lower-frozen")
+            for r in ("plain", "anchor", "distill")
+            if not (s == "probe" and r != "plain")
+        ]
         + ["headless + probe + plain", "headless + tune + plain", "headless + tune + anchor"]
     )
     reasons = {item["what"]: item["reason"] for item in report["left_out"]}
-    assert reasons["headed + probe + anchor"] == "anchor needs pretrained backbone weights that training updates, which headed with probe does not give"
-    assert reasons["headless + lower-frozen + plain"] == "lower-frozen needs ordered blocks, which headless does not offer"
-    assert reasons["headless + tune + distill"] == "distill needs a source classification head, which headless with tune does not give"
+    assert (
+        reasons["headed + probe + anchor"]
+        == "anchor needs pretrained backbone weights that training updates, which headed with probe does not give"
+    )
+    assert (
+        reasons["headless + lower-frozen + plain"] == "lower-frozen needs ordered blocks, which headless does not offer"
+    )
+    assert (
+        reasons["headless + tune + distill"]
+        == "distill needs a source classification head, which headless with tune does not give"
+    )
     assert reasons["offline"] == "weights not available: no weights in ~/.cache"
     assert reasons["reader"] == "text model; the data is image"
 
@@ -151,7 +174,18 @@ def test_candidates_are_built_only_where_needs_are_met(cli, image_folder, regist
 def test_choosing_names_narrows_the_candidates(cli, image_folder, register_plugin):
     register_plugin(MethodsPlugin(), "methods")
     register_plugin(SourcePlugin(FakeSource("headed", offers=("source_head",)), FakeSource("other")), "zoo")
-    result = cli("inspect", "--data", image_folder({"a": 3, "b": 3}), "--json", "--models", "headed", "--strategies", "tune,probe", "--regularizers", "plain")
+    result = cli(
+        "inspect",
+        "--data",
+        image_folder({"a": 3, "b": 3}),
+        "--json",
+        "--models",
+        "headed",
+        "--strategies",
+        "tune,probe",
+        "--regularizers",
+        "plain",
+    )
     assert json.loads(result.stdout)["candidates"] == ["headed + tune + plain", "headed + probe + plain"]
 
 
@@ -194,7 +228,11 @@ def test_installed_plugins_load_from_entry_points_unless_left_out(tmp_path):
     make_installed_plugin(tmp_path, "other", WORKING.replace("gentle", "rough"))
     listed = json.loads(run_autotl(tmp_path, "plugins", "--json").stdout)["plugins"]
     gentle = next(p for p in listed if p["name"] == "gentle")
-    assert (gentle["package"], gentle["version"], gentle["registered"]) == ("gentle-plugin", "1.2.3", {"strategies": ["gentle"]})
+    assert (gentle["package"], gentle["version"], gentle["registered"]) == (
+        "gentle-plugin",
+        "1.2.3",
+        {"strategies": ["gentle"]},
+    )
     only_other = json.loads(run_autotl(tmp_path, "plugins", "--json", allow="other").stdout)["plugins"]
     assert [p["name"] for p in only_other if not p["name"].startswith("autotl.")] == ["other"]
     none = json.loads(run_autotl(tmp_path, "plugins", "--json", allow="").stdout)["plugins"]
@@ -232,8 +270,16 @@ def test_left_out_reasons_are_said_once_for_all_the_sources_they_hold_for():
     from autotl.registry import LeftOut, summarise_left_out
 
     items = [
-        LeftOut("a + probe + anchor", "anchor needs X, which a with probe does not give", "anchor needs X, which the source with probe does not give"),
-        LeftOut("b + probe + anchor", "anchor needs X, which b with probe does not give", "anchor needs X, which the source with probe does not give"),
+        LeftOut(
+            "a + probe + anchor",
+            "anchor needs X, which a with probe does not give",
+            "anchor needs X, which the source with probe does not give",
+        ),
+        LeftOut(
+            "b + probe + anchor",
+            "anchor needs X, which b with probe does not give",
+            "anchor needs X, which the source with probe does not give",
+        ),
         LeftOut("c", "text model; the data is image"),
         LeftOut("d", "text model; the data is image"),
     ]
@@ -248,14 +294,38 @@ def test_the_timm_plugin_package_adds_its_models_when_installed_and_takes_them_a
     from pathlib import Path
 
     package = tmp_path / "autotl-timm"  # a copy, so that the build leaves nothing in the repository
-    shutil.copytree(Path(__file__).resolve().parent.parent / "plugins" / "autotl-timm", package, ignore=shutil.ignore_patterns("tests"))
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "plugins" / "autotl-timm",
+        package,
+        ignore=shutil.ignore_patterns("tests"),
+    )
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(site), str(package)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(package),
+        ],
+        check=True,
+        capture_output=True,
+    )
     models = {model["name"] for model in json.loads(run_autotl(site, "models", "--json").stdout)["models"]}
     assert {"timm-resnet18", "timm-tf_efficientnet_lite0"} <= models
     plugin = next(p for p in json.loads(run_autotl(site, "plugins", "--json").stdout)["plugins"] if p["name"] == "timm")
-    assert plugin["package"] == "autotl-timm" and plugin["version"] == "0.1.0" and plugin["registered"]["regularizers"] == ["l1sp"]
+    assert (
+        plugin["package"] == "autotl-timm"
+        and plugin["version"] == "0.1.0"
+        and plugin["registered"]["regularizers"] == ["l1sp"]
+    )
     for installed in site.iterdir():  # what pip uninstall removes
         shutil.rmtree(installed)
-    assert not any(m["name"].startswith("timm-") for m in json.loads(run_autotl(site, "models", "--json").stdout)["models"])
+    assert not any(
+        m["name"].startswith("timm-") for m in json.loads(run_autotl(site, "models", "--json").stdout)["models"]
+    )

@@ -38,6 +38,8 @@ def test_scratch_is_never_a_first_guess():
     assert all(not guess.startswith("scratch") for guess in first_guesses(10**6, 0.0, count=10))
 
 
-@pytest.mark.parametrize("accuracy, classes, expected", [(0.1, 10, 0.0), (1.0, 10, 1.0), (0.55, 10, 0.5), (None, 10, None)])
+@pytest.mark.parametrize(
+    "accuracy, classes, expected", [(0.1, 10, 0.0), (1.0, 10, 1.0), (0.55, 10, 0.5), (None, 10, None)]
+)
 def test_similarity_is_knn_accuracy_above_chance(accuracy, classes, expected):
     assert knn_similarity(accuracy, classes) == (pytest.approx(expected) if expected is not None else None)

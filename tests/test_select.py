@@ -12,19 +12,18 @@ from typing import ClassVar
 import mlflow
 import numpy as np
 import pytest
+from fakes import FakeClock
 
 import autotl
+from autotl.builtins.regularizers.none import NoRegularizer
+from autotl.builtins.strategies.mlp_probe import GradientProbe
 from autotl.contracts.data import IntakeOptions
+from autotl.contracts.regularizers import Regularizer, Term
+from autotl.contracts.scorers import FunctionScorer
+from autotl.contracts.settings import Setting
 from autotl.data.intake import read_dataset
 from autotl.logged_model import load
 from autotl.plugins import build_registry
-from autotl.contracts.regularizers import Regularizer, Term
-from autotl.builtins.regularizers.none import NoRegularizer
-from autotl.contracts.scorers import FunctionScorer
-from autotl.builtins.strategies.mlp_probe import GradientProbe
-from autotl.contracts.settings import Setting
-from fakes import FakeClock
-
 
 CLOCK = FakeClock()
 
@@ -82,7 +81,9 @@ class SlowOnLaterSourcesProbe(GradientProbe):
     def train(self, job):
         first = SlowOnLaterSourcesProbe.first_source = SlowOnLaterSourcesProbe.first_source or job.source.name
         report = job.on_epoch
-        job.on_epoch = lambda epoch: report(replace(epoch, val_metric=0.0) if job.source.name != first and epoch.epoch == 1 else epoch)
+        job.on_epoch = lambda epoch: report(
+            replace(epoch, val_metric=0.0) if job.source.name != first and epoch.epoch == 1 else epoch
+        )
         return super().train(job)
 
 
@@ -128,18 +129,62 @@ class SelectPlugin:
     @autotl.hookimpl
     def register_strategies(self, register):
         register(TickingProbe("ticking", "costs fake time", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
-        for seconds in (30, 45):  # one epoch (two at twice the default), so a refit takes 4/3 of a trial (train+val over train)
-            register(TickingProbe(f"ticking{seconds}", f"{seconds} fake seconds an epoch", defaults={"epochs": 1, "lr": 0.05},
-                                  cached_features=True, epoch_seconds=seconds, depth=0))
-        register(SlowingProbe("slowing", "slower after its first trial", defaults={"epochs": 4, "lr": 0.05}, cached_features=True))
-        register(RecordingProbe("recording", "notes the test split it is given", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
-        register(SlowOnLaterSourcesProbe("slow_later", "a slow first epoch on later sources", defaults={"epochs": 4, "lr": 0.05},
-                                         cached_features=True, depth=0, schedule=False))  # one trial per candidate: four in all
+        for seconds in (
+            30,
+            45,
+        ):  # one epoch (two at twice the default), so a refit takes 4/3 of a trial (train+val over train)
+            register(
+                TickingProbe(
+                    f"ticking{seconds}",
+                    f"{seconds} fake seconds an epoch",
+                    defaults={"epochs": 1, "lr": 0.05},
+                    cached_features=True,
+                    epoch_seconds=seconds,
+                    depth=0,
+                )
+            )
+        register(
+            SlowingProbe(
+                "slowing", "slower after its first trial", defaults={"epochs": 4, "lr": 0.05}, cached_features=True
+            )
+        )
+        register(
+            RecordingProbe(
+                "recording",
+                "notes the test split it is given",
+                defaults={"epochs": 2, "lr": 0.05},
+                cached_features=True,
+            )
+        )
+        register(
+            SlowOnLaterSourcesProbe(
+                "slow_later",
+                "a slow first epoch on later sources",
+                defaults={"epochs": 4, "lr": 0.05},
+                cached_features=True,
+                depth=0,
+                schedule=False,
+            )
+        )  # one trial per candidate: four in all
         register(FlakyProbe("flaky", "fails once", defaults={"epochs": 2, "lr": 0.05}, cached_features=True))
         register(InterruptedProbe("interrupted", "Ctrl-C", defaults={"epochs": 2}, cached_features=True))
-        register(GreedyProbe("greedy", "needs a small batch", defaults={"epochs": 2, "lr": 0.05, "batch_size": 32}, cached_features=True))
-        register(GradientProbe("widths", "declares a setting", defaults={"epochs": 2, "lr": 0.05}, cached_features=True,
-                       settings=(Setting("hidden", 4, (4, 8), "hidden width", integer=True),)))
+        register(
+            GreedyProbe(
+                "greedy",
+                "needs a small batch",
+                defaults={"epochs": 2, "lr": 0.05, "batch_size": 32},
+                cached_features=True,
+            )
+        )
+        register(
+            GradientProbe(
+                "widths",
+                "declares a setting",
+                defaults={"epochs": 2, "lr": 0.05},
+                cached_features=True,
+                settings=(Setting("hidden", 4, (4, 8), "hidden width", integer=True),),
+            )
+        )
 
     @autotl.hookimpl
     def register_regularizers(self, register):
@@ -197,8 +242,15 @@ def runs() -> list:
 
 
 def test_the_budget_is_honoured(select_setup, colour_images):
-    result = autotl.select(colour_images, 120, models=["tiny"], strategies=["ticking"], regularizers=["none"],
-                           clock=CLOCK, progress=lambda message: None)
+    result = autotl.select(
+        colour_images,
+        120,
+        models=["tiny"],
+        strategies=["ticking"],
+        regularizers=["none"],
+        clock=CLOCK,
+        progress=lambda message: None,
+    )
     assert result.elapsed_s <= 132
     trials = [row for row in result.leaderboard if row["trial"] is not None]
     assert sum(row["state"] == "complete" for row in trials) >= 2
@@ -210,17 +262,33 @@ def test_the_budget_is_honoured(select_setup, colour_images):
 
 
 def test_a_trial_that_runs_longer_than_predicted_is_stopped_when_the_budget_runs_out(select_setup, colour_images):
-    result = autotl.select(colour_images, 100, models=["tiny"], strategies=["slowing"], regularizers=["none"],
-                           clock=CLOCK, progress=lambda message: None)
+    result = autotl.select(
+        colour_images,
+        100,
+        models=["tiny"],
+        strategies=["slowing"],
+        regularizers=["none"],
+        clock=CLOCK,
+        progress=lambda message: None,
+    )
     assert result.elapsed_s <= 100  # the second trial, predicted at about 4 s, would have taken 120
     stopped = [row for row in result.leaderboard if row["reason"].endswith("another would overrun the budget")]
     assert len(stopped) == 1 and stopped[0]["state"] == "pruned"
     assert result.strategy == "slowing"  # the first trial's result stands
 
 
-def test_a_trial_may_start_without_time_to_refit_itself_while_the_best_results_refit_still_fits(select_setup, colour_images):
-    result = autotl.select(colour_images, 102, models=["tiny"], strategies=["ticking30"], regularizers=["none"],
-                           clock=CLOCK, progress=lambda message: None)
+def test_a_trial_may_start_without_time_to_refit_itself_while_the_best_results_refit_still_fits(
+    select_setup, colour_images
+):
+    result = autotl.select(
+        colour_images,
+        102,
+        models=["tiny"],
+        strategies=["ticking30"],
+        regularizers=["none"],
+        clock=CLOCK,
+        progress=lambda message: None,
+    )
     complete = [row for row in result.leaderboard if row["state"] == "complete"]
     assert len(complete) == 2  # the second started at 30 s: with 42 s left after it, either could be refit (40 s)
     assert result.final_note == "" and result.elapsed_s <= 102  # and the winner was
@@ -228,32 +296,54 @@ def test_a_trial_may_start_without_time_to_refit_itself_while_the_best_results_r
 
 def test_a_winning_trial_that_leaves_no_time_to_refit_it_is_the_final_model(select_setup, colour_images):
     messages = []
-    result = autotl.select(colour_images, 100, models=["tiny"], strategies=["ticking45"], regularizers=["none"],
-                           clock=CLOCK, progress=messages.append)
+    result = autotl.select(
+        colour_images,
+        100,
+        models=["tiny"],
+        strategies=["ticking45"],
+        regularizers=["none"],
+        clock=CLOCK,
+        progress=messages.append,
+    )
     # After the first trial (45 s) its refit (60 s) no longer fit: that time went to a second trial, not to waiting.
     assert len([row for row in result.leaderboard if row["state"] == "complete"]) == 2
-    assert re.fullmatch(r"trial \d+'s own model, trained on train: a refit on train\+val would take ~60\.0s, 10\.0s were left", result.final_note)
+    assert re.fullmatch(
+        r"trial \d+'s own model, trained on train: a refit on train\+val would take ~60\.0s, 10\.0s were left",
+        result.final_note,
+    )
     assert not any(message.startswith("Refitting") for message in messages)
     assert result.elapsed_s <= 100
     assert mlflow.get_run(result.run_id).data.tags["autotl.final_model"] == "trial"
     test = read_dataset(colour_images, IntakeOptions(), build_registry().items("data_formats")).splits["test"]
-    predicted = load(result.model_uri).predict([e.input for e in test])["prediction"]  # the logged model is the one tested
+    predicted = load(result.model_uri).predict([e.input for e in test])[
+        "prediction"
+    ]  # the logged model is the one tested
     assert result.test_accuracy == pytest.approx(np.mean([p == e.label for p, e in zip(predicted, test)]))
 
 
-def test_after_a_start_that_spent_the_whole_budget_the_classical_baseline_is_the_answer_on_time(select_setup, colour_images,
-                                                                                               register_plugin):
+def test_after_a_start_that_spent_the_whole_budget_the_classical_baseline_is_the_answer_on_time(
+    select_setup, colour_images, register_plugin
+):
     register_plugin(SlowStart(), "slow-start")
-    result = autotl.select(colour_images, 100, models=["tiny"], strategies=["recording"], regularizers=["none"],
-                           clock=CLOCK, progress=lambda message: None)
-    assert [row for row in result.leaderboard if row["trial"] is not None] == []  # no trial could have been tested in time
+    result = autotl.select(
+        colour_images,
+        100,
+        models=["tiny"],
+        strategies=["recording"],
+        regularizers=["none"],
+        clock=CLOCK,
+        progress=lambda message: None,
+    )
+    assert [
+        row for row in result.leaderboard if row["trial"] is not None
+    ] == []  # no trial could have been tested in time
     assert result.strategy == "classical" and "no transfer trial finished" in result.decision
     assert result.test_accuracy == result.baseline_test_accuracy and result.elapsed_s <= 101
 
 
 def test_scratch_trains_its_whole_schedule_or_is_reported_as_not_trained(select_setup, colour_images, monkeypatch):
-    from autotl.selection import costs
     from autotl.builtins.strategies.finetune import Finetune
+    from autotl.selection import costs
 
     epochs = []
     train = Finetune.train
@@ -263,27 +353,55 @@ def test_scratch_trains_its_whole_schedule_or_is_reported_as_not_trained(select_
         return train(self, job)
 
     monkeypatch.setattr(Finetune, "train", noting_epochs)
-    roomy = autotl.select(colour_images, 3600, models=["tiny"], strategies=["ticking"], regularizers=["none"],
-                          progress=lambda message: None)
+    roomy = autotl.select(
+        colour_images,
+        3600,
+        models=["tiny"],
+        strategies=["ticking"],
+        regularizers=["none"],
+        progress=lambda message: None,
+    )
     scratch = next(b for b in roomy.baselines if b["name"] == "scratch tiny")
-    assert epochs == [5] and scratch["test_accuracy"] is not None and scratch["note"] == ""  # its whole default schedule
+    assert (
+        epochs == [5] and scratch["test_accuracy"] is not None and scratch["note"] == ""
+    )  # its whole default schedule
 
     epochs.clear()
-    monkeypatch.setattr(costs, "step_times", lambda *args, **kwargs: costs.StepTimes(50, 50))  # scratch: minutes an epoch
-    tight = autotl.select(colour_images, 100, models=["tiny"], strategies=["ticking30"], regularizers=["none"],
-                          clock=CLOCK, progress=lambda message: None)
+    monkeypatch.setattr(
+        costs, "step_times", lambda *args, **kwargs: costs.StepTimes(50, 50)
+    )  # scratch: minutes an epoch
+    tight = autotl.select(
+        colour_images,
+        100,
+        models=["tiny"],
+        strategies=["ticking30"],
+        regularizers=["none"],
+        clock=CLOCK,
+        progress=lambda message: None,
+    )
     scratch = next(b for b in tight.baselines if b["name"] == "scratch tiny")
     assert epochs == [] and scratch["test_accuracy"] is None
     assert scratch["note"].startswith("not trained: ")  # nothing end to end was timed, and 10 s could not pay for it
 
 
-def test_no_time_is_held_back_for_a_scratch_baseline_whose_schedule_exceeds_its_share(select_setup, colour_images, monkeypatch):
+def test_no_time_is_held_back_for_a_scratch_baseline_whose_schedule_exceeds_its_share(
+    select_setup, colour_images, monkeypatch
+):
     from autotl.selection import costs
 
-    monkeypatch.setattr(costs, "step_times", lambda *args, **kwargs: costs.StepTimes(50, 50))  # scratch: minutes an epoch
+    monkeypatch.setattr(
+        costs, "step_times", lambda *args, **kwargs: costs.StepTimes(50, 50)
+    )  # scratch: minutes an epoch
     messages = []
-    result = autotl.select(colour_images, 100, models=["tiny"], strategies=["ticking30"], regularizers=["none"],
-                           clock=CLOCK, progress=messages.append)
+    result = autotl.select(
+        colour_images,
+        100,
+        models=["tiny"],
+        strategies=["ticking30"],
+        regularizers=["none"],
+        clock=CLOCK,
+        progress=messages.append,
+    )
     assert any("none kept for the scratch baseline" in message for message in messages)
     # Two 30 s trials and a 40 s refit: with 20 s held back for the baseline, only one trial would have fit.
     assert len([row for row in result.leaderboard if row["state"] == "complete"]) == 2
@@ -299,16 +417,24 @@ class ThirdPartyRoles:
     def register_strategies(self, register):
         from autotl.builtins.strategies.finetune import Finetune
 
-        register(Finetune("from_random", "a third party's no-transfer baseline", defaults={"lr": 1e-3, "epochs": 2},
-                          pretrained=False, baseline=True))
+        register(
+            Finetune(
+                "from_random",
+                "a third party's no-transfer baseline",
+                defaults={"lr": 1e-3, "epochs": 2},
+                pretrained=False,
+                baseline=True,
+            )
+        )
 
     @autotl.hookimpl
     def register_regularizers(self, register):
         register(NoRegularizer("plain", "a third party's regularizer that adds nothing", penalises=False))
 
 
-def test_a_third_party_baseline_and_no_penalty_regularizer_are_used_by_their_roles(select_setup, colour_images, register_plugin,
-                                                                                    monkeypatch):
+def test_a_third_party_baseline_and_no_penalty_regularizer_are_used_by_their_roles(
+    select_setup, colour_images, register_plugin, monkeypatch
+):
     from autotl.builtins.strategies.finetune import Finetune
 
     trained = []
@@ -320,8 +446,14 @@ def test_a_third_party_baseline_and_no_penalty_regularizer_are_used_by_their_rol
 
     monkeypatch.setattr(Finetune, "train", noting)
     register_plugin(ThirdPartyRoles(), "roles-plugin")
-    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["ticking"], regularizers=["plain", "nan_penalty"],
-                           progress=lambda message: None)
+    result = autotl.select(
+        colour_images,
+        3600,
+        models=["tiny"],
+        strategies=["ticking"],
+        regularizers=["plain", "nan_penalty"],
+        progress=lambda message: None,
+    )
     assert [b["name"] for b in result.baselines][1:] == ["scratch tiny", "from_random tiny"]  # beside the classical one
     assert all(b["test_accuracy"] is not None for b in result.baselines)
     # each with its whole schedule, and with the regularizer that adds nothing, never the NaN penalty
@@ -330,15 +462,22 @@ def test_a_third_party_baseline_and_no_penalty_regularizer_are_used_by_their_rol
 
 
 def test_only_the_final_model_sees_the_test_split(select_setup, colour_images):
-    autotl.select(colour_images, 3600, models=["tiny"], strategies=["recording"], regularizers=["none"],
-                  progress=lambda message: None)
+    autotl.select(
+        colour_images,
+        3600,
+        models=["tiny"],
+        strategies=["recording"],
+        regularizers=["none"],
+        progress=lambda message: None,
+    )
     *trials, refit = RecordingProbe.test_sizes
     assert len(trials) == 9 and set(trials) == {0} and refit == 6  # 9 settings (3 learning rates x 3 epoch counts)
 
 
 def test_a_failing_trial_leaves_the_study_going(select_setup, colour_images):
-    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["flaky"], regularizers=["none"],
-                           progress=lambda message: None)
+    result = autotl.select(
+        colour_images, 3600, models=["tiny"], strategies=["flaky"], regularizers=["none"], progress=lambda message: None
+    )
     states = [row["state"] for row in result.leaderboard if row["trial"] is not None]
     assert "failed" in states and states.count("complete") >= 2
     failed = next(row for row in result.leaderboard if row["state"] == "failed")
@@ -350,7 +489,9 @@ def test_a_failing_trial_leaves_the_study_going(select_setup, colour_images):
 
 def test_out_of_memory_is_retried_once_at_half_the_batch(select_setup, colour_images):
     messages = []
-    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["greedy"], regularizers=["none"], progress=messages.append)
+    result = autotl.select(
+        colour_images, 3600, models=["tiny"], strategies=["greedy"], regularizers=["none"], progress=messages.append
+    )
     trials = [row for row in result.leaderboard if row["trial"] is not None]
     assert trials and all(row["state"] in ("complete", "pruned") for row in trials)
     assert all(row["params"]["batch_size"] == 16 for row in trials)
@@ -359,25 +500,46 @@ def test_out_of_memory_is_retried_once_at_half_the_batch(select_setup, colour_im
 
 
 def test_a_diverging_trial_fails_with_its_reason_and_the_classical_baseline_answers(select_setup, colour_images):
-    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["finetune"], regularizers=["nan_penalty"], progress=lambda m: None)
+    result = autotl.select(
+        colour_images,
+        3600,
+        models=["tiny"],
+        strategies=["finetune"],
+        regularizers=["nan_penalty"],
+        progress=lambda m: None,
+    )
     assert result.strategy == "classical" and result.decision.startswith("no transfer: no transfer trial finished")
     trials = [run for run in runs() if run.data.tags.get("mlflow.parentRunId")]
     assert trials and {run.info.status for run in trials} == {"FAILED"}
     leaderboard = mlflow.artifacts.load_dict(f"runs:/{result.run_id}/leaderboard.json")["leaderboard"]
-    assert all("the training loss became nan at epoch 1" in row["reason"] for row in leaderboard if row["trial"] is not None)
+    assert all(
+        "the training loss became nan at epoch 1" in row["reason"] for row in leaderboard if row["trial"] is not None
+    )
 
 
 def test_ctrl_c_leaves_no_run_running(select_setup, colour_images):
     with pytest.raises(KeyboardInterrupt):
-        autotl.select(colour_images, 3600, models=["tiny"], strategies=["interrupted"], regularizers=["none"],
-                      progress=lambda message: None)
+        autotl.select(
+            colour_images,
+            3600,
+            models=["tiny"],
+            strategies=["interrupted"],
+            regularizers=["none"],
+            progress=lambda message: None,
+        )
     statuses = [run.info.status for run in runs()]
     assert statuses and set(statuses) == {"KILLED"}
 
 
 def test_the_study_searches_the_settings_a_strategy_declares(select_setup, colour_images):
-    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"],
-                           progress=lambda message: None)
+    result = autotl.select(
+        colour_images,
+        3600,
+        models=["tiny"],
+        strategies=["widths"],
+        regularizers=["none"],
+        progress=lambda message: None,
+    )
     trials = [row for row in result.leaderboard if row["state"] in ("complete", "pruned")]
     assert result.exhausted and len(trials) == 2 * 3 * 3  # hidden x learning rate x epochs
     assert {row["params"]["hidden"] for row in trials} == {4, 8}
@@ -394,7 +556,9 @@ def test_every_applicable_scorer_scores_each_source(select_setup, colour_images,
 
     register_plugin(BrokenScorer(), "broken-scorer")
     messages = []
-    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["flaky"], regularizers=["none"], progress=messages.append)
+    result = autotl.select(
+        colour_images, 3600, models=["tiny"], strategies=["flaky"], regularizers=["none"], progress=messages.append
+    )
     scores = result.leaderboard[0]["scores"]
     assert set(scores) == {"logme", "hscore", "knn", "leep", "nce", "source_confidence"}
     assert 0 <= scores["knn"] <= 1 and 0 <= scores["source_confidence"] <= 1
@@ -418,55 +582,119 @@ def test_scores_are_standardised_across_sources_and_averaged_over_the_ranking_sc
     from autotl.contracts.scorers import FunctionScorer
     from autotl.selection.scoring import combine
 
-    scorers = [FunctionScorer("logme", ""), FunctionScorer("knn", ""), FunctionScorer("hscore", "", ranks_sources=False)]
-    combined = combine({"a": {"logme": 1.0, "knn": 0.9, "hscore": 9.0}, "b": {"logme": 3.0, "knn": 0.5, "hscore": 1.0},
-                        "c": {"logme": 2.0, "hscore": 5.0}}, scorers)
+    scorers = [
+        FunctionScorer("logme", ""),
+        FunctionScorer("knn", ""),
+        FunctionScorer("hscore", "", ranks_sources=False),
+    ]
+    combined = combine(
+        {
+            "a": {"logme": 1.0, "knn": 0.9, "hscore": 9.0},
+            "b": {"logme": 3.0, "knn": 0.5, "hscore": 1.0},
+            "c": {"logme": 2.0, "hscore": 5.0},
+        },
+        scorers,
+    )
     assert combined["a"] == pytest.approx((-1.2247 + 1.0) / 2, abs=1e-3)
     assert combined["c"] == pytest.approx(0.0)
     assert combined["b"] == pytest.approx(-combined["a"])
 
 
-def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_left_running(select_setup, colour_images, monkeypatch):
+def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_left_running(
+    select_setup, colour_images, monkeypatch
+):
     import optuna
 
     from autotl.selection.study import GRACE_BEATS, open_storage
 
     monkeypatch.setenv("AUTOTL_HEARTBEAT_S", "1")
 
-    first = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"], study="resumable",
-                          progress=lambda message: None)
+    first = autotl.select(
+        colour_images,
+        3600,
+        models=["tiny"],
+        strategies=["widths"],
+        regularizers=["none"],
+        study="resumable",
+        progress=lambda message: None,
+    )
     finished = [row for row in first.leaderboard if row["state"] in ("complete", "pruned")]
     # What a hard kill leaves behind: a select run still RUNNING, and a trial the study still thinks runs.
     client = mlflow.MlflowClient()
     stale = client.create_run(client.get_experiment_by_name("autotl").experiment_id)
     client.log_param(stale.info.run_id, "study", "resumable")
     storage = f"sqlite:///{Path('mlruns/optuna.db').resolve()}"
-    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
-    client.set_tag(stale.info.run_id, "autotl.process", f"{socket.gethostname()}:{exited.stdout.strip()}")  # a process that is gone
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    client.set_tag(
+        stale.info.run_id, "autotl.process", f"{socket.gethostname()}:{exited.stdout.strip()}"
+    )  # a process that is gone
     heartbeats = open_storage(storage)
     left = optuna.load_study(study_name="resumable", storage=heartbeats).ask()
-    heartbeats.record_heartbeat(heartbeats.get_trial_id_from_study_id_trial_number(heartbeats.get_study_id_from_name("resumable"), left.number))
+    heartbeats.record_heartbeat(
+        heartbeats.get_trial_id_from_study_id_trial_number(heartbeats.get_study_id_from_name("resumable"), left.number)
+    )
     time.sleep(GRACE_BEATS + 1.5)  # its last heartbeat more than a grace period ago, by SQLite's clock of whole seconds
     messages = []
-    again = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"], study="resumable",
-                          progress=messages.append)
+    again = autotl.select(
+        colour_images,
+        3600,
+        models=["tiny"],
+        strategies=["widths"],
+        regularizers=["none"],
+        study="resumable",
+        progress=messages.append,
+    )
     assert "Study resumable: 1 run(s) left RUNNING by an earlier process marked KILLED" in messages
     assert f"Study resumable: {len(finished)} finished trial(s) taken up from an earlier run" in " ".join(messages)
-    assert not any(m.startswith("Trial") for m in (message.split("] ", 1)[-1] for message in messages))  # nothing ran again
-    assert again.exhausted and again.val_metric == max(row["val_metric"] for row in finished if row["state"] == "complete")
+    assert not any(
+        m.startswith("Trial") for m in (message.split("] ", 1)[-1] for message in messages)
+    )  # nothing ran again
+    assert again.exhausted and again.val_metric == max(
+        row["val_metric"] for row in finished if row["state"] == "complete"
+    )
     assert client.get_run(stale.info.run_id).info.status == "KILLED"
-    assert optuna.load_study(study_name="resumable", storage=storage).trials[left.number].state == optuna.trial.TrialState.FAIL
+    assert (
+        optuna.load_study(study_name="resumable", storage=storage).trials[left.number].state
+        == optuna.trial.TrialState.FAIL
+    )
     assert "RUNNING" not in {run.info.status for run in runs()}
 
 
 def test_select_cli_json(cli, select_setup, colour_images):
-    result = cli("select", "--data", colour_images, "--budget", "1h", "--models", "tiny", "--strategies", "linear_probe", "--json")
+    result = cli(
+        "select",
+        "--data",
+        colour_images,
+        "--budget",
+        "1h",
+        "--models",
+        "tiny",
+        "--strategies",
+        "linear_probe",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     import json
 
     report = json.loads(result.stdout)
-    for key in ("source", "strategy", "regularizer", "params", "val_metric", "test_metric", "test_accuracy",
-                "baseline_test_accuracy", "run_id", "model_uri", "budget_s", "elapsed_s", "train_command", "leaderboard"):
+    for key in (
+        "source",
+        "strategy",
+        "regularizer",
+        "params",
+        "val_metric",
+        "test_metric",
+        "test_accuracy",
+        "baseline_test_accuracy",
+        "run_id",
+        "model_uri",
+        "budget_s",
+        "elapsed_s",
+        "train_command",
+        "leaderboard",
+    ):
         assert key in report
     assert report["budget_s"] == 3600
     assert report["train_command"].startswith("autotl train")
@@ -485,7 +713,9 @@ def test_a_storage_that_cannot_be_used_is_a_usage_error(cli, tiny, colour_images
 def test_an_unreachable_storage_is_a_usage_error_before_any_scoring(cli, tiny, colour_images):
     import tiny_plugin
 
-    result = cli("select", "--data", colour_images, "--models", "tiny", "--storage", "postgresql://me:s3cret@127.0.0.1:1/db")
+    result = cli(
+        "select", "--data", colour_images, "--models", "tiny", "--storage", "postgresql://me:s3cret@127.0.0.1:1/db"
+    )
     assert result.exit_code == 2 and "--storage 'postgresql://me:***@127.0.0.1:1/db': cannot reach it" in result.stderr
     assert "s3cret" not in result.stderr and tiny_plugin.SOURCE.forward_calls == 0  # nothing was featurized
 
@@ -493,7 +723,9 @@ def test_an_unreachable_storage_is_a_usage_error_before_any_scoring(cli, tiny, c
 def test_a_storage_password_is_never_shown(cli, tiny, colour_images):
     from autotl.tracking import masked
 
-    result = cli("select", "--data", colour_images, "--models", "tiny", "--storage", "nosuchdb://me:s3cret@db.example/x")
+    result = cli(
+        "select", "--data", colour_images, "--models", "tiny", "--storage", "nosuchdb://me:s3cret@db.example/x"
+    )
     assert result.exit_code == 2 and "nosuchdb://me:***@db.example/x" in result.stderr and "s3cret" not in result.stderr
     assert masked("http://me:s3cret@mlflow.example:5000/") == "http://me:***@mlflow.example:5000/"
     assert masked("sqlite:///mlruns/optuna.db") == "sqlite:///mlruns/optuna.db"
@@ -510,18 +742,34 @@ def test_small_images_are_not_blown_up_to_the_full_input_size(side, native, expe
     assert image_size(dataset, source) == expected
 
 
-def test_one_training_step_is_timed_and_other_sources_are_scaled_by_their_featurizing_time(select_setup, colour_images, twin):
+def test_one_training_step_is_timed_and_other_sources_are_scaled_by_their_featurizing_time(
+    select_setup, colour_images, twin
+):
     messages = []
-    result = autotl.select(colour_images, 20, models=["tiny", "twin"], strategies=["finetune"], regularizers=["none"],
-                           progress=messages.append)
+    result = autotl.select(
+        colour_images,
+        20,
+        models=["tiny", "twin"],
+        strategies=["finetune"],
+        regularizers=["none"],
+        progress=messages.append,
+    )
     assert sum("timing a training step" in m for m in messages) == 1
     trials = [row for row in result.leaderboard if row["trial"] is not None]
     assert {row["source"] for row in trials} == {"tiny", "twin"} and all(row["predicted_s"] > 0 for row in trials)
 
 
-def test_a_sources_first_trial_is_not_pruned_for_a_slower_first_epoch_than_another_sources(select_setup, colour_images, twin):
-    result = autotl.select(colour_images, 3600, models=["tiny", "twin"], strategies=["slow_later"], regularizers=["none", "none_either"],
-                           progress=lambda message: None)
+def test_a_sources_first_trial_is_not_pruned_for_a_slower_first_epoch_than_another_sources(
+    select_setup, colour_images, twin
+):
+    result = autotl.select(
+        colour_images,
+        3600,
+        models=["tiny", "twin"],
+        strategies=["slow_later"],
+        regularizers=["none", "none_either"],
+        progress=lambda message: None,
+    )
     trials = sorted((row for row in result.leaderboard if row["trial"] is not None), key=lambda row: row["trial"])
     later = next(row for row in trials if row["source"] != trials[0]["source"])
     assert later["trial"] == 2 and later["state"] == "complete"  # after the two first guesses on the first source,
@@ -530,8 +778,15 @@ def test_a_sources_first_trial_is_not_pruned_for_a_slower_first_epoch_than_anoth
 
 def test_cross_validation_judges_each_trial_by_the_mean_over_its_folds(select_setup, colour_images):
     messages = []
-    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["flaky"], regularizers=["none"], cv=3,
-                           progress=messages.append)
+    result = autotl.select(
+        colour_images,
+        3600,
+        models=["tiny"],
+        strategies=["flaky"],
+        regularizers=["none"],
+        cv=3,
+        progress=messages.append,
+    )
     complete = [row for row in result.leaderboard if row["state"] == "complete"]
     assert complete and any("mean of 3 folds" in m for m in messages)
     client = mlflow.MlflowClient()
@@ -557,12 +812,24 @@ def test_more_folds_than_the_rarest_class_has_examples_is_a_usage_error(cli, tin
 
 
 def test_a_selection_leaves_figures_to_look_at_and_a_registered_model(select_setup, colour_images):
-    result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["widths"], regularizers=["none"], register="colours",
-                           progress=lambda message: None)
+    result = autotl.select(
+        colour_images,
+        3600,
+        models=["tiny"],
+        strategies=["widths"],
+        regularizers=["none"],
+        register="colours",
+        progress=lambda message: None,
+    )
     client = mlflow.MlflowClient()
     plots = {artifact.path for artifact in client.list_artifacts(result.run_id, "plots")}
-    assert {"plots/optimization_history.png", "plots/param_importances.png", "plots/trial_learning_curves.png",
-            "plots/learning_curve.png", "plots/confusion_matrix.png"} <= plots
+    assert {
+        "plots/optimization_history.png",
+        "plots/param_importances.png",
+        "plots/trial_learning_curves.png",
+        "plots/learning_curve.png",
+        "plots/confusion_matrix.png",
+    } <= plots
     assert result.model_uri == "models:/colours/1"
     model = mlflow.models.get_model_info(result.model_uri)
     assert model.signature is not None and model.saved_input_example_info is not None

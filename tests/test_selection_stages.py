@@ -6,14 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-
-import autotl
-from autotl.selection.leaderboard import Row
-from autotl.selection.noise import beats_by_more_than_noise, beats_every, binomial_se, fold_se, one_standard_error
-from autotl.builtins.strategies.finetune import Finetune
-from autotl.builtins.strategies.mlp_probe import GradientProbe
 from fakes import FakeClock
 
+import autotl
+from autotl.builtins.strategies.finetune import Finetune
+from autotl.builtins.strategies.mlp_probe import GradientProbe
+from autotl.selection.leaderboard import Row
+from autotl.selection.noise import beats_by_more_than_noise, beats_every, binomial_se, fold_se, one_standard_error
 
 CLOCK = FakeClock()
 
@@ -45,15 +44,25 @@ class TickingProbe(GradientProbe):
 class StagesPlugin:
     @autotl.hookimpl
     def register_strategies(self, register):
-        register(TickingFinetune("ticking_finetune", "10 fake seconds an epoch", defaults={"lr": 1e-3, "epochs": 1}, depth=1.0))
-        register(TickingProbe("ticking_probe", "a linear head by gradient steps, 1 fake second an epoch",
-                              defaults={"lr": 0.05, "epochs": 2}, cached_features=True, depth=0.1))
+        register(
+            TickingFinetune(
+                "ticking_finetune", "10 fake seconds an epoch", defaults={"lr": 1e-3, "epochs": 1}, depth=1.0
+            )
+        )
+        register(
+            TickingProbe(
+                "ticking_probe",
+                "a linear head by gradient steps, 1 fake second an epoch",
+                defaults={"lr": 0.05, "epochs": 2},
+                cached_features=True,
+                depth=0.1,
+            )
+        )
 
     @autotl.hookimpl
     def register_sources(self, register):
-        from fakes import FakeSource
-
         import tiny_plugin
+        from fakes import FakeSource
 
         register(FakeSource("twin", checkpoint=tiny_plugin.SOURCE.checkpoint))
 
@@ -68,11 +77,23 @@ def stages(tiny, register_plugin, monkeypatch):
 
 
 def test_every_sources_probes_run_cross_validated_before_any_end_to_end_trial(stages, colour_images):
-    result = autotl.select(colour_images, 100, models=["tiny", "twin"], strategies=["linear_probe", "ticking_probe", "ticking_finetune"],
-                           regularizers=["none"], clock=CLOCK, progress=lambda message: None)
-    trials = sorted((row for row in result.leaderboard if row["trial"] is not None and row["state"] != "baseline"), key=lambda row: row["trial"])
+    result = autotl.select(
+        colour_images,
+        100,
+        models=["tiny", "twin"],
+        strategies=["linear_probe", "ticking_probe", "ticking_finetune"],
+        regularizers=["none"],
+        clock=CLOCK,
+        progress=lambda message: None,
+    )
+    trials = sorted(
+        (row for row in result.leaderboard if row["trial"] is not None and row["state"] != "baseline"),
+        key=lambda row: row["trial"],
+    )
     first = trials[:4]
-    assert {(row["source"], row["strategy"]) for row in first} == {(s, p) for s in ("tiny", "twin") for p in ("linear_probe", "ticking_probe")}
+    assert {(row["source"], row["strategy"]) for row in first} == {
+        (s, p) for s in ("tiny", "twin") for p in ("linear_probe", "ticking_probe")
+    }
     assert all(row["folds"] == 5 and row["val_se"] > 0 and row["reason"].startswith("stage 1") for row in first)
     assert any(row["strategy"] == "ticking_finetune" for row in trials[4:])  # end to end, after all of them
     assert result.decision
@@ -122,9 +143,8 @@ class BlindPlugin:
 
     @autotl.hookimpl
     def register_sources(self, register):
-        from fakes import FakeSource
-
         import tiny_plugin
+        from fakes import FakeSource
 
         class Blind(FakeSource):
             def load(self, pretrained=True, folder=None):
@@ -136,16 +156,32 @@ class BlindPlugin:
 
 
 def test_the_classical_baseline_is_in_the_json_and_can_be_the_final_model(cli, tiny, register_plugin, colour_images):
-    from autotl.training.classical import ARRAYS
     from autotl.logged_model import load
+    from autotl.training.classical import ARRAYS
 
     register_plugin(BlindPlugin(), "blind-plugin")
-    result = cli("select", "--data", colour_images, "--budget", "1h", "--models", "blind", "--strategies", "linear_probe", "--json")
+    result = cli(
+        "select",
+        "--data",
+        colour_images,
+        "--budget",
+        "1h",
+        "--models",
+        "blind",
+        "--strategies",
+        "linear_probe",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     classical = report["baselines"][0]
-    assert classical["name"].startswith("no transfer: logistic regression on 8x8 raw pixels") and classical["test_accuracy"] is not None
-    assert report["baseline_test_accuracy"] == max(b["test_accuracy"] for b in report["baselines"] if b["test_accuracy"] is not None)
+    assert (
+        classical["name"].startswith("no transfer: logistic regression on 8x8 raw pixels")
+        and classical["test_accuracy"] is not None
+    )
+    assert report["baseline_test_accuracy"] == max(
+        b["test_accuracy"] for b in report["baselines"] if b["test_accuracy"] is not None
+    )
     assert report["strategy"] == "classical"
     assert report["source"] is None and "beats every transfer candidate" in report["decision"]
     model = load(report["model_uri"])
@@ -158,10 +194,24 @@ def test_the_classical_baseline_is_in_the_json_and_can_be_the_final_model(cli, t
 def test_the_classical_baseline_is_in_the_json_for_text_too(cli, tmp_path, monkeypatch, text_file):
     monkeypatch.setenv("AUTOTL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    rows = [["text", "label"]] + [[f"{word} {topic} story number {i}", topic] for topic, word in (("sport", "match"), ("money", "bank"))
-                                  for i in range(12)]
+    rows = [["text", "label"]] + [
+        [f"{word} {topic} story number {i}", topic]
+        for topic, word in (("sport", "match"), ("money", "bank"))
+        for i in range(12)
+    ]
     data = text_file(rows)
-    result = cli("select", "--data", data, "--budget", "1h", "--models", "all-minilm-l6-v2", "--strategies", "linear_probe", "--json")
+    result = cli(
+        "select",
+        "--data",
+        data,
+        "--budget",
+        "1h",
+        "--models",
+        "all-minilm-l6-v2",
+        "--strategies",
+        "linear_probe",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["baselines"][0]["name"].startswith("no transfer: logistic regression on TF-IDF of ")
@@ -175,14 +225,24 @@ def test_the_portfolio_runs_on_the_best_sources_by_stage_one_in_its_documented_o
     from autotl.selection import portfolio
 
     sources = {name: FakeSource(name) for name in ("a", "b", "c")}
-    strategies = {name: DeclaredStrategy(name, "") for name in ("linear_probe", "lora", "partial_freeze", "lp_ft", "finetune")}
+    strategies = {
+        name: DeclaredStrategy(name, "") for name in ("linear_probe", "lora", "partial_freeze", "lp_ft", "finetune")
+    }
     penalties = {"none": DeclaredRegularizer("none", "", penalises=False), "l2sp": DeclaredRegularizer("l2sp", "")}
     pool = [Candidate(s, t, r) for s in sources.values() for t in strategies.values() for r in penalties.values()]
-    stage_one = [Row("a + linear_probe + none", "a", "linear_probe", "none", val_metric=0.6, state="complete"),
-                 Row("b + linear_probe + none", "b", "linear_probe", "none", val_metric=0.8, state="complete"),
-                 Row("c + linear_probe + none", "c", "linear_probe", "none", val_metric=0.7, state="complete")]
+    stage_one = [
+        Row("a + linear_probe + none", "a", "linear_probe", "none", val_metric=0.6, state="complete"),
+        Row("b + linear_probe + none", "b", "linear_probe", "none", val_metric=0.8, state="complete"),
+        Row("c + linear_probe + none", "c", "linear_probe", "none", val_metric=0.7, state="complete"),
+    ]
     ranked = portfolio.ranked_sources(stage_one, ["a", "b", "c"], {"linear_probe"})
     assert ranked == ["b", "c", "a"]
     plan = [key.candidate for key in portfolio.portfolio_stage(pool, ranked, blocks={})]
-    assert plan == ["b + finetune + none", "b + lp_ft + none", "b + partial_freeze + none",
-                    "c + finetune + none", "c + lp_ft + none", "c + partial_freeze + none"]
+    assert plan == [
+        "b + finetune + none",
+        "b + lp_ft + none",
+        "b + partial_freeze + none",
+        "c + finetune + none",
+        "c + lp_ft + none",
+        "c + partial_freeze + none",
+    ]

@@ -13,23 +13,27 @@ import uuid
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from fakes import save_fake_checkpoint
+from PIL import Image
 from test_train_predict import install_tiny_plugin
 
 
 def tiny_env(tmp_path: Path) -> dict[str, str]:
     """A process environment in which the tiny source is an installed plugin, with its cache in
     tmp_path and the default tracking store (``./mlruns`` in the process's folder)."""
-    env = {**install_tiny_plugin(tmp_path / "site"), "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
-           "AUTOTL_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **install_tiny_plugin(tmp_path / "site"),
+        "AUTOTL_TINY_CHECKPOINT": str(save_fake_checkpoint(tmp_path / "tiny.pt")),
+        "AUTOTL_CACHE_DIR": str(tmp_path / "cache"),
+    }
     env.pop("MLFLOW_TRACKING_URI", None)
     return env
 
 
 def autotl(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autotl", *map(str, args)], capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "autotl", *map(str, args)], capture_output=True, text=True, timeout=300, env=env, cwd=cwd
+    )
 
 
 def test_help_and_version():
@@ -67,7 +71,20 @@ def test_models():
 
 def test_train_then_predict(colour_images, tmp_path):
     env = tiny_env(tmp_path)
-    trained = autotl("train", "--data", colour_images, "--model", "tiny", "--strategy", "mlp_probe", "--set", "epochs=2", "--json", env=env, cwd=tmp_path)
+    trained = autotl(
+        "train",
+        "--data",
+        colour_images,
+        "--model",
+        "tiny",
+        "--strategy",
+        "mlp_probe",
+        "--set",
+        "epochs=2",
+        "--json",
+        env=env,
+        cwd=tmp_path,
+    )
     assert trained.returncode == 0, trained.stderr
     report = json.loads(trained.stdout)
     assert (tmp_path / "mlruns" / "mlflow.db").is_file()
@@ -79,8 +96,26 @@ def test_train_then_predict(colour_images, tmp_path):
 
 def test_train_with_a_strategy_setting_and_a_regularizer(colour_images, tmp_path):
     env = tiny_env(tmp_path)
-    trained = autotl("train", "--data", colour_images, "--model", "tiny", "--strategy", "partial_freeze", "--regularizer", "l2sp",
-                     "--set", "frozen_blocks=1", "--set", "l2sp_alpha=0.1", "--set", "epochs=2", "--json", env=env, cwd=tmp_path)
+    trained = autotl(
+        "train",
+        "--data",
+        colour_images,
+        "--model",
+        "tiny",
+        "--strategy",
+        "partial_freeze",
+        "--regularizer",
+        "l2sp",
+        "--set",
+        "frozen_blocks=1",
+        "--set",
+        "l2sp_alpha=0.1",
+        "--set",
+        "epochs=2",
+        "--json",
+        env=env,
+        cwd=tmp_path,
+    )
     assert trained.returncode == 0, trained.stderr
     report = json.loads(trained.stdout)
     assert report["params"]["frozen_blocks"] == 1 and report["params"]["l2sp_alpha"] == 0.1
@@ -89,8 +124,19 @@ def test_train_with_a_strategy_setting_and_a_regularizer(colour_images, tmp_path
 
 def test_select(colour_images, tmp_path):
     env = tiny_env(tmp_path)
-    result = autotl("select", "--data", colour_images, "--budget", "1h", "--models", "tiny", "--strategies", "linear_probe",
-                    env=env, cwd=tmp_path)
+    result = autotl(
+        "select",
+        "--data",
+        colour_images,
+        "--budget",
+        "1h",
+        "--models",
+        "tiny",
+        "--strategies",
+        "linear_probe",
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "Chosen: tiny + linear_probe + none" in result.stdout
     assert (tmp_path / "mlruns" / "optuna.db").is_file()
@@ -115,8 +161,19 @@ def free_port() -> int:
 def test_ui_serves_the_store(tmp_path):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "autotl", "ui", "--port", str(port), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "autotl",
+            "ui",
+            "--port",
+            str(port),
+            "--tracking-uri",
+            f"sqlite:///{tmp_path / 'mlflow.db'}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 90
@@ -141,8 +198,22 @@ def select_on_tiny(data: Path, tmp_path: Path, study: str) -> tuple[dict[str, st
     """The environment and command of a `select` of the MLP probe's settings on the tiny source,
     in a process of its own, with its tracking store in tmp_path."""
     env = tiny_env(tmp_path)
-    return env, [sys.executable, "-m", "autotl", "select", "--data", str(data), "--budget", "1h", "--models", "tiny",
-                 "--strategies", "mlp_probe", "--study", study]
+    return env, [
+        sys.executable,
+        "-m",
+        "autotl",
+        "select",
+        "--data",
+        str(data),
+        "--budget",
+        "1h",
+        "--models",
+        "tiny",
+        "--strategies",
+        "mlp_probe",
+        "--study",
+        study,
+    ]
 
 
 HANGS_IN_ITS_SECOND_TRIAL = """
@@ -163,7 +234,9 @@ main()
 
 
 @pytest.mark.skipif(not os.environ.get("AUTOTL_TEST_POSTGRES_URL"), reason="no PostgreSQL server: .ci/run starts one")
-def test_a_process_killed_mid_trial_on_another_host_has_its_trial_failed_and_rerun_by_the_survivor(colour_images, tmp_path):
+def test_a_process_killed_mid_trial_on_another_host_has_its_trial_failed_and_rerun_by_the_survivor(
+    colour_images, tmp_path
+):
     """Two selects share one study on PostgreSQL and one MLflow store. One, which names another
     machine in its owner tags, is SIGKILLed mid-trial: its heartbeats stop, and after the grace
     period (6 beats of 1 s here) the survivor fails that trial, ends its runs KILLED and reruns
@@ -177,13 +250,40 @@ def test_a_process_killed_mid_trial_on_another_host_has_its_trial_failed_and_rer
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**tiny_env(tmp_path), "AUTOTL_HEARTBEAT_S": "1"}
     mlflow.MlflowClient(store).search_experiments()  # the store's tables made once: two processes would race to
-    arguments = ["select", "--data", str(colour_images), "--budget", "1h", "--models", "tiny", "--strategies", "linear_probe,mlp_probe",
-                 "--storage", storage, "--study", study, "--tracking-uri", store]
-    doomed = subprocess.Popen([sys.executable, "-c", HANGS_IN_ITS_SECOND_TRIAL, *arguments],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    arguments = [
+        "select",
+        "--data",
+        str(colour_images),
+        "--budget",
+        "1h",
+        "--models",
+        "tiny",
+        "--strategies",
+        "linear_probe,mlp_probe",
+        "--storage",
+        storage,
+        "--study",
+        study,
+        "--tracking-uri",
+        store,
+    ]
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", HANGS_IN_ITS_SECOND_TRIAL, *arguments],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     next(line for line in doomed.stderr if line.startswith("hanging in a trial"))
-    survivor = subprocess.Popen([sys.executable, "-m", "autotl", *arguments, "--json"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    survivor = subprocess.Popen(
+        [sys.executable, "-m", "autotl", *arguments, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     said = []
     for line in survivor.stderr:  # the survivor at work on the study beside the doomed process
         said.append(line)
@@ -196,25 +296,41 @@ def test_a_process_killed_mid_trial_on_another_host_has_its_trial_failed_and_rer
 
     trials = optuna.load_study(study_name=study, storage=storage).trials
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
-    [stale] = [t for t in trials if t.user_attrs.get("process", "").startswith("another-host:") and "row" not in t.user_attrs
-               and "key" in t.user_attrs]
+    [stale] = [
+        t
+        for t in trials
+        if t.user_attrs.get("process", "").startswith("another-host:")
+        and "row" not in t.user_attrs
+        and "key" in t.user_attrs
+    ]
     assert stale.state == optuna.trial.TrialState.FAIL
     [rerun] = [t for t in trials if t.user_attrs.get("rerun_of") == stale.number and "row" in t.user_attrs]
-    assert rerun.user_attrs["key"] == stale.user_attrs["key"] and not rerun.user_attrs["process"].startswith("another-host:")
+    assert rerun.user_attrs["key"] == stale.user_attrs["key"] and not rerun.user_attrs["process"].startswith(
+        "another-host:"
+    )
     ran = [json.dumps(t.user_attrs["key"]) for t in trials if "row" in t.user_attrs]
-    assert len(ran) == len(set(ran)) == 1 + 3 * 9  # every setting trained once to the end: the convex probe, the MLP's 3 lr x 3 epochs x 3 widths
-    assert {t.user_attrs["process"].split(":")[0] for t in trials if "row" in t.user_attrs} == {"another-host", socket.gethostname()}
+    assert (
+        len(ran) == len(set(ran)) == 1 + 3 * 9
+    )  # every setting trained once to the end: the convex probe, the MLP's 3 lr x 3 epochs x 3 widths
+    assert {t.user_attrs["process"].split(":")[0] for t in trials if "row" in t.user_attrs} == {
+        "another-host",
+        socket.gethostname(),
+    }
     report = json.loads(out)
     assert report["exhausted"]
     [reason] = [row["reason"] for row in report["leaderboard"] if row["trial"] == rerun.number]
     assert reason.startswith(f"rerun of trial {stale.number}, whose process stopped sending heartbeats")
-    assert len([row for row in report["leaderboard"] if row["trial"] is not None and row["state"] in ("complete", "pruned")]) == len(ran)
+    assert len(
+        [row for row in report["leaderboard"] if row["trial"] is not None and row["state"] in ("complete", "pruned")]
+    ) == len(ran)
 
     client = mlflow.MlflowClient(store)
     runs = client.search_runs([client.get_experiment_by_name("autotl").experiment_id])
     assert "RUNNING" not in {run.info.status for run in runs}
     status = {run.info.run_id: run.info.status for run in runs}
-    assert status[stale.user_attrs["run_id"]] == "KILLED"  # the dead trial's run, and the dead process's select run above it
+    assert (
+        status[stale.user_attrs["run_id"]] == "KILLED"
+    )  # the dead trial's run, and the dead process's select run above it
     assert status[client.get_run(stale.user_attrs["run_id"]).data.tags["mlflow.parentRunId"]] == "KILLED"
     selects = [run for run in runs if run.info.run_name.startswith("select")]
     assert [run.data.params["storage"] for run in selects] == [masked(storage)] * 2 and ":***@" in masked(storage)
@@ -225,7 +341,9 @@ def test_select_terminated_ends_its_runs_killed_and_its_trial_failed(colour_imag
     import optuna
 
     env, command = select_on_tiny(colour_images, tmp_path, "terminated")
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path
+    )
     for line in process.stderr:
         if "] Trial 2:" in line:
             process.send_signal(signal.SIGTERM)  # docker stop, Kubernetes, Slurm

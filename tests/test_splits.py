@@ -7,7 +7,9 @@ from autotl.data.splits import complete_splits
 
 
 def examples(counts: dict[str, int], prefix: str = "") -> list[Example]:
-    return [Example(f"{prefix}{label}{i}", label, f"{prefix}{label}{i}") for label, n in counts.items() for i in range(n)]
+    return [
+        Example(f"{prefix}{label}{i}", label, f"{prefix}{label}{i}") for label, n in counts.items() for i in range(n)
+    ]
 
 
 def test_unsplit_data_is_split_60_20_20_by_class():

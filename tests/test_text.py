@@ -22,7 +22,9 @@ def test_csv_profile(cli, text_file):
 
 def test_tsv_with_other_column_names(cli, text_file):
     rows = [["body", "topic"]] + [[f"text {i}", "ab"[i % 2]] for i in range(8)]
-    report = inspect_json(cli, "--data", text_file(rows, "data.tsv"), "--text-column", "body", "--label-column", "topic")
+    report = inspect_json(
+        cli, "--data", text_file(rows, "data.tsv"), "--text-column", "body", "--label-column", "topic"
+    )
     assert report["classes"] == ["a", "b"]
 
 

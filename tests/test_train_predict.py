@@ -1,20 +1,20 @@
 """``autotl train`` and ``autotl predict`` on a tiny model built in the test, tracked in a temporary MLflow store."""
 
 import csv
-from importlib.metadata import version
 import json
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
 import torch
+from fakes import DeclaredStrategy
 
 import autotl
-from fakes import DeclaredStrategy
 
 TESTS = Path(__file__).parent
 
@@ -27,8 +27,22 @@ def train_json(cli, *args) -> dict:
 
 def test_train_reports_the_contract_and_logs_a_finished_run(cli, tiny, colour_images):
     report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "mlp_probe", "--set", "epochs=4")
-    for key in ("source", "strategy", "regularizer", "params", "val_metric", "test_metric", "test_accuracy",
-                "baseline_test_accuracy", "run_id", "model_uri", "budget_s", "elapsed_s", "train_command", "leaderboard"):
+    for key in (
+        "source",
+        "strategy",
+        "regularizer",
+        "params",
+        "val_metric",
+        "test_metric",
+        "test_accuracy",
+        "baseline_test_accuracy",
+        "run_id",
+        "model_uri",
+        "budget_s",
+        "elapsed_s",
+        "train_command",
+        "leaderboard",
+    ):
         assert key in report
     assert report["params"]["epochs"] == 4
     assert report["train_command"].startswith("autotl train --data")
@@ -39,7 +53,9 @@ def test_train_reports_the_contract_and_logs_a_finished_run(cli, tiny, colour_im
     assert run.data.tags["version.torch"] == version("torch")
     history = mlflow.MlflowClient().get_metric_history(report["run_id"], "val_accuracy")
     assert [m.step for m in history] == [1, 2, 3, 4]
-    assert set(os.listdir(Path(mlflow.artifacts.download_artifacts(run_id=report["run_id"], artifact_path="data")))) == {"profile.json", "split.csv"}
+    assert set(
+        os.listdir(Path(mlflow.artifacts.download_artifacts(run_id=report["run_id"], artifact_path="data")))
+    ) == {"profile.json", "split.csv"}
 
 
 def featurized(monkeypatch) -> list[int]:
@@ -96,8 +112,21 @@ def test_scratch_reads_no_pretrained_file_and_finetune_does(cli, tiny, colour_im
 
 
 def test_finetune_learns_the_tiny_task(cli, tiny, colour_images):
-    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "finetune",
-                        "--set", "epochs=15", "--set", "lr=0.05", "--set", "batch_size=8")
+    report = train_json(
+        cli,
+        "--data",
+        colour_images,
+        "--model",
+        "tiny",
+        "--strategy",
+        "finetune",
+        "--set",
+        "epochs=15",
+        "--set",
+        "lr=0.05",
+        "--set",
+        "batch_size=8",
+    )
     assert report["val_metric"] >= 0.8
 
 
@@ -111,16 +140,47 @@ def install_tiny_plugin(site: Path) -> dict:
 
 
 def test_predict_in_a_fresh_process_reproduces_the_test_accuracy(cli, tiny, colour_images, tmp_path):
-    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "finetune",
-                        "--set", "epochs=3", "--set", "lr=0.05", "--set", "batch_size=8")
+    report = train_json(
+        cli,
+        "--data",
+        colour_images,
+        "--model",
+        "tiny",
+        "--strategy",
+        "finetune",
+        "--set",
+        "epochs=3",
+        "--set",
+        "lr=0.05",
+        "--set",
+        "batch_size=8",
+    )
     env = install_tiny_plugin(tmp_path / "site")
-    predict = [sys.executable, "-m", "autotl", "predict", "--model", report["model_uri"], "--data", str(colour_images),
-               "--split", "test", "--output", "preds.csv"]
+    predict = [
+        sys.executable,
+        "-m",
+        "autotl",
+        "predict",
+        "--model",
+        report["model_uri"],
+        "--data",
+        str(colour_images),
+        "--split",
+        "test",
+        "--output",
+        "preds.csv",
+    ]
     result = subprocess.run(predict, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     accuracy = subprocess.run(
-        [sys.executable, "-c", "import pandas as p; d = p.read_csv('preds.csv'); print((d.label == d.prediction).mean())"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import pandas as p; d = p.read_csv('preds.csv'); print((d.label == d.prediction).mean())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert float(accuracy) == pytest.approx(report["test_accuracy"], abs=1e-9)
     with open("preds.csv", newline="") as handle:
@@ -128,7 +188,9 @@ def test_predict_in_a_fresh_process_reproduces_the_test_accuracy(cli, tiny, colo
 
 
 def test_predict_on_unlabelled_images_and_with_pyfunc(cli, tiny, colour_images, tmp_path):
-    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--set", "epochs=2")
+    report = train_json(
+        cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--set", "epochs=2"
+    )
     flat = tmp_path / "flat"
     flat.mkdir()
     for image in list((colour_images / "red").iterdir())[:3]:
@@ -149,7 +211,10 @@ def test_predict_on_unlabelled_images_and_with_pyfunc(cli, tiny, colour_images, 
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.csv")] == []  # no temporary left behind
     pyfunc = mlflow.pyfunc.load_model(report["model_uri"])
     predicted = pyfunc.predict(pd.DataFrame({"input": rows["input"]}))
-    assert list(predicted["prediction"]) == list(rows["prediction"]) and list(predicted.columns) == ["prediction", "confidence"]
+    assert list(predicted["prediction"]) == list(rows["prediction"]) and list(predicted.columns) == [
+        "prediction",
+        "confidence",
+    ]
 
 
 class Exploding(DeclaredStrategy):
@@ -192,7 +257,9 @@ def test_bad_settings_and_devices_are_usage_errors(cli, tiny, colour_images):
 def test_a_source_without_a_text_modality_is_refused_on_text(cli, tiny, text_file):
     from fakes import labelled_rows
 
-    result = cli("train", "--data", text_file(labelled_rows({"a": 5, "b": 5})), "--model", "tiny", "--strategy", "linear_probe")
+    result = cli(
+        "train", "--data", text_file(labelled_rows({"a": 5, "b": 5})), "--model", "tiny", "--strategy", "linear_probe"
+    )
     assert result.exit_code == 2
     assert "image model; the data is text" in result.stderr
 
@@ -202,10 +269,23 @@ def tiny_bert(folder: Path) -> Path:
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     folder.mkdir(parents=True)
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + "good bad great awful fine poor nice terrible film plot the a is was very".split()
+    words = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+    ] + "good bad great awful fine poor nice terrible film plot the a is was very".split()
     (folder / "vocab.txt").write_text("\n".join(words) + "\n")
     BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(words),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     BertModel(config).save_pretrained(folder)
     return folder
 
@@ -215,9 +295,13 @@ def test_a_local_hugging_face_folder_is_a_source(cli, tiny, text_file, tmp_path,
     monkeypatch.setenv("AUTOTL_HF_MODELS", str(folder))
     models = {m["name"]: m for m in json.loads(cli("models", "--json").stdout)["models"]}
     assert models["tiny-bert"]["available"] and models["tiny-bert"]["feature_dim"] == 16
-    rows = [["text", "label"]] + [[f"the film was very {w}", "pos" if w in "good great nice fine" else "neg"] for w in
-                                  "good bad great awful fine poor nice terrible".split() * 3]
-    report = train_json(cli, "--data", text_file(rows), "--model", "tiny-bert", "--strategy", "finetune", "--set", "epochs=2")
+    rows = [["text", "label"]] + [
+        [f"the film was very {w}", "pos" if w in "good great nice fine" else "neg"]
+        for w in "good bad great awful fine poor nice terrible".split() * 3
+    ]
+    report = train_json(
+        cli, "--data", text_file(rows), "--model", "tiny-bert", "--strategy", "finetune", "--set", "epochs=2"
+    )
     result = cli("predict", "--model", report["model_uri"], "--data", text_file(rows), "--split", "test")
     assert result.exit_code == 0, result.output
     assert f"Accuracy: {report['test_accuracy']:.4f}" in result.stderr
@@ -244,14 +328,26 @@ def test_a_logged_model_holds_no_pickle_and_no_loader_runs_one_planted_in_it(cli
         (folder / "python_model.pkl").write_bytes(pickle.dumps(Planted(marker)))
     result = cli("predict", "--model", report["model_uri"], "--data", colour_images, "--split", "test")
     assert result.exit_code == 0, result.output
-    assert f"Accuracy: {report['test_accuracy']:.4f}" in result.stderr  # the bundle's weights, rebuilt by the installed code
+    assert (
+        f"Accuracy: {report['test_accuracy']:.4f}" in result.stderr
+    )  # the bundle's weights, rebuilt by the installed code
     assert len(mlflow.pyfunc.load_model(report["model_uri"]).predict([str(next(colour_images.rglob("*.png")))])) == 1
     assert not marker.exists()
 
 
 def test_artifacts_go_beside_the_store_the_user_named(cli, tiny, colour_images, tmp_path):
     store = tmp_path / "elsewhere" / "tracking.db"
-    report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--tracking-uri", f"sqlite:///{store}")
+    report = train_json(
+        cli,
+        "--data",
+        colour_images,
+        "--model",
+        "tiny",
+        "--strategy",
+        "linear_probe",
+        "--tracking-uri",
+        f"sqlite:///{store}",
+    )
     assert (store.parent / "artifacts").is_dir() and not (tmp_path / "mlruns").exists()  # nothing in the current folder
     assert report["model_uri"].startswith("runs:/")
 
@@ -260,4 +356,8 @@ def test_predict_refuses_data_of_the_other_modality(cli, tiny, colour_images, te
     report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe")
     texts = text_file([["text"], ["a red square"], ["a blue square"]])
     result = cli("predict", "--model", report["model_uri"], "--data", texts)
-    assert result.exit_code == 2 and "holds text data, and the model" in result.stderr and "takes image: give it image data" in result.stderr
+    assert (
+        result.exit_code == 2
+        and "holds text data, and the model" in result.stderr
+        and "takes image: give it image data" in result.stderr
+    )

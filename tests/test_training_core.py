@@ -53,16 +53,18 @@ def test_the_core_trains_with_torch_alone(tmp_path):
 def test_among_epochs_tied_on_the_validation_score_the_lowest_validation_loss_is_kept():
     import torch
 
+    from autotl.contracts.settings import TrainParams
     from autotl.training.batches import feature_batches
     from autotl.training.loop import fit
-    from autotl.contracts.settings import TrainParams
 
     torch.manual_seed(0)
     features = torch.randn(32, 4).numpy()
     features[:, 0] *= 10  # separable from the first epoch on: the accuracy plateaus while the loss still falls
     labels = [int(v > 0) for v in features[:, 0]]
     batches = feature_batches(features, labels, 8)
-    result = fit(torch.nn.Linear(4, 2), batches, batches, TrainParams(epochs=6, lr=0.05), torch.device("cpu"), "accuracy", 2)
+    result = fit(
+        torch.nn.Linear(4, 2), batches, batches, TrainParams(epochs=6, lr=0.05), torch.device("cpu"), "accuracy", 2
+    )
     tied = [e for e in result.history if e.val_metric == max(h.val_metric for h in result.history)]
     assert len(tied) > 1 and tied[0].epoch < result.best_epoch  # not the first epoch to reach the plateau
     assert result.best_epoch == min(tied, key=lambda e: e.val_loss).epoch

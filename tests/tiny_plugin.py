@@ -7,8 +7,9 @@ subprocesses that must see it too.
 import os
 from pathlib import Path
 
-import autotl
 from fakes import FakeSource
+
+import autotl
 
 SOURCE = FakeSource("tiny", offers=("source_head", "blocks"))
 

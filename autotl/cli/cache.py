@@ -13,7 +13,9 @@ def info_command(cache_dir: options.CacheDir = None) -> None:
     from autotl.training.features import FeatureCache
 
     cache = FeatureCache(cache_dir)
-    typer.echo(f"{cache.folder}: {cache.size_bytes() / 1e6:.1f} MB of {cache.limit_bytes / 1e9:g} GB (AUTOTL_CACHE_LIMIT_GB)")
+    typer.echo(
+        f"{cache.folder}: {cache.size_bytes() / 1e6:.1f} MB of {cache.limit_bytes / 1e9:g} GB (AUTOTL_CACHE_LIMIT_GB)"
+    )
 
 
 @app.command("clear")

@@ -19,10 +19,14 @@ def plugins_command(json: options.Json = False) -> None:
         return
     table = Table(Column("plugin", no_wrap=True), "package", "version", "registered")
     for info in infos:
-        registered = "; ".join(f"{kind.replace('_', ' ')}: {', '.join(names)}" for kind, names in info.registered.items())
+        registered = "; ".join(
+            f"{kind.replace('_', ' ')}: {', '.join(names)}" for kind, names in info.registered.items()
+        )
         if info.error:
             registered = f"[red]failed: {info.error}[/red]"
-        table.add_row(info.name.removeprefix("autotl.builtins."), info.package or "-", info.version or "-", registered or "-")
+        table.add_row(
+            info.name.removeprefix("autotl.builtins."), info.package or "-", info.version or "-", registered or "-"
+        )
     Console(highlight=False).print(table)
 
 

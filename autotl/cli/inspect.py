@@ -28,7 +28,9 @@ def inspect_command(
     registry = build_registry()
     chosen = {"sources": models, "strategies": strategies, "regularizers": regularizers}
     chosen = {kind: registry.pick(kind, options.names(value)) for kind, value in chosen.items()}
-    dataset = read_dataset(data, options.intake_options(text_column, label_column, skip_bad_files, seed), registry.items("data_formats"))
+    dataset = read_dataset(
+        data, options.intake_options(text_column, label_column, skip_bad_files, seed), registry.items("data_formats")
+    )
     kept, left_out = registry.candidates(dataset.modality, **chosen)
     report = profile(dataset)
     report["candidates"] = [c.label for c in kept]

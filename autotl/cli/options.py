@@ -10,10 +10,14 @@ import typer
 from autotl.contracts.data import IntakeOptions
 from autotl.errors import AutotlError
 
-Data = Annotated[Path, typer.Option("--data", help="A folder of images (one sub-folder per class) or a .csv/.tsv/.jsonl file.")]
+Data = Annotated[
+    Path, typer.Option("--data", help="A folder of images (one sub-folder per class) or a .csv/.tsv/.jsonl file.")
+]
 TextColumn = Annotated[str, typer.Option(help="Column holding the texts (text data).")]
 LabelColumn = Annotated[str, typer.Option(help="Column holding the labels (text data).")]
-SkipBadFiles = Annotated[bool, typer.Option(help="Leave out unreadable files and empty rows, with a warning, instead of stopping.")]
+SkipBadFiles = Annotated[
+    bool, typer.Option(help="Leave out unreadable files and empty rows, with a warning, instead of stopping.")
+]
 Seed = Annotated[int, typer.Option(help="Seed for the splits and everything random.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
 Models = Annotated[str | None, typer.Option(help="Comma list of source models to consider (see `autotl models`).")]
@@ -30,8 +34,10 @@ def intake_options(text_column: str, label_column: str, skip_bad_files: bool, se
     if not 0 <= seed <= MAX_SEED:
         raise AutotlError(f"--seed {seed}: give a whole number from 0 to {MAX_SEED}")
     if text_column == label_column:
-        raise AutotlError(f"--text-column and --label-column are both {text_column!r}: a model would learn the label from itself; "
-                          "name the column that holds the texts")
+        raise AutotlError(
+            f"--text-column and --label-column are both {text_column!r}: a model would learn the label from itself; "
+            "name the column that holds the texts"
+        )
     return IntakeOptions(text_column=text_column, label_column=label_column, skip_bad_files=skip_bad_files, seed=seed)
 
 
@@ -44,16 +50,31 @@ def names(value: str | None) -> list[str] | None:
 
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
+
+
 Metric = Annotated[str, typer.Option(help="What to maximise on validation: accuracy or f1_macro.")]
 Device = Annotated[str, typer.Option(help="auto (a GPU when there is one), cpu, cuda or cuda:N.")]
-TrackingUri = Annotated[str | None, typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db].")]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db]."),
+]
 Experiment = Annotated[str, typer.Option(help="MLflow experiment name.")]
-CacheDir = Annotated[Path | None, typer.Option(help="Feature cache folder [default: AUTOTL_CACHE_DIR, else ~/.cache/autotl/features].")]
-SourceData = Annotated[Path | None, typer.Option(help="Labelled examples of a source task, laid out like --data, for the multitask strategy.")]
-TrustRemoteCode = Annotated[bool, typer.Option(help="Let Hugging Face models run code from their repository (off by default).")]
+CacheDir = Annotated[
+    Path | None, typer.Option(help="Feature cache folder [default: AUTOTL_CACHE_DIR, else ~/.cache/autotl/features].")
+]
+SourceData = Annotated[
+    Path | None,
+    typer.Option(help="Labelled examples of a source task, laid out like --data, for the multitask strategy."),
+]
+TrustRemoteCode = Annotated[
+    bool, typer.Option(help="Let Hugging Face models run code from their repository (off by default).")
+]
 Register = Annotated[
     str | None,
-    typer.Option(help="Also put the model in the MLflow model registry under this name (a new version each time).", metavar="NAME"),
+    typer.Option(
+        help="Also put the model in the MLflow model registry under this name (a new version each time).",
+        metavar="NAME",
+    ),
 ]
 
 

@@ -13,11 +13,20 @@ from autotl.errors import AutotlError, WriteError, listing
 
 
 def predict_command(
-    model: Annotated[str, typer.Option("--model", help="runs:/<run id>/model, models:/<name>/<version>, or a local model folder.")],
+    model: Annotated[
+        str, typer.Option("--model", help="runs:/<run id>/model, models:/<name>/<version>, or a local model folder.")
+    ],
     data: options.Data,
-    output: Annotated[Path | None, typer.Option(help="CSV to write: input, label (when known), prediction, confidence.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file (never one inside --data).")] = False,
-    split: Annotated[str | None, typer.Option(help="Predict only this split (train, val or test), split as `train` and `select` split it.")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="CSV to write: input, label (when known), prediction, confidence.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --output file (never one inside --data).")
+    ] = False,
+    split: Annotated[
+        str | None,
+        typer.Option(help="Predict only this split (train, val or test), split as `train` and `select` split it."),
+    ] = None,
     text_column: options.TextColumn = "text",
     label_column: options.LabelColumn = "label",
     skip_bad_files: options.SkipBadFiles = False,
@@ -40,20 +49,27 @@ def predict_command(
     mlflow.set_tracking_uri(tracking.resolve_uri(tracking_uri))
     loaded = logged_model.load(model)
     if loaded.modality != modality:
-        raise AutotlError(f"--data {data} holds {modality} data, and the model {model} takes {loaded.modality}: "
-                          f"give it {loaded.modality} data")
+        raise AutotlError(
+            f"--data {data} holds {modality} data, and the model {model} takes {loaded.modality}: "
+            f"give it {loaded.modality} data"
+        )
     loaded.device = resolve_device(device)
     probabilities = loaded.probabilities([e.input for e in examples])
     predictions = [loaded.classes[i] for i in probabilities.argmax(1)]
     labelled = all(e.label is not None for e in examples)
     unknown = sorted({e.label for e in examples if e.label is not None} - set(loaded.classes))
     if labelled and unknown:
-        typer.echo(f"Warning: the model never saw the class(es) {listing([repr(u) for u in unknown])}: "
-                   f"their {sum(e.label in unknown for e in examples)} example(s) count as wrong", err=True)
+        typer.echo(
+            f"Warning: the model never saw the class(es) {listing([repr(u) for u in unknown])}: "
+            f"their {sum(e.label in unknown for e in examples)} example(s) count as wrong",
+            err=True,
+        )
     if output:
         header = ["input", "label", "prediction", "confidence"] if labelled else ["input", "prediction", "confidence"]
-        rows = [[e.input, *([e.label] if labelled else []), prediction, f"{confidence:.6f}"]
-                for e, prediction, confidence in zip(examples, predictions, probabilities.max(1))]
+        rows = [
+            [e.input, *([e.label] if labelled else []), prediction, f"{confidence:.6f}"]
+            for e, prediction, confidence in zip(examples, predictions, probabilities.max(1))
+        ]
         write_csv(output, header, rows)
         typer.echo(f"Wrote {len(examples)} predictions to {output}", err=True)
     else:

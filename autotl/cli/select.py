@@ -24,10 +24,16 @@ def select_command(
     skip_bad_files: options.SkipBadFiles = False,
     cache_dir: options.CacheDir = None,
     source_data: options.SourceData = None,
-    storage: Annotated[str | None, typer.Option(help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].")] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].")
+    ] = None,
     study: Annotated[str | None, typer.Option(help="Optuna study name [default: a new one per run].")] = None,
-    cv: Annotated[int, typer.Option(help="Judge each trial by K-fold cross-validation on train+val (small data); 0: the val split.",
-                                    metavar="K")] = 0,
+    cv: Annotated[
+        int,
+        typer.Option(
+            help="Judge each trial by K-fold cross-validation on train+val (small data); 0: the val split.", metavar="K"
+        ),
+    ] = 0,
     register: options.Register = None,
     trust_remote_code: options.TrustRemoteCode = False,
     json: options.Json = False,
@@ -39,11 +45,23 @@ def select_command(
     options.allow_remote_code(trust_remote_code)
     with reporting(quiet=json) as progress:
         result = select(
-            data, budget, models=options.names(models), strategies=options.names(strategies),
-            regularizers=options.names(regularizers), metric=metric, seed=seed, device=device,
-            tracking_uri=tracking_uri, experiment=experiment,
+            data,
+            budget,
+            models=options.names(models),
+            strategies=options.names(strategies),
+            regularizers=options.names(regularizers),
+            metric=metric,
+            seed=seed,
+            device=device,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
             intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
-            cache_dir=cache_dir, source_data=source_data, storage=storage, study=study, cv=cv, register=register,
+            cache_dir=cache_dir,
+            source_data=source_data,
+            storage=storage,
+            study=study,
+            cv=cv,
+            register=register,
             progress=progress,
         )
     if json:
@@ -58,12 +76,17 @@ def select_command(
 def summary(result) -> list[str]:
     """What the user chose and what it bought, after the leaderboard."""
     se = f" ± {result.val_se:.4f}" if result.val_se is not None else ""
-    chosen = (f"{result.source} + {result.strategy} + {result.regularizer}" if result.source is not None
-              else f"no transfer: {result.params['model']}")
-    lines = [f"Chosen: {chosen} (val {result.metric} {result.val_metric:.4f}{se})",
-             f"Why: {result.decision}",
-             f"Final model: {result.final_note or 'refit on train+val'}",
-             f"Test accuracy {result.test_accuracy:.4f}"]
+    chosen = (
+        f"{result.source} + {result.strategy} + {result.regularizer}"
+        if result.source is not None
+        else f"no transfer: {result.params['model']}"
+    )
+    lines = [
+        f"Chosen: {chosen} (val {result.metric} {result.val_metric:.4f}{se})",
+        f"Why: {result.decision}",
+        f"Final model: {result.final_note or 'refit on train+val'}",
+        f"Test accuracy {result.test_accuracy:.4f}",
+    ]
     for baseline in result.baselines:
         outcome = f"{baseline['test_accuracy']:.4f}" if baseline["test_accuracy"] is not None else baseline["note"]
         lines.append(f"  no-transfer baseline {baseline['name']}: {outcome}")

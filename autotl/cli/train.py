@@ -42,16 +42,30 @@ def train_command(
     options.allow_remote_code(trust_remote_code)
     with reporting(quiet=json) as progress:
         result = train(
-            data, model, strategy, regularizer, _settings(set or []), metric=metric, seed=seed, device=device,
-            tracking_uri=tracking_uri, experiment=experiment,
+            data,
+            model,
+            strategy,
+            regularizer,
+            _settings(set or []),
+            metric=metric,
+            seed=seed,
+            device=device,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
             intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
-            cache_dir=cache_dir, source_data=source_data, register=register, progress=progress,
+            cache_dir=cache_dir,
+            source_data=source_data,
+            register=register,
+            progress=progress,
         )
     if json:
         options.print_json(result.to_dict())
         return
     typer.echo(f"{result.source} + {result.strategy} + {result.regularizer}: best epoch {result.best_epoch}")
-    typer.echo(f"  val {result.metric} {result.val_metric:.4f}, test {result.metric} {result.test_metric:.4f}, test accuracy {result.test_accuracy:.4f}")
+    typer.echo(
+        f"  val {result.metric} {result.val_metric:.4f}, test {result.metric} {result.test_metric:.4f}, test "
+        f"accuracy {result.test_accuracy:.4f}"
+    )
     typer.echo(f"  model: {result.model_uri}  ({result.elapsed_s:.0f}s)")
 
 

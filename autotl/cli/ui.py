@@ -18,7 +18,18 @@ def ui_command(
 
     uri = resolve_uri(tracking_uri)
     typer.echo(f"MLflow UI on http://127.0.0.1:{port} for {uri} (Ctrl-C stops it)", err=True)
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     sys.stderr.flush()
     # The MLflow server takes this process's place, so that Ctrl-C or a terminate signal reaches it
     # directly: a child server would outlive an autotl process that was terminated.

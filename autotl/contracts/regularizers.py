@@ -10,8 +10,8 @@ from autotl.contracts.settings import Setting
 if TYPE_CHECKING:
     import torch
 
-    from autotl.training.classifier import Classifier
     from autotl.contracts.settings import TrainParams
+    from autotl.training.classifier import Classifier
 
 
 class Term:
@@ -62,7 +62,9 @@ class Regularizer(ABC):
     penalises: bool = True
 
     @abstractmethod
-    def bind(self, model: "Classifier", params: "TrainParams", train: "Iterable[tuple[Any, torch.Tensor]]") -> Term | None:
+    def bind(
+        self, model: "Classifier", params: "TrainParams", train: "Iterable[tuple[Any, torch.Tensor]]"
+    ) -> Term | None:
         """Called once, before training, with the model at its starting (pretrained) weights,
         which the penalty measures distance to, and the training batches (for statistics the
         penalty needs). None adds nothing."""

@@ -91,7 +91,9 @@ class TrainParams:
     def from_dict(cls, values: Mapping[str, Any]) -> "TrainParams":
         """The inverse of ``as_dict``: keys that are not the loop's own are declared settings."""
         own = {f.name for f in fields(cls)} - {"extra"}
-        return cls(**{k: v for k, v in values.items() if k in own}, extra={k: v for k, v in values.items() if k not in own})
+        return cls(
+            **{k: v for k, v in values.items() if k in own}, extra={k: v for k, v in values.items() if k not in own}
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Flat, as MLflow logs it and ``--set`` takes it."""

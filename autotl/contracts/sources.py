@@ -46,9 +46,7 @@ class SourceSpec:
         if self.modality not in MODALITIES:
             raise ValueError(f"source {self.name!r}: modality must be one of {MODALITIES}")
         if (Capability.SOURCE_HEAD in self.offers) != (self.num_source_classes is not None):
-            raise ValueError(
-                f"source {self.name!r}: give num_source_classes exactly when it offers a source head"
-            )
+            raise ValueError(f"source {self.name!r}: give num_source_classes exactly when it offers a source head")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

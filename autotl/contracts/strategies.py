@@ -8,8 +8,8 @@ from autotl.contracts.capabilities import Needs
 from autotl.contracts.settings import Setting
 
 if TYPE_CHECKING:
-    from autotl.training.job import TrainedModel, TrainingJob
     from autotl.contracts.settings import TrainParams
+    from autotl.training.job import TrainedModel, TrainingJob
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,13 @@ class Strategy(ABC):
     ``settings``: its own hyperparameters, which ``--set`` takes and ``select``
     searches. ``cached_features``: it trains on frozen features from the cache,
     so an epoch costs a head's work, not the backbone's. ``schedule``: it trains by epochs at a
-    learning rate; False for a closed-form or convex fit, for which ``select`` searches neither. ``depth``: how much of the source it
-    adapts, 0 (frozen features) to 1 (every weight), which ``select``'s priors match to the data;
-    None leaves it out of the first guesses. ``baseline``: it transfers nothing (``scratch`` trains
-    the source's architecture from random weights), so ``select`` never searches it as a candidate
-    but runs it beside its choice, with its whole default schedule or not at all, to say what
-    transfer bought; ``autotl train`` takes it like any other.
+    learning rate; False for a closed-form or convex fit, for which ``select`` searches neither.
+    ``depth``: how much of the source it adapts, 0 (frozen features) to 1 (every weight), which
+    ``select``'s priors match to the data; None leaves it out of the first guesses. ``baseline``: it
+    transfers nothing (``scratch`` trains the source's architecture from random weights), so
+    ``select`` never searches it as a candidate but runs it beside its choice, with its whole
+    default schedule or not at all, to say what transfer bought; ``autotl train`` takes it like any
+    other.
     """
 
     name: str

@@ -15,9 +15,7 @@ def reject_or_skip(bad: list[str], what: str, options: IntakeOptions, problems: 
         return
     shown = listing(bad, sep="; ")
     if not options.skip_bad_files:
-        raise AutotlError(
-            f"{len(bad)} {what}: {shown}. Fix or remove them, or pass --skip-bad-files to leave them out"
-        )
+        raise AutotlError(f"{len(bad)} {what}: {shown}. Fix or remove them, or pass --skip-bad-files to leave them out")
     problems.append(f"skipped {len(bad)} {what}: {shown}")
 
 

@@ -23,7 +23,9 @@ def max_pixels() -> int:
     if not configured:
         return DEFAULT_MAX_PIXELS
     if not configured.isdigit() or int(configured) < 1:
-        raise AutotlError(f"AUTOTL_MAX_IMAGE_PIXELS={configured!r}: give a whole number of pixels, e.g. {DEFAULT_MAX_PIXELS}")
+        raise AutotlError(
+            f"AUTOTL_MAX_IMAGE_PIXELS={configured!r}: give a whole number of pixels, e.g. {DEFAULT_MAX_PIXELS}"
+        )
     return int(configured)
 
 

@@ -1,9 +1,8 @@
 """From ``--data PATH`` to a checked, split :class:`Dataset`."""
 
 from collections import Counter
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from autotl.contracts.data import SPLITS, DataFormat, Dataset, Example, IntakeOptions
 from autotl.data.splits import complete_splits
@@ -32,7 +31,9 @@ def read_dataset(path: str | Path, options: IntakeOptions, formats: list[DataFor
     )
 
 
-def read_examples(path: str | Path, options: IntakeOptions, formats: list[DataFormat], split: str | None = None) -> tuple[str, list[Example]]:
+def read_examples(
+    path: str | Path, options: IntakeOptions, formats: list[DataFormat], split: str | None = None
+) -> tuple[str, list[Example]]:
     """Inputs to predict on, with their modality: one split of a labelled dataset, or everything,
     labelled or not."""
     if split is not None:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autotl.training import classical
 from autotl.contracts.data import Dataset, Example
 from autotl.selection.leaderboard import Row
 from autotl.selection.noise import binomial_se, fold_se
+from autotl.training import classical
 from autotl.training.metrics import score
 
 CLASSICAL = "no transfer"
@@ -45,7 +45,15 @@ def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metri
     side = median_side(dataset)
 
     def fitted(examples: list[Example], family: str | None = None) -> classical.ClassicalModel:
-        return classical.fit(dataset.modality, [e.input for e in examples], [index[e.label] for e in examples], classes, seed, side, family)
+        return classical.fit(
+            dataset.modality,
+            [e.input for e in examples],
+            [index[e.label] for e in examples],
+            classes,
+            seed,
+            side,
+            family,
+        )
 
     def scored(model: classical.ClassicalModel, examples: list[Example], name: str) -> float:
         predictions = model.probabilities([e.input for e in examples]).argmax(1)
@@ -60,9 +68,19 @@ def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metri
     mean = float(np.mean(values))
     se = fold_se(values, validated) if len(folds) > 1 else binomial_se(mean, validated)
     test = dataset.splits["test"]
-    row = Row(f"{CLASSICAL}: {final.description}", "", "classical", "", val_metric=mean, val_se=se, folds=len(folds),
-              state="baseline", reason="no-transfer baseline, on the same folds as the candidates"
-              if len(folds) > 1 else "no-transfer baseline, on the same validation split as the candidates")
+    row = Row(
+        f"{CLASSICAL}: {final.description}",
+        "",
+        "classical",
+        "",
+        val_metric=mean,
+        val_se=se,
+        folds=len(folds),
+        state="baseline",
+        reason="no-transfer baseline, on the same folds as the candidates"
+        if len(folds) > 1
+        else "no-transfer baseline, on the same validation split as the candidates",
+    )
     return ClassicalResult(row, final, scored(final, test, "accuracy"), scored(final, test, metric), fold_seconds)
 
 

@@ -9,12 +9,13 @@ import torch
 from autotl.contracts.strategies import StepCost
 from autotl.training.job import TrainingJob
 
-
 TIMING_SAMPLE = 64
 """Inputs featurized to time a source before deciding whether to featurize the rest."""
 
 
-def seconds_per_input(job: TrainingJob, backbone, clock: Callable[[], float], warmup: int = 2, sample: int = TIMING_SAMPLE) -> float | None:
+def seconds_per_input(
+    job: TrainingJob, backbone, clock: Callable[[], float], warmup: int = 2, sample: int = TIMING_SAMPLE
+) -> float | None:
     """Featurizes a few uncached inputs (they stay cached: nothing is wasted) after a warm-up
     batch that absorbs first-call costs; None when too few were missing to time."""
     examples = [e for split in ("train", "val", "test") for e in job.splits[split]]
@@ -47,15 +48,18 @@ grows in proportion to the batch (timing a full batch of 224-pixel images took 1
 72 s budget on a busy 2-core machine); on a GPU the scaling overestimates, the safe side."""
 
 
-def step_times(job: TrainingJob, clock: Callable[[], float], report: Callable[[str], None] = lambda message: None) -> StepTimes:
+def step_times(
+    job: TrainingJob, clock: Callable[[], float], report: Callable[[str], None] = lambda message: None
+) -> StepTimes:
     """Times a training step on a real batch, as the loop runs it (mixed precision on a GPU), after
     one untimed step that pays for allocations and lazy initialisation. Random weights step as
     fast as pretrained ones, so none are read. A batch the device has no memory for is timed at
     half its size; the times are scaled to the job's batch size."""
     from autotl.training.device import retry_at_half_batch
 
-    times, size = retry_at_half_batch(lambda size: _timed_step(job, size, clock), min(job.params.batch_size, CALIBRATION_BATCH),
-                                      job.device, report)
+    times, size = retry_at_half_batch(
+        lambda size: _timed_step(job, size, clock), min(job.params.batch_size, CALIBRATION_BATCH), job.device, report
+    )
     examples = len(job.splits["train"])  # a batch holds no more than the training split
     scale = min(job.params.batch_size, examples) / min(size, examples)
     return StepTimes(times.forward * scale, times.backward * scale)
@@ -77,7 +81,9 @@ def _timed_step(job: TrainingJob, batch_size: int, clock: Callable[[], float]) -
         marks.clear()
         marks.append(_synced(clock, job.device))
         with autocast():
-            loss = torch.nn.functional.cross_entropy(classifier(move_batch(classifier.backbone.preprocessor(batch), job.device)), labels)
+            loss = torch.nn.functional.cross_entropy(
+                classifier(move_batch(classifier.backbone.preprocessor(batch), job.device)), labels
+            )
         marks.append(_synced(clock, job.device))
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -90,7 +96,9 @@ def _timed_step(job: TrainingJob, batch_size: int, clock: Callable[[], float]) -
     return StepTimes(marks[1] - marks[0], marks[2] - marks[1])
 
 
-def epoch_seconds(times: StepTimes, cost: StepCost, extra_forwards: float, examples: int, evaluated: int, batch_size: int) -> float:
+def epoch_seconds(
+    times: StepTimes, cost: StepCost, extra_forwards: float, examples: int, evaluated: int, batch_size: int
+) -> float:
     """An epoch of ``cost``-sized steps over ``examples``, then a forward pass over the ``evaluated``
     (validation) examples."""
     step = (cost.forwards + extra_forwards) * times.forward + cost.backwards * times.backward
@@ -117,8 +125,15 @@ class CostModel:
     zero-training stage loads and times each source.
     """
 
-    def __init__(self, dataset, job: Callable, clock: Callable[[], float], progress: Callable[[str], None], source_data: bool = False,
-                 left: Callable[[], float] = lambda: float("inf")):
+    def __init__(
+        self,
+        dataset,
+        job: Callable,
+        clock: Callable[[], float],
+        progress: Callable[[str], None],
+        source_data: bool = False,
+        left: Callable[[], float] = lambda: float("inf"),
+    ):
         self.dataset, self.job, self.clock, self.progress, self.source_data = dataset, job, clock, progress, source_data
         self.left = left
         """Seconds of the budget left: a step is not timed for a trial that could not fit even so."""
@@ -150,7 +165,17 @@ class CostModel:
     def modelled_with(self, times: StepTimes, candidate, params) -> float:
         cost = candidate.strategy.step_cost(params, self.num_blocks.get(candidate.source.name, 0), self.source_data)
         splits = self.dataset.splits
-        return epoch_seconds(times, cost, candidate.regularizer.extra_forwards, len(splits["train"]), len(splits["val"]), params.batch_size) * params.epochs
+        return (
+            epoch_seconds(
+                times,
+                cost,
+                candidate.regularizer.extra_forwards,
+                len(splits["train"]),
+                len(splits["val"]),
+                params.batch_size,
+            )
+            * params.epochs
+        )
 
     def step_times_of(self, candidate, params) -> StepTimes:
         """A training step is timed once per input and batch size, on the first source that needs it
@@ -191,7 +216,9 @@ class CostModel:
     def observed(self, candidate, params, seconds: float, epochs_run: int) -> None:
         """Learns from a trial's real time (every fold's epochs: each costs about one epoch)."""
         if candidate.strategy.cached_features:
-            self.head_times.setdefault((candidate.source.name, candidate.strategy.name), []).append((epochs_run, seconds))
+            self.head_times.setdefault((candidate.source.name, candidate.strategy.name), []).append(
+                (epochs_run, seconds)
+            )
         else:
             modelled = self.modelled(candidate, replace(params, epochs=epochs_run))
             self.trial_times.setdefault(candidate.source.name, []).append((modelled, seconds))

@@ -44,8 +44,14 @@ def folds(dataset: Dataset, k: int, seed: int) -> list[dict[str, list[Example]]]
     labels = [e.label for e in pool]
     label, fewest = min(Counter(labels).items(), key=lambda item: item[1])
     if k < 2 or fewest < k:
-        raise AutotlError(f"--cv {k}: give 0 (no cross-validation) or 2 to {fewest}, the examples of the rarest class "
-                          f"({label!r}) in train+val" if fewest >= 2 else f"--cv {k}: class {label!r} has a single example in train+val")
+        raise AutotlError(
+            f"--cv {k}: give 0 (no cross-validation) or 2 to {fewest}, the examples of the rarest class "
+            f"({label!r}) in train+val"
+            if fewest >= 2
+            else f"--cv {k}: class {label!r} has a single example in train+val"
+        )
     splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
-    return [{"train": [pool[i] for i in train], "val": [pool[i] for i in val], "test": dataset.splits["test"]}
-            for train, val in splitter.split(np.zeros((len(pool), 1)), labels)]
+    return [
+        {"train": [pool[i] for i in train], "val": [pool[i] for i in val], "test": dataset.splits["test"]}
+        for train, val in splitter.split(np.zeros((len(pool), 1)), labels)
+    ]

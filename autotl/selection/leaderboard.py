@@ -51,8 +51,14 @@ class Row:
 
 def row_for(candidate: Candidate, scores: dict[str, dict[str, float]], **fields: Any) -> Row:
     """The row of ``candidate``, with its source's transferability scores."""
-    return Row(candidate.label, candidate.source.name, candidate.strategy.name, candidate.regularizer.name,
-               scores.get(candidate.source.name, {}), **fields)
+    return Row(
+        candidate.label,
+        candidate.source.name,
+        candidate.strategy.name,
+        candidate.regularizer.name,
+        scores.get(candidate.source.name, {}),
+        **fields,
+    )
 
 
 ORDER = {"complete": 0, "baseline": 1, "pruned": 2, "failed": 3, "skipped": 4, "untried": 5, "dropped": 6}
@@ -79,17 +85,20 @@ def format_leaderboard(rows: list[dict[str, Any]], metric: str) -> str:
     lines = []
     for row in rows:
         params = row["params"] or {}
-        lines.append((
-            "" if row["trial"] is None else str(row["trial"]),
-            row["candidate"],
-            format_scores(row["scores"]),
-            f"{params['lr']:.2g}" if "lr" in params else "",
-            str(params.get("best_epoch", params.get("epochs", ""))),
-            "" if row["predicted_s"] is None else f"{row['predicted_s']:.0f}s",
-            "" if row["seconds"] is None else f"{row['seconds']:.0f}s",
-            format_result(row["val_metric"], row["val_se"]) + (f" ({row['folds']} folds)" if row["folds"] > 1 else ""),
-            row["state"] + (f": {row['reason']}" if row["reason"] else ""),
-        ))
+        lines.append(
+            (
+                "" if row["trial"] is None else str(row["trial"]),
+                row["candidate"],
+                format_scores(row["scores"]),
+                f"{params['lr']:.2g}" if "lr" in params else "",
+                str(params.get("best_epoch", params.get("epochs", ""))),
+                "" if row["predicted_s"] is None else f"{row['predicted_s']:.0f}s",
+                "" if row["seconds"] is None else f"{row['seconds']:.0f}s",
+                format_result(row["val_metric"], row["val_se"])
+                + (f" ({row['folds']} folds)" if row["folds"] > 1 else ""),
+                row["state"] + (f": {row['reason']}" if row["reason"] else ""),
+            )
+        )
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
     render = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return "\n".join([render(header), render(["-" * w for w in widths]), *map(render, lines)])

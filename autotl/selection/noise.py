@@ -29,7 +29,11 @@ def fold_se(values: Sequence[float], examples: int) -> float:
     """The standard error of a mean over folds: the folds' spread, or the binomial error of the
     ``examples`` they validated together when that is larger (a few folds can agree by chance)."""
     mean = sum(values) / len(values)
-    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    spread = (
+        math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) / math.sqrt(len(values))
+        if len(values) > 1
+        else 0.0
+    )
     return max(spread, binomial_se(mean, examples))
 
 
@@ -52,12 +56,18 @@ def one_standard_error(rows: list[Row], cost: Callable[[Row], tuple]) -> tuple[R
         runner = max((r for r in rows if r is not best), key=lambda r: r.val_metric, default=None)
         if runner is None:
             return best, "the only result"
-        return best, (f"the best validation score, {best.val_metric:.4f} ± {margin:.4f}; the next best, "
-                      f"{runner.candidate} ({runner.val_metric:.4f}), is cheaper or shallower but more than one standard error behind"
-                      if cost(runner) < cost(best) else
-                      f"the best validation score, {best.val_metric:.4f} ± {margin:.4f}, and the cheapest within one standard error")
-    return chosen, (f"{chosen.val_metric:.4f} is within one standard error ({margin:.4f}) of the best, "
-                    f"{best.candidate} at {best.val_metric:.4f}, and it is cheaper or shallower: the difference is noise")
+        return best, (
+            f"the best validation score, {best.val_metric:.4f} ± {margin:.4f}; the next best, "
+            f"{runner.candidate} ({runner.val_metric:.4f}), is cheaper or shallower but more than one standard error "
+            "behind"
+            if cost(runner) < cost(best)
+            else f"the best validation score, {best.val_metric:.4f} ± {margin:.4f}, and the cheapest within one "
+            "standard error"
+        )
+    return chosen, (
+        f"{chosen.val_metric:.4f} is within one standard error ({margin:.4f}) of the best, "
+        f"{best.candidate} at {best.val_metric:.4f}, and it is cheaper or shallower: the difference is noise"
+    )
 
 
 def beats_by_more_than_noise(challenger: Row, incumbent: Row) -> bool:

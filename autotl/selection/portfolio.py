@@ -63,8 +63,14 @@ def portfolio_stage(pool: list[Candidate], sources: list[str], blocks: dict[str,
     plan = []
     for source in sources[:PORTFOLIO_SOURCES]:
         for strategy in PORTFOLIO:
-            candidate = next((c for c in pool if c.source.name == source and c.strategy.name == strategy
-                              and not c.regularizer.penalises), None)
+            candidate = next(
+                (
+                    c
+                    for c in pool
+                    if c.source.name == source and c.strategy.name == strategy and not c.regularizer.penalises
+                ),
+                None,
+            )
             if candidate is not None:
                 plan.append(default_key(candidate, blocks.get(source, 0)))
     return plan

@@ -7,9 +7,9 @@ from typing import Callable, Iterable
 import numpy as np
 
 from autotl.contracts.capabilities import Capability, unmet
+from autotl.contracts.scorers import Scorer, ScoringInputs
 from autotl.progress import bar
 from autotl.registry import Candidate
-from autotl.contracts.scorers import Scorer, ScoringInputs
 from autotl.selection import costs
 from autotl.selection.budget import Budget
 from autotl.selection.leaderboard import Row, format_scores, row_for
@@ -21,9 +21,15 @@ there is no transfer to try."""
 TOP_SOURCES = 3
 
 
-def score_sources(candidates: list[Candidate], job: Callable, cost_model: "costs.CostModel", scorers: list[Scorer],
-                  budget: Budget, progress: Callable[[str], None], report: Callable[[str], None]
-                  ) -> tuple[list[str], dict[str, dict[str, float]], dict[str, float], list[Row]]:
+def score_sources(
+    candidates: list[Candidate],
+    job: Callable,
+    cost_model: "costs.CostModel",
+    scorers: list[Scorer],
+    budget: Budget,
+    progress: Callable[[str], None],
+    report: Callable[[str], None],
+) -> tuple[list[str], dict[str, dict[str, float]], dict[str, float], list[Row]]:
     """Scores each source, cheapest first, on its frozen training features (featurizing val too:
     every probe needs it). Returns the sources kept (best combined score first), every source's
     scores, the combined scores, and the rows of the candidates dropped, with why."""
@@ -35,7 +41,9 @@ def score_sources(candidates: list[Candidate], job: Callable, cost_model: "costs
         backbone = trial_job.load_backbone(pretrained=True)
         cost_model.num_blocks[name] = len(backbone.blocks)
         per_input = costs.seconds_per_input(trial_job, backbone, budget.clock)
-        missing = trial_job.cache.missing(backbone, trial_job.source, [e for split in trial_job.splits.values() for e in split])
+        missing = trial_job.cache.missing(
+            backbone, trial_job.source, [e for split in trial_job.splits.values() for e in split]
+        )
         predicted = (per_input or 0.0) * len(missing)
         if per_input:
             cost_model.inference_s[name] = per_input
@@ -46,34 +54,52 @@ def score_sources(candidates: list[Candidate], job: Callable, cost_model: "costs
             continue
         started = budget.clock()
         with bar(report, f"featurizing {name}", len(missing), "inputs") as advance:
-            trial_job.cache.features(backbone, trial_job.source, trial_job.splits["val"], trial_job.device, on_batch=advance)
-            features = trial_job.cache.features(backbone, trial_job.source, trial_job.splits["train"], trial_job.device, on_batch=advance)
+            trial_job.cache.features(
+                backbone, trial_job.source, trial_job.splits["val"], trial_job.device, on_batch=advance
+            )
+            features = trial_job.cache.features(
+                backbone, trial_job.source, trial_job.splits["train"], trial_job.device, on_batch=advance
+            )
         if per_input and missing:  # then the sample timed was a whole one
             # Every input featurized so far, not the first sample alone: inputs differ in cost (texts in length),
             # and the test pass that every final model pays is predicted from this.
-            cost_model.inference_s[name] = (per_input * costs.TIMING_SAMPLE + budget.clock() - started) / (costs.TIMING_SAMPLE + len(missing))
-        scores[name] = transferability(scorers, candidate.source, backbone, features, trial_job.labels("train"), progress)
+            cost_model.inference_s[name] = (per_input * costs.TIMING_SAMPLE + budget.clock() - started) / (
+                costs.TIMING_SAMPLE + len(missing)
+            )
+        scores[name] = transferability(
+            scorers, candidate.source, backbone, features, trial_job.labels("train"), progress
+        )
         progress(f"  {name}: {format_scores(scores[name])}")
     combined = combine(scores, scorers)
     ranked = sorted(combined, key=combined.get, reverse=True)
     for name in ranked[TOP_SOURCES:]:
         reasons[name] = f"combined score {combined[name]:.2f}, below the top {TOP_SOURCES}"
-    rows = [row_for(c, scores, state="dropped", reason=reasons[c.source.name]) for c in candidates if c.source.name in reasons]
+    rows = [
+        row_for(c, scores, state="dropped", reason=reasons[c.source.name])
+        for c in candidates
+        if c.source.name in reasons
+    ]
     return ranked[:TOP_SOURCES], scores, combined, rows
 
 
 def _cannot_featurize(predicted: float, budget: Budget, first: bool) -> str:
     """Why featurizing a source is past its share of the budget ("" when it is not)."""
     if first:
-        return "" if budget.fits(predicted) else f"featurizing it would take ~{predicted:.0f}s, more than the {budget.left():.0f}s left"
+        return (
+            ""
+            if budget.fits(predicted)
+            else f"featurizing it would take ~{predicted:.0f}s, more than the {budget.left():.0f}s left"
+        )
     share = budget.seconds * SCORING_SHARE
     if budget.elapsed() + predicted <= share:
         return ""
-    return f"featurizing it would take ~{predicted:.0f}s, with {budget.elapsed():.0f}s of the scoring share ({share:.0f}s) spent"
+    spent = budget.elapsed()
+    return f"featurizing it would take ~{predicted:.0f}s, with {spent:.0f}s of the scoring share ({share:.0f}s) spent"
 
 
-def transferability(scorers: list[Scorer], source, backbone, features: np.ndarray, labels: list[int],
-                    warn: Callable[[str], None]) -> dict[str, float]:
+def transferability(
+    scorers: list[Scorer], source, backbone, features: np.ndarray, labels: list[int], warn: Callable[[str], None]
+) -> dict[str, float]:
     """Each scorer whose needs the source meets, on its frozen features of the training inputs;
     a scorer that raises is left out, with a warning."""
     probabilities = None
@@ -98,7 +124,9 @@ def combine(scores: dict[str, dict[str, float]], scorers: Iterable[Scorer]) -> d
     """One number per source: the mean, over the ranking scorers it has, of each score standardised
     across the sources (scores live on different scales; a score every source ties on counts zero)."""
     standardised: dict[str, list[float]] = {source: [] for source in scores}
-    for scorer in {s.name for s in scorers if s.ranks_sources} & {name for values in scores.values() for name in values}:
+    for scorer in {s.name for s in scorers if s.ranks_sources} & {
+        name for values in scores.values() for name in values
+    }:
         values = {source: v[scorer] for source, v in scores.items() if scorer in v and np.isfinite(v[scorer])}
         spread = float(np.std(list(values.values()))) if values else 0.0
         centre = float(np.mean(list(values.values()))) if values else 0.0

@@ -26,27 +26,27 @@ from optuna.trial import TrialState
 
 from autotl import tracking
 from autotl.contracts.data import Dataset, Example
+from autotl.contracts.scorers import Scorer
+from autotl.contracts.settings import TrainParams
+from autotl.contracts.strategies import Strategy
 from autotl.processes import this_process
 from autotl.progress import Advance, bar
 from autotl.registry import Candidate
-from autotl.contracts.scorers import Scorer
 from autotl.selection import portfolio, priors
 from autotl.selection.baselines import Baseline, ClassicalResult, run_classical
 from autotl.selection.budget import Budget
 from autotl.selection.costs import CostModel
-from autotl.selection.leaderboard import Row, TrialKey, row_for
 from autotl.selection.folds import auto_folds, folds, scored_folds
+from autotl.selection.leaderboard import Row, TrialKey, row_for
 from autotl.selection.noise import beats_every, binomial_se, fold_se, one_standard_error
 from autotl.selection.pruning import AmongLikeTrials
 from autotl.selection.scoring import score_sources
 from autotl.selection.study import beating, claimed_keys, claims, fail_stale, open_storage, resume, settle, take_up
-from autotl.contracts.strategies import Strategy
 from autotl.training.classifier import predict_proba
 from autotl.training.device import release_memory, retry_at_half_batch
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainedModel, TrainingJob
 from autotl.training.metrics import score
-from autotl.contracts.settings import TrainParams
 
 LR_SCALES = (0.3, 1.0, 3.0)
 EPOCH_SCALES = (0.5, 1.0, 2.0)
@@ -85,9 +85,24 @@ class Selection:
 
 
 class Selector:
-    def __init__(self, dataset: Dataset, candidates: list[Candidate], budget: Budget, *, baselines: list[Strategy],
-                 metric: str, seed: int, device, cache: FeatureCache, storage: str, study_name: str,
-                 progress: Callable[[str], None], source_data: Dataset | None = None, scorers: list[Scorer] = (), cv: int = 0):
+    def __init__(
+        self,
+        dataset: Dataset,
+        candidates: list[Candidate],
+        budget: Budget,
+        *,
+        baselines: list[Strategy],
+        metric: str,
+        seed: int,
+        device,
+        cache: FeatureCache,
+        storage: str,
+        study_name: str,
+        progress: Callable[[str], None],
+        source_data: Dataset | None = None,
+        scorers: list[Scorer] = (),
+        cv: int = 0,
+    ):
         self.dataset, self.candidates, self.budget, self.baselines = dataset, candidates, budget, baselines
         self.metric, self.seed, self.device, self.cache = metric, seed, device, cache
         self.storage, self.study_name, self.report = storage, study_name, progress
@@ -98,8 +113,14 @@ class Selector:
         self.cv_folds = [{**fold, "test": []} for fold in folds(dataset, cv or auto_folds(dataset), seed) or []]
         """Stratified folds of train+val: every trial's with ``--cv K``, else the probes' alone."""
         self.forced_cv = cv > 0
-        self.costs = CostModel(dataset, lambda candidate, params: self.job(candidate, params), budget.clock, self.progress,
-                               source_data is not None, budget.left)
+        self.costs = CostModel(
+            dataset,
+            lambda candidate, params: self.job(candidate, params),
+            budget.clock,
+            self.progress,
+            source_data is not None,
+            budget.left,
+        )
         self.rows: list[Row] = []
         self.budget_bar: Advance = lambda amount=1, completed=None: None
         self.study: optuna.Study | None = None
@@ -114,17 +135,34 @@ class Selector:
         self.budget_bar(completed=self.budget.elapsed())
 
     # -- jobs -------------------------------------------------------------------------------
-    def job(self, candidate: Candidate, params: TrainParams, splits: dict | None = None, on_epoch=lambda e: None) -> TrainingJob:
+    def job(
+        self, candidate: Candidate, params: TrainParams, splits: dict | None = None, on_epoch=lambda e: None
+    ) -> TrainingJob:
         return TrainingJob(
-            source=candidate.source, regularizer=candidate.regularizer, classes=self.dataset.classes,
-            splits=splits or self.unseen_test, params=params, device=self.device, metric=self.metric,
-            cache=self.cache, seed=self.seed, on_epoch=on_epoch, source_data=self.source_data,
+            source=candidate.source,
+            regularizer=candidate.regularizer,
+            classes=self.dataset.classes,
+            splits=splits or self.unseen_test,
+            params=params,
+            device=self.device,
+            metric=self.metric,
+            cache=self.cache,
+            seed=self.seed,
+            on_epoch=on_epoch,
+            source_data=self.source_data,
         )
 
-    def params(self, candidate: Candidate, lr_scale: float = 1.0, epochs_scale: float = 1.0, settings: dict | None = None) -> TrainParams:
+    def params(
+        self, candidate: Candidate, lr_scale: float = 1.0, epochs_scale: float = 1.0, settings: dict | None = None
+    ) -> TrainParams:
         base = TrainParams.from_strings({}, candidate.strategy.defaults, candidate.settings)
-        return replace(base, lr=base.lr * lr_scale, epochs=max(1, round(base.epochs * epochs_scale)),
-                       image_size=image_size(self.dataset, candidate.source), extra=base.extra | (settings or {}))
+        return replace(
+            base,
+            lr=base.lr * lr_scale,
+            epochs=max(1, round(base.epochs * epochs_scale)),
+            image_size=image_size(self.dataset, candidate.source),
+            extra=base.extra | (settings or {}),
+        )
 
     def folds_for(self, candidate: Candidate) -> list[dict[str, list[Example]]]:
         """Cross-validation for probes on cached features (seconds each), and for every trial with
@@ -142,8 +180,12 @@ class Selector:
     def keys_of(self, candidate: Candidate) -> list[TrialKey]:
         """Every setting of ``candidate``; one learning rate and epoch count for a strategy without a schedule."""
         rates, lengths = (LR_SCALES, EPOCH_SCALES) if candidate.strategy.schedule else ((1.0,), (1.0,))
-        return [TrialKey(candidate.label, lr, epochs, tuple(grid.items()))
-                for grid in self.setting_grid(candidate) for lr in rates for epochs in lengths]
+        return [
+            TrialKey(candidate.label, lr, epochs, tuple(grid.items()))
+            for grid in self.setting_grid(candidate)
+            for lr in rates
+            for epochs in lengths
+        ]
 
     # -- costs ------------------------------------------------------------------------------
     def predicted(self, candidate: Candidate, params: TrainParams) -> float:
@@ -155,10 +197,14 @@ class Selector:
         if row is None:
             return 0.0
         candidate = self.candidate(row.candidate)
-        grown = (len(self.dataset.splits["train"]) + len(self.dataset.splits["val"])) / len(self.folds_for(candidate)[0]["train"])
+        grown = (len(self.dataset.splits["train"]) + len(self.dataset.splits["val"])) / len(
+            self.folds_for(candidate)[0]["train"]
+        )
         return self.costs.predicted(candidate, refit_params(row)) * grown + self.costs.test_seconds(row.source)
 
-    def baseline_schedule(self, baseline: Strategy, candidate: Candidate, time_a_step: bool) -> tuple[Candidate, TrainParams, float | None]:
+    def baseline_schedule(
+        self, baseline: Strategy, candidate: Candidate, time_a_step: bool
+    ) -> tuple[Candidate, TrainParams, float | None]:
         """A no-transfer ``baseline`` strategy on ``candidate``'s architecture at its whole default
         schedule, and what that and the test should take (None when that needs a step timed and
         ``time_a_step`` is false). It trains with a regularizer that adds no penalty when one is a candidate's."""
@@ -179,9 +225,15 @@ class Selector:
         for baseline in self.baselines:
             needed = self.baseline_schedule(baseline, candidate, time_a_step=False)[2]
             if needed is None:
-                reasons.append(f"none kept for the {baseline.name} baseline (its cost is not known before an end-to-end step is timed)")
+                reasons.append(
+                    f"none kept for the {baseline.name} baseline (its cost is not known before an end-to-end step is "
+                    "timed)"
+                )
             elif kept + needed > share:
-                reasons.append(f"none kept for the {baseline.name} baseline (its whole schedule and the test ~{needed:.0f}s, over its {share:.0f}s share)")
+                reasons.append(
+                    f"none kept for the {baseline.name} baseline (its whole schedule and the test ~{needed:.0f}s, "
+                    f"over its {share:.0f}s share)"
+                )
             else:
                 kept += needed
                 reasons.append(f"{needed:.0f}s kept for the {baseline.name} baseline")
@@ -212,7 +264,10 @@ class Selector:
         }
         storage = open_storage(self.storage)
         study = self.study = optuna.create_study(
-            study_name=self.study_name, storage=storage, direction="maximize", load_if_exists=True,
+            study_name=self.study_name,
+            storage=storage,
+            direction="maximize",
+            load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=self.seed),
             pruner=AmongLikeTrials(lambda trial: like_trials(everyone.get(trial.params.get("candidate")))),
         )
@@ -226,9 +281,14 @@ class Selector:
         best_source = next(c for c in pool if c.source.name == kept_sources[0])
         reserve, reserved = self.baseline_reserve(best_source)
         cheapest_pool = [c for c in pool if c.strategy.cached_features] or pool
-        cheapest = min(self.predicted(c, self.params(c, 1.0, min(EPOCH_SCALES) if c.strategy.schedule else 1.0)) for c in cheapest_pool)
-        self.progress(f"Searching {len(pool)} candidates: probes on every source first, then the portfolio; {reserved}, "
-                      f"cheapest trial ~{cheapest:.0f}s")
+        cheapest = min(
+            self.predicted(c, self.params(c, 1.0, min(EPOCH_SCALES) if c.strategy.schedule else 1.0))
+            for c in cheapest_pool
+        )
+        self.progress(
+            f"Searching {len(pool)} candidates: probes on every source first, then the portfolio; {reserved}, "
+            f"cheapest trial ~{cheapest:.0f}s"
+        )
         settings = [key for c in pool for key in self.keys_of(c)]
         spare = random.Random(self.seed)
         too_long: dict[tuple[str, float], tuple[float, str]] = {}
@@ -238,15 +298,23 @@ class Selector:
             return (s for s in settings if s not in seen and (s.candidate, s.epochs_scale) not in too_long)
 
         def enqueue(key: TrialKey, why: str = "") -> None:
-            study.enqueue_trial({"candidate": key.candidate, "lr_scale": key.lr_scale, "epochs_scale": key.epochs_scale,
-                                 **{_param_name(by_label[key.candidate], name): value for name, value in key.settings}},
-                                user_attrs={"why": why} if why else None)
+            study.enqueue_trial(
+                {
+                    "candidate": key.candidate,
+                    "lr_scale": key.lr_scale,
+                    "epochs_scale": key.epochs_scale,
+                    **{_param_name(by_label[key.candidate], name): value for name, value in key.settings},
+                },
+                user_attrs={"why": why} if why else None,
+            )
 
         def may_fit(label: str, epochs_scale: float) -> bool:
             """Whether a candidate at an epoch count is predicted to fit now (or cannot be predicted yet)."""
             candidate = by_label[label]
             params = self.params(candidate, 1.0, epochs_scale)
-            return not self.costs.can_predict(candidate, params) or self.budget.fits(self.predicted(candidate, params), keep=keep(candidate.source.name))
+            return not self.costs.can_predict(candidate, params) or self.budget.fits(
+                self.predicted(candidate, params), keep=keep(candidate.source.name)
+            )
 
         def fitting_now(keys: list[TrialKey]) -> list[TrialKey]:
             fit = {pair for pair in {(s.candidate, s.epochs_scale) for s in keys} if may_fit(*pair)}
@@ -263,19 +331,28 @@ class Selector:
         def keep(source: str | None = None) -> float:
             """Seconds no trial may take: the baseline's, and the refit of the leading result while
             that still fits, else its test pass (before any result, the test pass of the trial's
-            ``source``, or of the quickest source when there is no trial yet to ask about). A trial may leave no time to refit itself: if it
-            wins, its own model is kept (``final_model``), and the time left goes to more trials;
-            but every final model is tested, and on a large test split that takes a while."""
+            ``source``, or of the quickest source when there is no trial yet to ask about). A trial
+            may leave no time to refit itself: if it wins, its own model is kept (``final_model``),
+            and the time left goes to more trials; but every final model is tested, and on a large
+            test split that takes a while."""
             leader = self.leader()
             if leader is None:  # the first result will be tested, whatever else happens
-                return reserve + (self.costs.test_seconds(source) if source else min(map(self.costs.test_seconds, kept_sources)))
+                return reserve + (
+                    self.costs.test_seconds(source) if source else min(map(self.costs.test_seconds, kept_sources))
+                )
             refit = self.refit_seconds(leader)
             if self.budget.fits(refit, keep=reserve):
                 return reserve + refit
-            return reserve + (self.costs.test_seconds(leader.source) if leader else 0.0)  # a refit already lost is not kept for
+            return reserve + (
+                self.costs.test_seconds(leader.source) if leader else 0.0
+            )  # a refit already lost is not kept for
 
         def running_elsewhere() -> int:
-            return sum(t.state == TrialState.RUNNING for t in claims(study) if TrialKey.from_json(t.user_attrs["key"]) in settings)
+            return sum(
+                t.state == TrialState.RUNNING
+                for t in claims(study)
+                if TrialKey.from_json(t.user_attrs["key"]) in settings
+            )
 
         trial, waiting = None, False
         try:
@@ -292,7 +369,11 @@ class Selector:
                     time.sleep(storage.get_heartbeat_interval())  # their results, or their heartbeats' silence
                     continue
                 waiting = False
-                plan = [(key, why) for key, why in plan if key not in seen and (key.candidate, key.epochs_scale) not in too_long]
+                plan = [
+                    (key, why)
+                    for key, why in plan
+                    if key not in seen and (key.candidate, key.epochs_scale) not in too_long
+                ]
                 if not plan and not planned_portfolio:
                     planned_portfolio = True
                     plan = self.after_stage_one(pool, kept_sources, frozen, seen)
@@ -306,17 +387,30 @@ class Selector:
                         study.tell(trial, state=TrialState.PRUNED)
                         queue_untried(spare)
                         continue
-                    chosen = {s.name: trial.suggest_categorical(_param_name(candidate, s.name), list(s.values(blocks.get(candidate.source.name, 0))))
-                              for s in candidate.settings}
+                    chosen = {
+                        s.name: trial.suggest_categorical(
+                            _param_name(candidate, s.name), list(s.values(blocks.get(candidate.source.name, 0)))
+                        )
+                        for s in candidate.settings
+                    }
                     scheduled = candidate.strategy.schedule
-                    key = TrialKey(candidate.label, trial.params["lr_scale"] if scheduled else 1.0,
-                                   trial.params["epochs_scale"] if scheduled else 1.0, tuple(chosen.items()))
+                    key = TrialKey(
+                        candidate.label,
+                        trial.params["lr_scale"] if scheduled else 1.0,
+                        trial.params["epochs_scale"] if scheduled else 1.0,
+                        tuple(chosen.items()),
+                    )
                     params = self.params(candidate, key.lr_scale, key.epochs_scale, chosen)
                     predicted = self.predicted(candidate, params)
                     if key not in seen and not self.budget.fits(predicted, keep=keep(candidate.source.name)):
                         too_long[(key.candidate, key.epochs_scale)] = (
-                            predicted, f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the best trial's refit and the baseline")
-                    if key in seen or (key.candidate, key.epochs_scale) in too_long:  # known, or too long now: queue an untried setting that may fit
+                            predicted,
+                            f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the best "
+                            "trial's refit and the baseline",
+                        )
+                    if (
+                        key in seen or (key.candidate, key.epochs_scale) in too_long
+                    ):  # known, or too long now: queue an untried setting that may fit
                         study.tell(trial, state=TrialState.PRUNED)
                         queue_untried(spare, key if (key.candidate, key.epochs_scale) in too_long else None)
                         continue
@@ -328,8 +422,15 @@ class Selector:
                         queue_untried(random.Random(f"{self.seed}:{this_process()}:{trial.number}"))
                         continue
                     mine.add(key)
-                    row = row_for(candidate, self.scores, trial=trial.number, params=params.as_dict(), predicted_s=predicted,
-                                  folds=len(self.folds_for(candidate)), reason=trial.user_attrs.get("why", ""))
+                    row = row_for(
+                        candidate,
+                        self.scores,
+                        trial=trial.number,
+                        params=params.as_dict(),
+                        predicted_s=predicted,
+                        folds=len(self.folds_for(candidate)),
+                        reason=trial.user_attrs.get("why", ""),
+                    )
                     self.rows.append(row)
                     self.run_trial(study, trial, candidate, params, row, keep=keep(candidate.source.name))
         except KeyboardInterrupt:  # or SIGTERM: the trial asked for is not left RUNNING for others to wait on
@@ -340,40 +441,66 @@ class Selector:
         self.list_left_over(pool, too_long)
         tried = len((claimed_keys(study) | mine) & set(settings))
         if tried < len(settings):
-            self.progress(f"Search stopped: {len(settings) - tried} of {len(settings)} settings untried, for lack of time")
+            self.progress(
+                f"Search stopped: {len(settings) - tried} of {len(settings)} settings untried, for lack of time"
+            )
         return tried >= len(settings)
 
-    def after_stage_one(self, pool: list[Candidate], kept: list[str], frozen: list[TrialKey], seen: set[TrialKey]) -> list[tuple[TrialKey, str]]:
+    def after_stage_one(
+        self, pool: list[Candidate], kept: list[str], frozen: list[TrialKey], seen: set[TrialKey]
+    ) -> list[tuple[TrialKey, str]]:
         """The portfolio on the best sources by stage 1, then the priors' guess on each kept source."""
         frozen_strategies = {self.candidate(key.candidate).strategy.name for key in frozen}
         ranked = portfolio.ranked_sources(self.rows, kept, frozen_strategies)
         blocks = self.costs.num_blocks
-        plan = [(key, f"portfolio: {self.candidate(key.candidate).strategy.name} at its defaults on the "
-                      f"{'best' if key.candidate.startswith(ranked[0] + ' ') else 'second'} source by stage 1")
-                for key in portfolio.portfolio_stage(pool, ranked, blocks)]
+        plan = [
+            (
+                key,
+                f"portfolio: {self.candidate(key.candidate).strategy.name} at its defaults on the "
+                f"{'best' if key.candidate.startswith(ranked[0] + ' ') else 'second'} source by stage 1",
+            )
+            for key in portfolio.portfolio_stage(pool, ranked, blocks)
+        ]
         per_class = len(self.dataset.splits["train"]) / len(self.dataset.classes)
         for source in ranked:
             similarity = priors.knn_similarity(self.scores.get(source, {}).get("knn"), len(self.dataset.classes))
             guide = priors.prior(per_class, similarity)
-            guesses = [c for c in priors.rank([c for c in pool if c.source.name == source], guide) if c.strategy.depth is not None]
+            guesses = [
+                c
+                for c in priors.rank([c for c in pool if c.source.name == source], guide)
+                if c.strategy.depth is not None
+            ]
             if guesses:
                 plan.append((portfolio.default_key(guesses[0], blocks.get(source, 0)), f"prior: {guide.reason}"))
         return [(key, why) for key, why in plan if key not in seen]
 
     def list_left_over(self, pool: list[Candidate], too_long: dict[tuple[str, float], tuple[float, str]]) -> None:
-        """Rows for the candidates skipped for time (once each, at their cheapest epoch count) and those never reached."""
+        """Rows for the candidates skipped for time (once each, at their cheapest epoch count) and those never "
+        "reached."""
         for label in dict.fromkeys(label for label, _ in too_long):
             predicted, reason = min(v for (other, _), v in too_long.items() if other == label)
-            self.rows.append(row_for(self.candidate(label), self.scores, predicted_s=predicted, state="skipped", reason=reason))
+            self.rows.append(
+                row_for(self.candidate(label), self.scores, predicted_s=predicted, state="skipped", reason=reason)
+            )
         if too_long:
-            self.progress(f"Skipped for time: {len({label for label, _ in too_long})} candidate(s) at some epoch counts (see the leaderboard)")
+            self.progress(
+                f"Skipped for time: {len({label for label, _ in too_long})} candidate(s) at some epoch counts (see "
+                "the leaderboard)"
+            )
         listed = {r.candidate for r in self.rows}
         for c in pool:
             if c.label not in listed:
                 params = self.params(c)
                 predicted = self.predicted(c, params) if self.costs.can_predict(c, params) else None
-                self.rows.append(row_for(c, self.scores, predicted_s=predicted, state="untried",
-                                         reason="the budget ran out before the search reached it"))
+                self.rows.append(
+                    row_for(
+                        c,
+                        self.scores,
+                        predicted_s=predicted,
+                        state="untried",
+                        reason="the budget ran out before the search reached it",
+                    )
+                )
 
     def run_trial(self, study, trial, candidate: Candidate, params: TrainParams, row: Row, keep: float = 0.0) -> None:
         """Trains one trial, on each of its folds. A trial predicted short may run long: once an earlier
@@ -382,8 +509,12 @@ class Selector:
         epochs_run, mark = 0, started
         trial_folds = self.folds_for(candidate)
         epochs_due = params.epochs * len(trial_folds)
-        self.progress(f"Trial {trial.number}: {candidate.label}" + (f", lr {params.lr:.2g}, {params.epochs} epochs" if candidate.strategy.schedule else "")
-                      + (f", {len(trial_folds)} folds" if len(trial_folds) > 1 else "") + f" (~{row.predicted_s:.0f}s)")
+        self.progress(
+            f"Trial {trial.number}: {candidate.label}"
+            + (f", lr {params.lr:.2g}, {params.epochs} epochs" if candidate.strategy.schedule else "")
+            + (f", {len(trial_folds)} folds" if len(trial_folds) > 1 else "")
+            + f" (~{row.predicted_s:.0f}s)"
+        )
 
         def reporter(fold: int) -> Callable:
             """Every fold's epochs count for the cost model; the first fold's are logged and judged by the pruner."""
@@ -395,12 +526,17 @@ class Selector:
                 self.budget_bar(completed=self.budget.elapsed())
                 now, epoch_s = self.budget.clock(), self.budget.clock() - mark
                 mark = now
-                if (epochs_run < epochs_due and not self.budget.fits(epoch_s, keep=keep)
-                        and any(r.state == "complete" for r in self.rows)):
+                if (
+                    epochs_run < epochs_due
+                    and not self.budget.fits(epoch_s, keep=keep)
+                    and any(r.state == "complete" for r in self.rows)
+                ):
                     raise optuna.TrialPruned(f"stopped after epoch {epoch.epoch}: another would overrun the budget")
                 if fold > 0:
                     return
-                mlflow.log_metrics({f"val_{self.metric}": epoch.val_metric, "train_loss": epoch.train_loss}, step=epoch.epoch)
+                mlflow.log_metrics(
+                    {f"val_{self.metric}": epoch.val_metric, "train_loss": epoch.train_loss}, step=epoch.epoch
+                )
                 trial.report(epoch.val_metric, epoch.epoch)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned at epoch {epoch.epoch}")
@@ -408,17 +544,27 @@ class Selector:
             return on_epoch
 
         try:
-            with (bar(self.report, f"trial {trial.number}", epochs_due, "epochs") as tick,
-                  tracking.nested_run(f"trial {trial.number}: {candidate.label}", finished_on=(optuna.TrialPruned,)) as run):
+            with (
+                bar(self.report, f"trial {trial.number}", epochs_due, "epochs") as tick,
+                tracking.nested_run(
+                    f"trial {trial.number}: {candidate.label}", finished_on=(optuna.TrialPruned,)
+                ) as run,
+            ):
                 row.run_id = run.info.run_id
                 trial.set_user_attr("run_id", run.info.run_id)  # for whoever fails the trial, should this process die
-                mlflow.log_params({"source": row.source, "strategy": row.strategy, "regularizer": row.regularizer, **params.as_dict()})
+                mlflow.log_params(
+                    {"source": row.source, "strategy": row.strategy, "regularizer": row.regularizer, **params.as_dict()}
+                )
                 fits = []
                 for fold, splits in enumerate(trial_folds):
                     trained, batch_size = retry_at_half_batch(
                         lambda size, splits=splits, fold=fold: candidate.strategy.train(
-                            self.job(candidate, replace(params, batch_size=size), splits, reporter(fold))),
-                        row.params["batch_size"], self.device, self.progress)
+                            self.job(candidate, replace(params, batch_size=size), splits, reporter(fold))
+                        ),
+                        row.params["batch_size"],
+                        self.device,
+                        self.progress,
+                    )
                     if batch_size != row.params["batch_size"]:
                         row.reason = f"out of memory at batch size {row.params['batch_size']}, retried at {batch_size}"
                         row.params["batch_size"] = batch_size
@@ -456,7 +602,9 @@ class Selector:
             release_memory(self.device)
             row.seconds = self.budget.clock() - started
             if epochs_run:
-                self.costs.observed(candidate, params, row.seconds / len(trial_folds), max(1, epochs_run // len(trial_folds)))
+                self.costs.observed(
+                    candidate, params, row.seconds / len(trial_folds), max(1, epochs_run // len(trial_folds))
+                )
         row.state, row.val_metric, row.val_se = "complete", val_metric, val_se
         row.params["best_epoch"] = best_epoch
         if not settle(study, trial, TrialState.COMPLETE, val_metric, row=row):
@@ -474,12 +622,20 @@ class Selector:
         time on a trial that won) that trial's own model, with why. The refit goes before the
         no-transfer baselines, which get what is left. A trial of another process or an earlier run is always refit."""
         needed = self.refit_seconds(chosen)
-        if self.kept is None or self.kept[0] is not chosen or self.budget.fits(needed, keep=-REFIT_OVERRUN * self.budget.seconds):
+        if (
+            self.kept is None
+            or self.kept[0] is not chosen
+            or self.budget.fits(needed, keep=-REFIT_OVERRUN * self.budget.seconds)
+        ):
             return *self.refit(chosen), ""
         trained, job = self.kept[1:]
-        note = f"trial {chosen.trial}'s own model, trained on {'a fold of train+val' if chosen.folds > 1 else 'train'}: a refit on train+val {self.short_of_time(needed)}"
+        trained_on = "a fold of train+val" if chosen.folds > 1 else "train"
+        short = self.short_of_time(needed)
+        note = f"trial {chosen.trial}'s own model, trained on {trained_on}: a refit on train+val {short}"
         self.progress(f"Keeping {note}")
-        job = self.job(self.candidate(chosen.candidate), job.params, {**job.splits, "test": self.dataset.splits["test"]})
+        job = self.job(
+            self.candidate(chosen.candidate), job.params, {**job.splits, "test": self.dataset.splits["test"]}
+        )
         trained.probabilities["test"] = self.test_probabilities(trained, job.params.batch_size)
         return trained, job, note
 
@@ -490,9 +646,16 @@ class Selector:
     def refit(self, chosen: Row) -> tuple[TrainedModel, TrainingJob]:
         """The chosen trial again on train+val, for its best epoch count; test seen once, here."""
         candidate, params = self.candidate(chosen.candidate), refit_params(chosen)
-        splits = {"train": self.dataset.splits["train"] + self.dataset.splits["val"], "val": self.dataset.splits["val"], "test": self.dataset.splits["test"]}
+        splits = {
+            "train": self.dataset.splits["train"] + self.dataset.splits["val"],
+            "val": self.dataset.splits["val"],
+            "test": self.dataset.splits["test"],
+        }
         job = self.job(candidate, params, splits)
-        self.progress(f"Refitting {candidate.label} on train+val" + (f" for {params.epochs} epochs" if candidate.strategy.schedule else ""))
+        self.progress(
+            f"Refitting {candidate.label} on train+val"
+            + (f" for {params.epochs} epochs" if candidate.strategy.schedule else "")
+        )
         return candidate.strategy.train(job), job
 
     def no_transfer_baselines(self, architecture: Row) -> list[Baseline]:
@@ -505,11 +668,23 @@ class Selector:
             run, params, needed = self.baseline_schedule(baseline, candidate, time_a_step=self.budget.left() > share)
             name = f"{baseline.name} {candidate.source.name}"
             if needed is None:
-                results.append(Baseline(name, None, f"not trained: no end-to-end step of it was timed, and {max(0.0, self.budget.left()):.1f}s "
-                                                    f"left (under its {share:.0f}s share) would not pay for timing and training it"))
+                results.append(
+                    Baseline(
+                        name,
+                        None,
+                        f"not trained: no end-to-end step of it was timed, and {max(0.0, self.budget.left()):.1f}s "
+                        f"left (under its {share:.0f}s share) would not pay for timing and training it",
+                    )
+                )
                 continue
             if not self.budget.fits(needed):
-                results.append(Baseline(name, None, f"not trained: its {params.epochs}-epoch schedule and the test {self.short_of_time(needed)}"))
+                results.append(
+                    Baseline(
+                        name,
+                        None,
+                        f"not trained: its {params.epochs}-epoch schedule and the test {self.short_of_time(needed)}",
+                    )
+                )
                 continue
             self.progress(f"Baseline: {name}, lr {params.lr:.2g}, {params.epochs} epochs (~{needed:.0f}s)")
             trained = baseline.train(self.job(run, params))
@@ -521,7 +696,9 @@ class Selector:
     def test_probabilities(self, trained: TrainedModel, batch_size: int) -> np.ndarray:
         """A model's one pass over the test split, which its training job left out."""
         inputs = [e.input for e in self.dataset.splits["test"]]
-        probabilities = predict_proba(trained.classifier, inputs, trained.classifier.backbone.preprocessor, self.device, batch_size)
+        probabilities = predict_proba(
+            trained.classifier, inputs, trained.classifier.backbone.preprocessor, self.device, batch_size
+        )
         trained.classifier.cpu()
         return probabilities
 
@@ -533,20 +710,32 @@ class Selector:
         classical = self.classical_baseline()  # first: seconds, and a result whatever the budget
         self.progress(f"Scoring {len({c.source.name for c in self.candidates})} source(s) on frozen features")
         kept, self.scores, self.combined, dropped = score_sources(
-            self.candidates, lambda c: self.job(c, self.params(c)), self.costs, self.scorers, self.budget, self.progress, self.report)
+            self.candidates,
+            lambda c: self.job(c, self.params(c)),
+            self.costs,
+            self.scorers,
+            self.budget,
+            self.progress,
+            self.report,
+        )
         self.rows += dropped
         exhausted = self.search(kept) if kept else False
         complete = [r for r in self.rows if r.state == "complete" and r.trial is not None]
         baselines = [Baseline(classical.row.candidate, classical.test_accuracy)]
         if not complete:
-            decision = (f"no transfer: no transfer trial finished within the budget of {self.budget.seconds:.0f}s "
-                        "(give a larger --budget to try transfer); the classical baseline is the final model")
+            decision = (
+                f"no transfer: no transfer trial finished within the budget of {self.budget.seconds:.0f}s "
+                "(give a larger --budget to try transfer); the classical baseline is the final model"
+            )
             return self.classical_choice(classical, decision, baselines, exhausted)
         chosen, decision = one_standard_error(complete, self.simplicity)
         if beats_every(classical.row, complete):
             best = max(complete, key=lambda row: row.val_metric)
-            decision = (f"no transfer: the classical baseline's {classical.row.val_metric:.4f} ± {classical.row.val_se:.4f} "
-                        f"beats every transfer candidate by more than the noise (the best, {best.candidate}, {best.val_metric:.4f})")
+            decision = (
+                f"no transfer: the classical baseline's {classical.row.val_metric:.4f} ± {classical.row.val_se:.4f} "
+                f"beats every transfer candidate by more than the noise (the best, {best.candidate}, "
+                f"{best.val_metric:.4f})"
+            )
             baselines += self.no_transfer_baselines(chosen)
             return self.classical_choice(classical, decision, baselines, exhausted)
         self.progress(f"Chosen: {chosen.candidate}: {decision}")
@@ -556,12 +745,37 @@ class Selector:
         test_metric = score(self.metric, labels, predictions, len(self.dataset.classes))
         test_accuracy = score("accuracy", labels, predictions, len(self.dataset.classes))
         baselines += self.no_transfer_baselines(chosen)
-        return Selection(self.rows, chosen, decision, final, job, classical, test_metric, test_accuracy, baselines, exhausted, final_note)
+        return Selection(
+            self.rows,
+            chosen,
+            decision,
+            final,
+            job,
+            classical,
+            test_metric,
+            test_accuracy,
+            baselines,
+            exhausted,
+            final_note,
+        )
 
-    def classical_choice(self, classical: ClassicalResult, decision: str, baselines: list[Baseline], exhausted: bool) -> Selection:
+    def classical_choice(
+        self, classical: ClassicalResult, decision: str, baselines: list[Baseline], exhausted: bool
+    ) -> Selection:
         self.progress(f"Chosen: {decision}")
-        return Selection(self.rows, classical.row, decision, None, None, classical, classical.test_metric, classical.test_accuracy,
-                         baselines, exhausted, "the classical baseline, fitted on train+val")
+        return Selection(
+            self.rows,
+            classical.row,
+            decision,
+            None,
+            None,
+            classical,
+            classical.test_metric,
+            classical.test_accuracy,
+            baselines,
+            exhausted,
+            "the classical baseline, fitted on train+val",
+        )
 
     def classical_baseline(self) -> ClassicalResult:
         """The no-transfer baseline, validated like the probes, so that it can be compared with them."""
@@ -570,8 +784,10 @@ class Selector:
         result.row.seconds = self.budget.clock() - started
         self.costs.frozen_guess_s = result.fold_seconds
         self.rows.append(result.row)
-        self.progress(f"No-transfer baseline, {result.model.description}: val {self.metric} {result.row.val_metric:.4f} ± "
-                      f"{result.row.val_se:.4f} ({result.row.seconds:.0f}s)")
+        self.progress(
+            f"No-transfer baseline, {result.model.description}: val {self.metric} {result.row.val_metric:.4f} ± "
+            f"{result.row.val_se:.4f} ({result.row.seconds:.0f}s)"
+        )
         return result
 
 
@@ -594,9 +810,15 @@ def fallbacks(untried: list[TrialKey], too_long_now: TrialKey | None) -> list[Tr
     fit is tried shorter before a random setting is."""
     if too_long_now is None:
         return untried
-    shorter = [s for s in untried if s.candidate == too_long_now.candidate and s.epochs_scale < too_long_now.epochs_scale]
+    shorter = [
+        s for s in untried if s.candidate == too_long_now.candidate and s.epochs_scale < too_long_now.epochs_scale
+    ]
     nearest = [s for s in shorter if s.epochs_scale == max(o.epochs_scale for o in shorter)]
-    return [s for s in nearest if s.lr_scale == too_long_now.lr_scale and s.settings == too_long_now.settings] or nearest or untried
+    return (
+        [s for s in nearest if s.lr_scale == too_long_now.lr_scale and s.settings == too_long_now.settings]
+        or nearest
+        or untried
+    )
 
 
 def _param_name(candidate: Candidate, setting: str) -> str:

@@ -51,8 +51,12 @@ def open_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
     def connect() -> optuna.storages.RDBStorage:
         with warnings.catch_warnings():  # heartbeats are marked experimental; they are what we want
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, heartbeat_interval=interval, grace_period=GRACE_BEATS * interval,
-                                              heartbeat_stale_trial_callback=rerun_stale)
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=interval,
+                grace_period=GRACE_BEATS * interval,
+                heartbeat_stale_trial_callback=rerun_stale,
+            )
 
     for attempt in range(attempts - 1):
         try:
@@ -77,15 +81,22 @@ def rerun_stale(study: optuna.Study, trial: FrozenTrial) -> None:
         tracking.kill_run(trial.user_attrs["run_id"])
     if "rerun_of" in trial.user_attrs or "key" not in trial.user_attrs:
         return
-    study.enqueue_trial(trial.params, user_attrs={
-        "rerun_of": trial.number, "why": f"rerun of trial {trial.number}, whose process stopped sending heartbeats"})
+    study.enqueue_trial(
+        trial.params,
+        user_attrs={
+            "rerun_of": trial.number,
+            "why": f"rerun of trial {trial.number}, whose process stopped sending heartbeats",
+        },
+    )
 
 
 @contextmanager
 def beating(storage: optuna.storages.RDBStorage, study: optuna.Study, trial: Trial) -> Iterator[None]:
     """Records ``trial``'s heartbeat now and every interval until the block ends. A beat that
     fails (the database busy or briefly away) is tried again at the next one."""
-    trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), trial.number)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(
+        storage.get_study_id_from_name(study.study_name), trial.number
+    )
     stop = threading.Event()
 
     def beat() -> None:
@@ -106,7 +117,9 @@ def beating(storage: optuna.storages.RDBStorage, study: optuna.Study, trial: Tri
         thread.join()
 
 
-def settle(study: optuna.Study, trial: Trial, state: TrialState, value: float | None = None, row: Row | None = None) -> bool:
+def settle(
+    study: optuna.Study, trial: Trial, state: TrialState, value: float | None = None, row: Row | None = None
+) -> bool:
     """Tells the study how ``trial`` ended (with its leaderboard ``row``). False when another
     process had already failed it for want of heartbeats: the result then stays in this
     process's leaderboard alone, and the setting's rerun in the study."""
@@ -122,8 +135,15 @@ def claims(study: optuna.Study) -> list[FrozenTrial]:
     """Trials that hold their setting: finished with a result, or running with heartbeats (whose
     process sends them, or has not yet missed enough to be failed). A trial left RUNNING by an
     autotl from before heartbeats can never be judged, so it holds nothing: nobody waits on it."""
-    return [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("key") and (
-        (t.state.is_finished() and "row" in t.user_attrs) or (t.state == TrialState.RUNNING and "heartbeat_s" in t.user_attrs))]
+    return [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.user_attrs.get("key")
+        and (
+            (t.state.is_finished() and "row" in t.user_attrs)
+            or (t.state == TrialState.RUNNING and "heartbeat_s" in t.user_attrs)
+        )
+    ]
 
 
 def claimed_keys(study: optuna.Study) -> set[TrialKey]:
@@ -147,7 +167,9 @@ def take_up(study: optuna.Study, rows: list[Row], labels: set[str], mine: bool) 
     return added
 
 
-def resume(study: optuna.Study, rows: list[Row], labels: set[str], name: str, progress: Callable[[str], None]) -> set[TrialKey]:
+def resume(
+    study: optuna.Study, rows: list[Row], labels: set[str], name: str, progress: Callable[[str], None]
+) -> set[TrialKey]:
     """Takes up what an earlier process left in a study of the same name: its finished trials
     join the leaderboard and are not run again; trials whose process stopped sending heartbeats
     are failed and queued again. Returns the settings finished or being run, which this process

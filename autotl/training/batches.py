@@ -18,7 +18,15 @@ class _Collate:
         return self.preprocess(list(inputs)), torch.tensor(labels)
 
 
-def raw_batches(inputs: list[str], labels: list[int], preprocess, batch_size: int, device: torch.device, shuffle: bool = False, seed: int = 0) -> DataLoader:
+def raw_batches(
+    inputs: list[str],
+    labels: list[int],
+    preprocess,
+    batch_size: int,
+    device: torch.device,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> DataLoader:
     on_gpu = device.type == "cuda"
     return DataLoader(
         list(zip(inputs, labels)),
@@ -32,6 +40,8 @@ def raw_batches(inputs: list[str], labels: list[int], preprocess, batch_size: in
     )
 
 
-def feature_batches(features: np.ndarray, labels: list[int], batch_size: int, shuffle: bool = False, seed: int = 0) -> DataLoader:
+def feature_batches(
+    features: np.ndarray, labels: list[int], batch_size: int, shuffle: bool = False, seed: int = 0
+) -> DataLoader:
     dataset = TensorDataset(torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)), torch.tensor(labels))
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed))

@@ -22,7 +22,10 @@ recognise most scenes and objects (Torralba et al. 2008, '80 million tiny images
 TEXT_FAMILIES = {
     "word 1-2-grams": ({"analyzer": "word", "ngram_range": (1, 2)},),
     "character 2-5-grams": ({"analyzer": "char_wb", "ngram_range": (2, 5)},),
-    "word 1-2-grams + character 2-5-grams": ({"analyzer": "word", "ngram_range": (1, 2)}, {"analyzer": "char_wb", "ngram_range": (2, 5)}),
+    "word 1-2-grams + character 2-5-grams": (
+        {"analyzer": "word", "ngram_range": (1, 2)},
+        {"analyzer": "char_wb", "ngram_range": (2, 5)},
+    ),
 }
 """TF-IDF is a family: word n-grams suit long texts with topical words, character n-grams short,
 noisy or morphologically rich ones (Cavnar and Trenkle 1994; Joulin et al. 2017 for n-gram
@@ -77,8 +80,10 @@ class Tfidf:
         return sparse.hstack([vectorizer.transform(inputs) for vectorizer in self.vectorizers]).tocsr()
 
     def config(self) -> dict:
-        parts = [{**part, "vocabulary": {term: int(index) for term, index in vectorizer.vocabulary_.items()}}
-                 for part, vectorizer in zip(TEXT_FAMILIES[self.family], self.vectorizers)]
+        parts = [
+            {**part, "vocabulary": {term: int(index) for term, index in vectorizer.vocabulary_.items()}}
+            for part, vectorizer in zip(TEXT_FAMILIES[self.family], self.vectorizers)
+        ]
         return {"kind": "tfidf", "family": self.family, "parts": parts}
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -98,7 +103,9 @@ def _pixels(path: str, side: int) -> np.ndarray:
 def _vectorizer(part: dict, vocabulary: dict | None = None):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(analyzer=part["analyzer"], ngram_range=tuple(part["ngram_range"]), vocabulary=vocabulary, **TFIDF_OPTIONS)
+    return TfidfVectorizer(
+        analyzer=part["analyzer"], ngram_range=tuple(part["ngram_range"]), vocabulary=vocabulary, **TFIDF_OPTIONS
+    )
 
 
 @dataclass
@@ -118,8 +125,14 @@ class ClassicalModel:
         from autotl import __version__
 
         folder.mkdir(parents=True, exist_ok=True)
-        manifest = {"kind": "classical", "classes": list(self.classes), "representation": self.representation.config(),
-                    "c": self.linear.c, "description": self.description, "autotl_version": __version__}
+        manifest = {
+            "kind": "classical",
+            "classes": list(self.classes),
+            "representation": self.representation.config(),
+            "c": self.linear.c,
+            "description": self.description,
+            "autotl_version": __version__,
+        }
         (folder / MANIFEST).write_text(json.dumps(manifest))
         np.savez(folder / ARRAYS, weight=self.linear.weight, bias=self.linear.bias, **self.representation.arrays())
         return folder
@@ -147,15 +160,24 @@ def load(folder: Path) -> ClassicalModel:
     return ClassicalModel(representation, linear, tuple(manifest["classes"]))
 
 
-def fit(modality: str, inputs: list[str], labels: list[int], classes: tuple[str, ...], seed: int = 0,
-        image_side: int = RAW_SIDE, family: str | None = None) -> ClassicalModel:
+def fit(
+    modality: str,
+    inputs: list[str],
+    labels: list[int],
+    classes: tuple[str, ...],
+    seed: int = 0,
+    image_side: int = RAW_SIDE,
+    family: str | None = None,
+) -> ClassicalModel:
     """The baseline on ``inputs`` (image paths or texts); ``image_side``: the data's median
     shorter side, which the pixels are not enlarged beyond; ``family``: the TF-IDF family to use
     (by default each is tried)."""
     labels = np.asarray(labels)
     if modality == "image":
         representation = RawPixels(max(1, min(RAW_SIDE, int(image_side))))
-        return ClassicalModel(representation, fit_logistic(representation.transform(inputs), labels, len(classes), seed), classes)
+        return ClassicalModel(
+            representation, fit_logistic(representation.transform(inputs), labels, len(classes), seed), classes
+        )
     from scipy import sparse
 
     vectorized: dict[str, tuple] = {}  # each part once, though two families share it

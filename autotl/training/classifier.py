@@ -33,7 +33,9 @@ class Classifier(nn.Module):
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, inputs: list[str], preprocess, device: torch.device, batch_size: int = 64) -> np.ndarray:
+def predict_proba(
+    model: nn.Module, inputs: list[str], preprocess, device: torch.device, batch_size: int = 64
+) -> np.ndarray:
     """Class probabilities for raw inputs (image paths or texts), in order."""
     model.eval().to(device)
     chunks = []
@@ -46,7 +48,12 @@ def predict_proba(model: nn.Module, inputs: list[str], preprocess, device: torch
 def save(classifier: Classifier, source: Source, classes: tuple[str, ...], folder: Path) -> Path:
     """Writes weights, labels and preprocessing: everything ``load`` needs."""
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = {"source": source.name, "classes": list(classes), "hidden": classifier.hidden, "autotl_version": __version__}
+    manifest = {
+        "source": source.name,
+        "classes": list(classes),
+        "hidden": classifier.hidden,
+        "autotl_version": __version__,
+    }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
     torch.save(classifier.state_dict(), folder / "weights.pt")
     classifier.backbone.preprocessor.save(folder / "preprocess")
@@ -65,6 +72,3 @@ def load(folder: Path, sources: dict[str, Source]) -> tuple[Classifier, tuple[st
     classifier = Classifier(backbone, len(classes), manifest.get("hidden", 0))
     classifier.load_state_dict(torch.load(folder / "weights.pt", map_location="cpu", weights_only=True))
     return classifier.eval(), classes
-
-
-

@@ -53,10 +53,10 @@ class LinearFit:
 
 
 def fit_logistic(features, labels: np.ndarray, num_classes: int, seed: int = 0) -> LinearFit:
-    """Fits on ``features`` (n x d, dense or sparse) and integer ``labels`` in [0, num_classes); a class absent from ``labels`` gets a bias that
-    rules it out. One BLAS thread: L-BFGS makes thousands of small products, which threads
-    waiting on a busy core slow down fivefold (2 s against 11 s for 1,000 x 1,280 features on a
-    shared 2-core machine)."""
+    """Fits on ``features`` (n x d, dense or sparse) and integer ``labels`` in [0, num_classes); a
+    class absent from ``labels`` gets a bias that rules it out. One BLAS thread: L-BFGS makes
+    thousands of small products, which threads waiting on a busy core slow down fivefold (2 s
+    against 11 s for 1,000 x 1,280 features on a shared 2-core machine)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
@@ -110,7 +110,9 @@ def _choose_strength(features, labels: np.ndarray, folds: int, seed: int) -> tup
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    from autotl.training.metrics import log_loss  # scikit-learn's checks its inputs, which costs more than a small fold's fit
+    from autotl.training.metrics import (
+        log_loss,
+    )  # scikit-learn's checks its inputs, which costs more than a small fold's fit
 
     splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros((len(labels), 1)), labels))
     models = [LogisticRegression(warm_start=True, max_iter=MAX_ITER) for _ in splits]
@@ -121,7 +123,9 @@ def _choose_strength(features, labels: np.ndarray, folds: int, seed: int) -> tup
             losses = []
             for model, (train, val) in zip(models, splits):
                 model.set_params(C=c).fit(features[train], labels[train])
-                losses.append(log_loss(model.predict_proba(features[val]), np.searchsorted(model.classes_, labels[val])))
+                losses.append(
+                    log_loss(model.predict_proba(features[val]), np.searchsorted(model.classes_, labels[val]))
+                )
             loss = float(np.mean(losses))
             if loss > best[1]:
                 break

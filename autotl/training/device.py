@@ -34,7 +34,9 @@ def release_memory(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
-def retry_at_half_batch(train: Callable[[int], T], batch_size: int, device: torch.device, report: Callable[[str], None]) -> tuple[T, int]:
+def retry_at_half_batch(
+    train: Callable[[int], T], batch_size: int, device: torch.device, report: Callable[[str], None]
+) -> tuple[T, int]:
     """``train(batch_size)``, and when the device runs out of memory, once more at half the batch.
     Returns the result and the batch size that gave it."""
     try:

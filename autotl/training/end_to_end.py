@@ -25,7 +25,6 @@ def backbone_groups(job: "TrainingJob", classifier: "Classifier", extra: "list |
     job's ``backbone_lr_ratio`` and ``layer_decay`` (1 where the strategy declares none): a random
     head needs large steps, pretrained weights small ones."""
     from autotl.training.layers import depth_groups
-
     from autotl.training.loop import ParamGroup
 
     ratio = job.params.extra.get("backbone_lr_ratio", 1.0)
@@ -34,7 +33,10 @@ def backbone_groups(job: "TrainingJob", classifier: "Classifier", extra: "list |
 
 
 def train_end_to_end(
-    job: "TrainingJob", classifier: "Classifier", groups: "list[ParamGroup] | None" = None, terms: "Iterable[Term]" = (),
+    job: "TrainingJob",
+    classifier: "Classifier",
+    groups: "list[ParamGroup] | None" = None,
+    terms: "Iterable[Term]" = (),
     pretrained: bool = True,
 ) -> "TrainedModel":
     """Trains ``groups`` (by default the body and the new head; never the source head unless a
@@ -56,8 +58,17 @@ def train_end_to_end(
         _default_batch_norm_momentum(classifier)
     preprocess = classifier.backbone.preprocessor
     batches = {
-        split: raw_batches(job.inputs(split), job.labels(split), preprocess, job.params.batch_size, job.device, shuffle=split == "train", seed=job.seed)
-        for split in ("train", "val", "test") if job.splits[split]  # select's trials leave test empty
+        split: raw_batches(
+            job.inputs(split),
+            job.labels(split),
+            preprocess,
+            job.params.batch_size,
+            job.device,
+            shuffle=split == "train",
+            seed=job.seed,
+        )
+        for split in ("train", "val", "test")
+        if job.splits[split]  # select's trials leave test empty
     }
     classifier.to(job.device)
     groups = groups or [ParamGroup([*classifier.backbone.body.parameters(), *classifier.head.parameters()])]
@@ -65,13 +76,25 @@ def train_end_to_end(
     # overwrite what the regularizer's hooks recorded of this batch.
     terms = [job.regularizer.bind(classifier, job.params, batches["train"]), *terms]
     try:
-        result = fit(classifier, batches["train"], batches["val"], job.params, job.device, job.metric, len(job.classes),
-                     job.on_epoch, terms=terms, groups=groups)
+        result = fit(
+            classifier,
+            batches["train"],
+            batches["val"],
+            job.params,
+            job.device,
+            job.metric,
+            len(job.classes),
+            job.on_epoch,
+            terms=terms,
+            groups=groups,
+        )
     finally:
         for term in terms:
             if term is not None:
                 term.close()
-    probabilities = {split: evaluate(classifier, batches[split], job.device)[0] for split in ("val", "test") if split in batches}
+    probabilities = {
+        split: evaluate(classifier, batches[split], job.device)[0] for split in ("val", "test") if split in batches
+    }
     return TrainedModel(classifier.cpu(), result, probabilities)
 
 

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from autotl.contracts.data import Example
-from autotl.errors import AutotlError, WriteError
 from autotl.contracts.sources import Source
+from autotl.errors import AutotlError, WriteError
 from autotl.training.backbone import Backbone, move_batch
 
 DEFAULT_LIMIT_GB = 10.0
@@ -54,7 +54,12 @@ class FeatureCache:
         """The model folders this cache has used, each with its shared lock (released with the object)."""
 
     def features(
-        self, backbone: Backbone, source: Source, examples: list[Example], device: torch.device, batch_size: int = 64,
+        self,
+        backbone: Backbone,
+        source: Source,
+        examples: list[Example],
+        device: torch.device,
+        batch_size: int = 64,
         on_batch: Callable[[int], None] = lambda count: None,
     ) -> np.ndarray:
         """Features of each example, in order; only inputs not cached yet go through the backbone
@@ -93,19 +98,29 @@ class FeatureCache:
         if (self.folder / ROOT_MARKER).is_file():
             return
         if self.folder.exists() and not self.folder.is_dir():
-            raise AutotlError(f"cache folder {self.folder}: it is a file; give a folder (--cache-dir or AUTOTL_CACHE_DIR)")
+            raise AutotlError(
+                f"cache folder {self.folder}: it is a file; give a folder (--cache-dir or AUTOTL_CACHE_DIR)"
+            )
         if self.folder.is_dir() and not self.looks_like_an_older_cache():
-            raise AutotlError(f"cache folder {self.folder}: it holds files autotl did not make (no {ROOT_MARKER} marker); "
-                              "give a new or empty folder (--cache-dir or AUTOTL_CACHE_DIR)")
+            raise AutotlError(
+                f"cache folder {self.folder}: it holds files autotl did not make (no {ROOT_MARKER} marker); "
+                "give a new or empty folder (--cache-dir or AUTOTL_CACHE_DIR)"
+            )
         self.folder.mkdir(parents=True, exist_ok=True)
         for old in self.folder.iterdir():  # an earlier autotl's model folders
             (old / MODEL_MARKER).touch()
-        (self.folder / ROOT_MARKER).write_text("A cache of autotl's frozen features: `autotl cache clear` empties it.\n")
+        (self.folder / ROOT_MARKER).write_text(
+            "A cache of autotl's frozen features: `autotl cache clear` empties it.\n"
+        )
 
     def looks_like_an_older_cache(self) -> bool:
         """Model folders alone, each holding features and nothing else: an autotl cache made before the markers."""
-        return all(p.is_dir() and _MODEL_FOLDER.fullmatch(p.name) and all(f.suffix == ".npy" or f.name == LOCK for f in p.iterdir())
-                   for p in self.folder.iterdir())
+        return all(
+            p.is_dir()
+            and _MODEL_FOLDER.fullmatch(p.name)
+            and all(f.suffix == ".npy" or f.name == LOCK for f in p.iterdir())
+            for p in self.folder.iterdir()
+        )
 
     def owned(self) -> list[Path]:
         """The model folders this cache made; refuses a root without the marker."""
@@ -114,8 +129,10 @@ class FeatureCache:
         if not (self.folder / ROOT_MARKER).is_file() and self.looks_like_an_older_cache():
             self.claim()
         if not (self.folder / ROOT_MARKER).is_file():
-            raise AutotlError(f"cache folder {self.folder}: autotl did not make it (no {ROOT_MARKER} marker), "
-                              "so it deletes nothing there; check --cache-dir or AUTOTL_CACHE_DIR")
+            raise AutotlError(
+                f"cache folder {self.folder}: autotl did not make it (no {ROOT_MARKER} marker), "
+                "so it deletes nothing there; check --cache-dir or AUTOTL_CACHE_DIR"
+            )
         return [p for p in self.folder.iterdir() if p.is_dir() and (p / MODEL_MARKER).is_file()]
 
     def size_bytes(self) -> int:
@@ -210,8 +227,14 @@ def weights_digest(backbone: Backbone) -> str:
 
 
 @torch.no_grad()
-def _compute(backbone: Backbone, items: list[tuple[str, str]], folder: Path, device: torch.device, batch_size: int,
-             on_batch: Callable[[int], None]) -> dict[str, np.ndarray]:
+def _compute(
+    backbone: Backbone,
+    items: list[tuple[str, str]],
+    folder: Path,
+    device: torch.device,
+    batch_size: int,
+    on_batch: Callable[[int], None],
+) -> dict[str, np.ndarray]:
     """Features of ``items`` (fingerprint, input), written to ``folder`` and returned by fingerprint."""
     computed = {}
     backbone.eval().to(device)
@@ -225,8 +248,10 @@ def _compute(backbone: Backbone, items: list[tuple[str, str]], folder: Path, dev
                 np.save(temporary, vector)
                 temporary.replace(folder / f"{fingerprint}.npy")
             except OSError as error:
-                raise WriteError(f"could not write the feature cache in {folder}: {error.strerror or error}; "
-                                 "free some space or give --cache-dir elsewhere") from None
+                raise WriteError(
+                    f"could not write the feature cache in {folder}: {error.strerror or error}; "
+                    "free some space or give --cache-dir elsewhere"
+                ) from None
             finally:
                 temporary.unlink(missing_ok=True)  # a write cut short leaves no file behind
             computed[fingerprint] = vector

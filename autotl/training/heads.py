@@ -19,12 +19,21 @@ def train_head(job: "TrainingJob", classifier: "Classifier", params: "TrainParam
     from autotl.training.loop import evaluate, fit
 
     classifier.backbone.requires_grad_(False)
-    features = {split: job.cache.features(classifier.backbone, job.source, job.splits[split], job.device)
-                for split in ("train", "val", "test") if job.splits[split]}  # select's trials leave test empty
+    features = {
+        split: job.cache.features(classifier.backbone, job.source, job.splits[split], job.device)
+        for split in ("train", "val", "test")
+        if job.splits[split]
+    }  # select's trials leave test empty
     batches = {
-        split: feature_batches(features[split], job.labels(split), params.batch_size, shuffle=split == "train", seed=job.seed)
+        split: feature_batches(
+            features[split], job.labels(split), params.batch_size, shuffle=split == "train", seed=job.seed
+        )
         for split in features
     }
-    result = fit(classifier.head, batches["train"], batches["val"], params, job.device, job.metric, len(job.classes), on_epoch)
-    probabilities = {split: evaluate(classifier.head, batches[split], job.device)[0] for split in ("val", "test") if split in batches}
+    result = fit(
+        classifier.head, batches["train"], batches["val"], params, job.device, job.metric, len(job.classes), on_epoch
+    )
+    probabilities = {
+        split: evaluate(classifier.head, batches[split], job.device)[0] for split in ("val", "test") if split in batches
+    }
     return result, probabilities

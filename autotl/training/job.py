@@ -8,11 +8,11 @@ import torch
 
 from autotl.contracts.data import Dataset, Example
 from autotl.contracts.regularizers import Regularizer
+from autotl.contracts.settings import TrainParams
 from autotl.contracts.sources import Source
 from autotl.training.classifier import Classifier
 from autotl.training.features import FeatureCache
 from autotl.training.loop import Epoch, FitResult
-from autotl.contracts.settings import TrainParams
 
 
 @dataclass

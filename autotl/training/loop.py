@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from autotl.contracts.regularizers import Term
+from autotl.contracts.settings import TrainParams
 from autotl.training.backbone import move_batch
 from autotl.training.metrics import log_loss, score
-from autotl.contracts.settings import TrainParams
 
 
 @dataclass
@@ -127,7 +127,9 @@ def evaluate(model: nn.Module, batches: Batches, device: torch.device) -> tuple[
     return np.concatenate(probabilities), np.concatenate(labels)
 
 
-def _optimizer(model: nn.Module, groups: list[ParamGroup] | None, params: TrainParams, terms: list[Term]) -> torch.optim.AdamW:
+def _optimizer(
+    model: nn.Module, groups: list[ParamGroup] | None, params: TrainParams, terms: list[Term]
+) -> torch.optim.AdamW:
     """AdamW over the trainable parameters, each group at its learning rate; parameters a term
     anchors away from zero get no plain weight decay."""
     groups = groups or [ParamGroup(list(model.parameters()))]
@@ -135,8 +137,10 @@ def _optimizer(model: nn.Module, groups: list[ParamGroup] | None, params: TrainP
     options = []
     for group in groups:
         trainable = [p for p in group.params if p.requires_grad]
-        for decay, members in ((params.weight_decay, [p for p in trainable if id(p) not in anchored]),
-                               (0.0, [p for p in trainable if id(p) in anchored])):
+        for decay, members in (
+            (params.weight_decay, [p for p in trainable if id(p) not in anchored]),
+            (0.0, [p for p in trainable if id(p) in anchored]),
+        ):
             if members:
                 options.append({"params": members, "lr": params.lr * group.lr_factor, "weight_decay": decay})
     return torch.optim.AdamW(options, lr=params.lr)
@@ -148,7 +152,10 @@ def _warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup: f
     warmup_steps = min(max(1, round(warmup * total_steps)), max(1, total_steps - 1))
     return SequentialLR(
         optimizer,
-        [LinearLR(optimizer, start_factor=0.01, total_iters=warmup_steps), CosineAnnealingLR(optimizer, max(1, total_steps - warmup_steps))],
+        [
+            LinearLR(optimizer, start_factor=0.01, total_iters=warmup_steps),
+            CosineAnnealingLR(optimizer, max(1, total_steps - warmup_steps)),
+        ],
         milestones=[warmup_steps],
     )
 

@@ -19,7 +19,9 @@ from autotl.errors import AutotlError, listing
 class ImageFolder(DataFormat):
     name = "image-folder"
     modality = "image"
-    layout = "a folder of images, one sub-folder per class: ROOT/<class>/<image> or ROOT/{train,val,test}/<class>/<image>"
+    layout = (
+        "a folder of images, one sub-folder per class: ROOT/<class>/<image> or ROOT/{train,val,test}/<class>/<image>"
+    )
 
     def matches(self, path: Path) -> bool:
         return path.is_dir() and not any(
@@ -35,7 +37,9 @@ class ImageFolder(DataFormat):
         if split_dirs:
             others = [p.name for p in _visible(path.iterdir()) if p.name not in split_dirs]
             if others:
-                problems.append(f"ignored {listing(others)} in {path}: with split folders, only train/val/test are read")
+                problems.append(
+                    f"ignored {listing(others)} in {path}: with split folders, only train/val/test are read"
+                )
             if "train" not in split_dirs:
                 raise AutotlError(f"{path} has {'/'.join(split_dirs)}/ but no train/ folder: add {path}/train/<class>/")
         if not split_dirs and not options.labels_required and not any(p.is_dir() for p in _visible(path.iterdir())):
@@ -89,7 +93,10 @@ def _class_files(root: Path, data: Path, problems: list[str]) -> list[tuple[str,
             problems.append(f"class folder {class_dir} is empty")
         found.extend((class_dir.name, file) for file in files)
     if looped:
-        problems.append(f"ignored class folder(s) {listing([repr(name) for name in looped])} in {root}: each is a link back to a folder above it")
+        problems.append(
+            f"ignored class folder(s) {listing([repr(name) for name in looped])} in {root}: each is a link back to a "
+            "folder above it"
+        )
     if outside:
         problems.append(f"ignored {len(outside)} file(s) linked from outside {data}: {listing(outside)}")
     return found

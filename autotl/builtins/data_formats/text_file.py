@@ -66,7 +66,12 @@ class TextFile(DataFormat):
 def _split_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return [folder / f"{split}{suffix}" for split in SPLITS for suffix in DELIMITERS if (folder / f"{split}{suffix}").is_file()]
+    return [
+        folder / f"{split}{suffix}"
+        for split in SPLITS
+        for suffix in DELIMITERS
+        if (folder / f"{split}{suffix}").is_file()
+    ]
 
 
 def _given_splits(folder: Path) -> dict[str, Path]:
@@ -91,7 +96,9 @@ def _rows(file: Path, options: IntakeOptions) -> tuple[bool, list[Row]]:
     else:
         found, rows = _delimited_rows(content, DELIMITERS[file.suffix.lower()], options)
     labelled = options.label_column in found
-    required = (options.text_column, options.label_column) if options.labels_required or labelled else (options.text_column,)
+    required = (
+        (options.text_column, options.label_column) if options.labels_required or labelled else (options.text_column,)
+    )
     _check_columns(file, found, required)
     return labelled, rows
 
@@ -129,7 +136,9 @@ def _jsonl_rows(file: Path, content: str, options: IntakeOptions) -> tuple[list[
         records.append((line, record))
     found = sorted({key for _, record in records for key in record})
     _warn_of_merged_labels(file, [record.get(options.label_column) for _, record in records])
-    return found, [(line, record.get(options.text_column), record.get(options.label_column)) for line, record in records]
+    return found, [
+        (line, record.get(options.text_column), record.get(options.label_column)) for line, record in records
+    ]
 
 
 def _warn_of_merged_labels(file: Path, labels: list) -> None:
@@ -142,13 +151,17 @@ def _warn_of_merged_labels(file: Path, labels: list) -> None:
     if merged:
         logging.getLogger("autotl").warning(
             f"{file}: labels {', '.join(map(repr, merged[:5]))} appear both as numbers and as strings, and each pair "
-            "is read as one class; write every label the same way if they are different classes")
+            "is read as one class; write every label the same way if they are different classes"
+        )
 
 
 def _check_columns(file: Path, found: list[str], columns: tuple[str, ...]) -> None:
     for column, option in zip(columns, ("--text-column", "--label-column")):
         if found.count(column) > 1:
-            raise AutotlError(f"{file} has {found.count(column)} columns named {column!r}: rename all but the one {option} should read")
+            raise AutotlError(
+                f"{file} has {found.count(column)} columns named {column!r}: rename all but the one {option} should "
+                "read"
+            )
         if column not in found:
             raise AutotlError(
                 f"{file} has no column {column!r} (its columns: {', '.join(found) or 'none'}); "

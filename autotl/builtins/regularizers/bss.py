@@ -38,7 +38,9 @@ class BSS(Regularizer):
 def register_regularizers(register):
     register(
         BSS(
-            "bss", "batch spectral shrinkage: the k smallest singular values of the batch features pushed down",
-            needs=frozenset({Capability.ADAPTED_FEATURES}), settings=(STRENGTH, SMALLEST),
+            "bss",
+            "batch spectral shrinkage: the k smallest singular values of the batch features pushed down",
+            needs=frozenset({Capability.ADAPTED_FEATURES}),
+            settings=(STRENGTH, SMALLEST),
         )
     )

@@ -111,7 +111,10 @@ class Delta(Regularizer):
 def register_regularizers(register):
     register(
         Delta(
-            "delta", "distance of intermediate feature maps to the source model's, weighted by channel attention (DELTA)",
-            needs=frozenset({Capability.BLOCKS, Capability.ADAPTED_FEATURES}), settings=(STRENGTH,), extra_forwards=1.0,
+            "delta",
+            "distance of intermediate feature maps to the source model's, weighted by channel attention (DELTA)",
+            needs=frozenset({Capability.BLOCKS, Capability.ADAPTED_FEATURES}),
+            settings=(STRENGTH,),
+            extra_forwards=1.0,
         )
     )

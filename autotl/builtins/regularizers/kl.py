@@ -44,7 +44,10 @@ class SourceOutputsKL(Term):
         current = self.head(self.features).float()
         t = self.temperature
         divergence = functional.kl_div(
-            functional.log_softmax(current / t, dim=-1), functional.log_softmax(target / t, dim=-1), log_target=True, reduction="batchmean"
+            functional.log_softmax(current / t, dim=-1),
+            functional.log_softmax(target / t, dim=-1),
+            log_target=True,
+            reduction="batchmean",
         )
         return self.weight * t * t * divergence
 
@@ -58,7 +61,10 @@ class KL(Regularizer):
 def register_regularizers(register):
     register(
         KL(
-            "kl", "KL divergence between the source head's outputs before and during fine-tuning, at a temperature",
-            needs=frozenset({Capability.SOURCE_HEAD, Capability.ADAPTED_FEATURES}), settings=(STRENGTH, TEMPERATURE), extra_forwards=1.0,
+            "kl",
+            "KL divergence between the source head's outputs before and during fine-tuning, at a temperature",
+            needs=frozenset({Capability.SOURCE_HEAD, Capability.ADAPTED_FEATURES}),
+            settings=(STRENGTH, TEMPERATURE),
+            extra_forwards=1.0,
         )
     )

@@ -34,7 +34,9 @@ class L2SP(Regularizer):
 def register_regularizers(register):
     register(
         L2SP(
-            "l2sp", "alpha/2 x squared distance of the backbone weights to the pretrained ones; the head under weight decay",
-            needs=frozenset({Capability.TRAINED_BACKBONE}), settings=(STRENGTH,),
+            "l2sp",
+            "alpha/2 x squared distance of the backbone weights to the pretrained ones; the head under weight decay",
+            needs=frozenset({Capability.TRAINED_BACKBONE}),
+            settings=(STRENGTH,),
         )
     )

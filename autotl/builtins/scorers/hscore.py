@@ -32,11 +32,15 @@ def hscore(features: np.ndarray, labels: np.ndarray, shrinkage: bool = False) ->
     if shrinkage:
         from sklearn.covariance import LedoitWolf
 
-        estimate = LedoitWolf(store_precision=False).fit(f - f.mean(axis=0))  # its precision: an eigendecomposition not needed
+        estimate = LedoitWolf(store_precision=False).fit(
+            f - f.mean(axis=0)
+        )  # its precision: an eigendecomposition not needed
         covariance, weight = estimate.covariance_, 1 - estimate.shrinkage_
     else:
         covariance = np.cov(f, rowvar=False)
-    if shrinkage and estimate.shrinkage_ > 0:  # positive definite: a solve (the pseudo-inverse's SVD takes seconds at d = 1280)
+    if (
+        shrinkage and estimate.shrinkage_ > 0
+    ):  # positive definite: a solve (the pseudo-inverse's SVD takes seconds at d = 1280)
         solved = np.linalg.solve(covariance, centred.T)
     else:
         solved = np.linalg.pinv(covariance, rcond=1e-15) @ centred.T
@@ -49,5 +53,11 @@ def score(inputs: ScoringInputs) -> float:
 
 @autotl.hookimpl
 def register_scorers(register):
-    register(FunctionScorer("hscore", "H-score with Ledoit-Wolf shrinkage (Bao et al. 2019; Ibrahim et al. 2022)",
-                            ranks_sources=False, function=score))
+    register(
+        FunctionScorer(
+            "hscore",
+            "H-score with Ledoit-Wolf shrinkage (Bao et al. 2019; Ibrahim et al. 2022)",
+            ranks_sources=False,
+            function=score,
+        )
+    )

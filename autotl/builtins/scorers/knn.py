@@ -32,5 +32,4 @@ def score(inputs: ScoringInputs) -> float:
 
 @autotl.hookimpl
 def register_scorers(register):
-    register(FunctionScorer("knn", "leave-one-out 5-nearest-neighbour accuracy on the features",
-                            function=score))
+    register(FunctionScorer("knn", "leave-one-out 5-nearest-neighbour accuracy on the features", function=score))

@@ -5,8 +5,8 @@ import numpy as np
 
 import autotl
 from autotl.builtins.scorers import one_hot
-from autotl.contracts.scorers import FunctionScorer, ScoringInputs
 from autotl.contracts.capabilities import Capability
+from autotl.contracts.scorers import FunctionScorer, ScoringInputs
 
 
 def leep(source_probs: np.ndarray, labels: np.ndarray) -> float:
@@ -27,5 +27,11 @@ def score(inputs: ScoringInputs) -> float:
 
 @autotl.hookimpl
 def register_scorers(register):
-    register(FunctionScorer("leep", "LEEP: log-likelihood of the labels through the source head (Nguyen et al. 2020)",
-                            needs=frozenset({Capability.SOURCE_HEAD}), function=score))
+    register(
+        FunctionScorer(
+            "leep",
+            "LEEP: log-likelihood of the labels through the source head (Nguyen et al. 2020)",
+            needs=frozenset({Capability.SOURCE_HEAD}),
+            function=score,
+        )
+    )

@@ -73,5 +73,8 @@ def score(inputs: ScoringInputs) -> float:
 
 @autotl.hookimpl
 def register_scorers(register):
-    register(FunctionScorer("logme", "LogME: evidence of a Bayesian linear model on the features (You et al. 2021)",
-                            function=score))
+    register(
+        FunctionScorer(
+            "logme", "LogME: evidence of a Bayesian linear model on the features (You et al. 2021)", function=score
+        )
+    )

@@ -5,8 +5,8 @@ import numpy as np
 
 import autotl
 from autotl.builtins.scorers import one_hot
-from autotl.contracts.scorers import FunctionScorer, ScoringInputs
 from autotl.contracts.capabilities import Capability
+from autotl.contracts.scorers import FunctionScorer, ScoringInputs
 
 
 def nce(source_labels: np.ndarray, labels: np.ndarray) -> float:
@@ -29,5 +29,11 @@ def score(inputs: ScoringInputs) -> float:
 
 @autotl.hookimpl
 def register_scorers(register):
-    register(FunctionScorer("nce", "NCE: minus H(target label | source head's label) (Tran et al. 2019)",
-                            needs=frozenset({Capability.SOURCE_HEAD}), function=score))
+    register(
+        FunctionScorer(
+            "nce",
+            "NCE: minus H(target label | source head's label) (Tran et al. 2019)",
+            needs=frozenset({Capability.SOURCE_HEAD}),
+            function=score,
+        )
+    )

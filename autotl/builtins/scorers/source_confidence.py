@@ -18,5 +18,11 @@ def source_confidence(inputs: ScoringInputs) -> float:
 
 @autotl.hookimpl
 def register_scorers(register):
-    register(FunctionScorer("source_confidence", "how sure the source head is on the target: a similarity needing no source data",
-                            needs=frozenset({Capability.SOURCE_HEAD}), function=source_confidence))
+    register(
+        FunctionScorer(
+            "source_confidence",
+            "how sure the source head is on the target: a similarity needing no source data",
+            needs=frozenset({Capability.SOURCE_HEAD}),
+            function=source_confidence,
+        )
+    )

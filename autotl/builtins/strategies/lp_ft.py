@@ -8,10 +8,10 @@ pretrained values, which helps most away from the training distribution.
 from dataclasses import dataclass, replace
 
 import autotl
+from autotl.contracts.settings import Setting
 from autotl.contracts.strategies import Strategy
 from autotl.training.end_to_end import TUNED, train_end_to_end
 from autotl.training.heads import PROBE_DEFAULTS, train_head
-from autotl.contracts.settings import Setting
 
 PROBE_EPOCHS = Setting("probe_epochs", 20, (10, 20, 50), "epochs of the linear probe before fine-tuning", integer=True)
 
@@ -32,7 +32,11 @@ class LinearProbeThenFinetune(Strategy):
 def register_strategies(register):
     register(
         LinearProbeThenFinetune(
-            "lp_ft", "a linear probe on cached features, then every weight fine-tuned from that head",
-            provides=TUNED, defaults={"lr": 1e-4, "epochs": 5}, settings=(PROBE_EPOCHS,), depth=0.8,
+            "lp_ft",
+            "a linear probe on cached features, then every weight fine-tuned from that head",
+            provides=TUNED,
+            defaults={"lr": 1e-4, "epochs": 5},
+            settings=(PROBE_EPOCHS,),
+            depth=0.8,
         )
     )

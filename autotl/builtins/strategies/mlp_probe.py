@@ -4,8 +4,8 @@ features; the backbone runs once per input ever (the feature cache keeps the res
 from dataclasses import dataclass
 
 import autotl
-from autotl.contracts.strategies import Strategy
 from autotl.contracts.settings import Setting
+from autotl.contracts.strategies import Strategy
 from autotl.training.heads import PROBE_DEFAULTS, train_head
 
 HIDDEN = Setting("hidden", 512, (256, 512, 1024), "width of the MLP head's hidden layer", integer=True)
@@ -27,5 +27,13 @@ class GradientProbe(Strategy):
 
 @autotl.hookimpl
 def register_strategies(register):
-    register(GradientProbe("mlp_probe", "a new MLP head (one hidden layer, dropout 0.2) trained on frozen, cached features",
-                       defaults=PROBE_DEFAULTS | {"lr": 3e-3}, settings=(HIDDEN,), cached_features=True, depth=0.1))
+    register(
+        GradientProbe(
+            "mlp_probe",
+            "a new MLP head (one hidden layer, dropout 0.2) trained on frozen, cached features",
+            defaults=PROBE_DEFAULTS | {"lr": 3e-3},
+            settings=(HIDDEN,),
+            cached_features=True,
+            depth=0.1,
+        )
+    )

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import autotl
 from autotl.contracts.capabilities import Capability
 from autotl.contracts.regularizers import Term
+from autotl.contracts.settings import Setting
 from autotl.contracts.strategies import StepCost, Strategy
 from autotl.training.end_to_end import BACKBONE_LR_RATIO, TUNED, backbone_groups, train_end_to_end
-from autotl.contracts.settings import Setting
 
 TASK_WEIGHT = Setting("task_weight", 1.0, (0.3, 1.0, 3.0), "weight of the source task's loss")
 TEMPERATURE = 2.0
@@ -66,8 +66,15 @@ class Multitask(Strategy):
             backbone.source_head = nn.Linear(backbone.feature_dim, len(job.source_data.classes))
             examples = [e for split in job.source_data.splits.values() for e in split]
             index = {label: i for i, label in enumerate(job.source_data.classes)}
-            batches = raw_batches([e.input for e in examples], [index[e.label] for e in examples], backbone.preprocessor,
-                                  job.params.batch_size, job.device, shuffle=True, seed=job.seed)
+            batches = raw_batches(
+                [e.input for e in examples],
+                [index[e.label] for e in examples],
+                backbone.preprocessor,
+                job.params.batch_size,
+                job.device,
+                shuffle=True,
+                seed=job.seed,
+            )
             term = SourceDataTask(classifier, batches, weight, job.device)
         groups = backbone_groups(job, classifier, extra=list(backbone.source_head.parameters()))
         result = train_end_to_end(job, classifier, groups, [term])
@@ -79,9 +86,13 @@ class Multitask(Strategy):
 def register_strategies(register):
     register(
         Multitask(
-            "multitask", "a shared backbone with the source head and the target head trained together: on --source-data, "
+            "multitask",
+            "a shared backbone with the source head and the target head trained together: on --source-data, "
             "or on the source model's own outputs (learning without forgetting)",
-            needs=frozenset({Capability.SOURCE_TASK}), provides=TUNED, defaults={"lr": 1e-3, "epochs": 5},
-            settings=(TASK_WEIGHT, BACKBONE_LR_RATIO), depth=0.9,
+            needs=frozenset({Capability.SOURCE_TASK}),
+            provides=TUNED,
+            defaults={"lr": 1e-3, "epochs": 5},
+            settings=(TASK_WEIGHT, BACKBONE_LR_RATIO),
+            depth=0.9,
         )
     )

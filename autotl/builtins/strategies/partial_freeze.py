@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import autotl
 from autotl.contracts.capabilities import Capability
+from autotl.contracts.settings import Setting
 from autotl.contracts.strategies import StepCost, Strategy
 from autotl.training.end_to_end import BACKBONE_LR_RATIO, TUNED, backbone_groups, train_end_to_end
-from autotl.contracts.settings import Setting
 
 
 def _quarters(num_blocks: int) -> tuple[int, ...]:
@@ -19,7 +19,9 @@ def _quarters(num_blocks: int) -> tuple[int, ...]:
     return tuple(sorted({min(num_blocks - 1, max(1, round(num_blocks * share))) for share in (0.25, 0.5, 0.75)}))
 
 
-FROZEN_BLOCKS = Setting("frozen_blocks", -1, _quarters, "number of lower blocks kept frozen (-1: half of them)", integer=True)
+FROZEN_BLOCKS = Setting(
+    "frozen_blocks", -1, _quarters, "number of lower blocks kept frozen (-1: half of them)", integer=True
+)
 
 
 def _frozen(setting: float, blocks: int) -> int:
@@ -51,8 +53,12 @@ class PartialFreeze(Strategy):
 def register_strategies(register):
     register(
         PartialFreeze(
-            "partial_freeze", "the lower frozen_blocks blocks frozen (in eval mode); the blocks above and the head trained",
-            needs=frozenset({Capability.BLOCKS}), provides=TUNED, defaults={"lr": 1e-3, "epochs": 5},
-            settings=(FROZEN_BLOCKS, BACKBONE_LR_RATIO), depth=0.5,
+            "partial_freeze",
+            "the lower frozen_blocks blocks frozen (in eval mode); the blocks above and the head trained",
+            needs=frozenset({Capability.BLOCKS}),
+            provides=TUNED,
+            defaults={"lr": 1e-3, "epochs": 5},
+            settings=(FROZEN_BLOCKS, BACKBONE_LR_RATIO),
+            depth=0.5,
         )
     )

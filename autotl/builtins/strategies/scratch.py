@@ -10,7 +10,10 @@ from autotl.builtins.strategies.finetune import Finetune
 def register_strategies(register):
     register(
         Finetune(
-            "scratch", "the same architecture trained from random weights (baseline)",
-            defaults={"lr": 1e-3, "epochs": 5}, pretrained=False, baseline=True,
+            "scratch",
+            "the same architecture trained from random weights (baseline)",
+            defaults={"lr": 1e-3, "epochs": 5},
+            pretrained=False,
+            baseline=True,
         )
     )

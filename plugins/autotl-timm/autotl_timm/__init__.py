@@ -11,11 +11,11 @@ from functools import cached_property
 from pathlib import Path
 
 import autotl
+from autotl.builtins.regularizers.l2sp import DistanceToStart
 from autotl.contracts.capabilities import Capability as C
 from autotl.contracts.regularizers import Regularizer
-from autotl.builtins.regularizers.l2sp import DistanceToStart
-from autotl.contracts.sources import Availability, Source, SourceSpec
 from autotl.contracts.settings import Setting
+from autotl.contracts.sources import Availability, Source, SourceSpec
 
 MODELS = {
     # timm name: (parameters, feature width, FLOPs per sample at its input size),
@@ -56,10 +56,20 @@ class TimmModel(Source):
         parameters, width, flops = self.facts or measured(self.model)
         cfg = self.cfg
         return SourceSpec(
-            name=self.name, modality="image", architecture=self.model, feature_dim=width, num_params=parameters,
-            flops_per_sample=flops, input_size=tuple(cfg.input_size), mean=tuple(cfg.mean), std=tuple(cfg.std),
-            pretraining_data=cfg.tag or "", license=cfg.license or "see the model card",
-            weights=f"timm: {cfg.hf_hub_id or cfg.url}", num_source_classes=cfg.num_classes, offers=frozenset({C.SOURCE_HEAD, C.BLOCKS}),
+            name=self.name,
+            modality="image",
+            architecture=self.model,
+            feature_dim=width,
+            num_params=parameters,
+            flops_per_sample=flops,
+            input_size=tuple(cfg.input_size),
+            mean=tuple(cfg.mean),
+            std=tuple(cfg.std),
+            pretraining_data=cfg.tag or "",
+            license=cfg.license or "see the model card",
+            weights=f"timm: {cfg.hf_hub_id or cfg.url}",
+            num_source_classes=cfg.num_classes,
+            offers=frozenset({C.SOURCE_HEAD, C.BLOCKS}),
             description=f"timm's {self.model}",
         )
 
@@ -74,7 +84,10 @@ class TimmModel(Source):
             from huggingface_hub import try_to_load_from_cache
 
             repo = self.cfg.hf_hub_id.split("@")[0].removeprefix("hf-hub:")
-            if any(isinstance(try_to_load_from_cache(repo, name), str) for name in ("model.safetensors", "pytorch_model.bin")):
+            if any(
+                isinstance(try_to_load_from_cache(repo, name), str)
+                for name in ("model.safetensors", "pytorch_model.bin")
+            ):
                 return True
         if self.cfg.url:
             from torch.hub import get_dir
@@ -85,11 +98,15 @@ class TimmModel(Source):
     def availability(self) -> Availability:
         if self.local_file() or self.cached():
             return Availability(True)
-        return Availability(False, f"no {self.model} weights on disk: put {self.model}.safetensors in $AUTOTL_TIMM_WEIGHTS, "
-                                   f"or run timm.create_model({self.model!r}, pretrained=True) once online")
+        return Availability(
+            False,
+            f"no {self.model} weights on disk: put {self.model}.safetensors in $AUTOTL_TIMM_WEIGHTS, "
+            f"or run timm.create_model({self.model!r}, pretrained=True) once online",
+        )
 
     def load(self, pretrained: bool = True, folder: Path | None = None):
         import timm
+
         from autotl.training.backbone import Backbone, ImagePreprocessor
 
         local = self.local_file() if pretrained else None
@@ -98,7 +115,9 @@ class TimmModel(Source):
         head = model.get_classifier()
         model.reset_classifier(0)  # the model now returns pooled features; the old classifier is the source head
         size = self.spec.input_size[-1]
-        preprocessor = ImagePreprocessor(size, self.spec.mean, self.spec.std, resize=round(size / (self.cfg.crop_pct or 0.875)))
+        preprocessor = ImagePreprocessor(
+            size, self.spec.mean, self.spec.std, resize=round(size / (self.cfg.crop_pct or 0.875))
+        )
         return Backbone(model, self.spec.feature_dim, preprocessor, source_head=head, blocks=blocks(model))
 
 
@@ -157,5 +176,11 @@ def register_sources(register):
 
 @autotl.hookimpl
 def register_regularizers(register):
-    register(L1SP("l1sp", "alpha x the L1 distance of the backbone weights to the pretrained ones",
-                  needs=frozenset({C.TRAINED_BACKBONE}), settings=(L1SP_ALPHA,)))
+    register(
+        L1SP(
+            "l1sp",
+            "alpha x the L1 distance of the backbone weights to the pretrained ones",
+            needs=frozenset({C.TRAINED_BACKBONE}),
+            settings=(L1SP_ALPHA,),
+        )
+    )

@@ -41,9 +41,8 @@ def test_blocks_are_listed_lowest_first_whatever_the_family():
 
 def test_l1sp_is_alpha_times_the_l1_distance_of_the_backbone_to_its_start():
     from autotl.contracts.settings import TrainParams
-    from autotl_timm import L1SP, L1SP_ALPHA
-
     from autotl.training.classifier import Classifier
+    from autotl_timm import L1SP, L1SP_ALPHA
 
     model = Classifier(lite0().load(pretrained=False), 3)
     term = L1SP("l1sp", "", settings=(L1SP_ALPHA,)).bind(model, TrainParams(extra={"l1sp_alpha": 0.5}), [])
@@ -64,8 +63,15 @@ def test_select_uses_a_timm_model(timm_plugin, lite0_weights, tmp_path, monkeypa
         (data / label).mkdir(parents=True)
         for i in range(10):
             Image.fromarray(np.full((8, 8, 3), value + i, dtype=np.uint8)).save(data / label / f"{i}.png")
-    result = autotl.select(data, 120, models=["timm-tf_efficientnet_lite0"], strategies=["linear_probe"], regularizers=["none"],
-                           cache_dir=tmp_path / "cache", progress=lambda message: None)
+    result = autotl.select(
+        data,
+        120,
+        models=["timm-tf_efficientnet_lite0"],
+        strategies=["linear_probe"],
+        regularizers=["none"],
+        cache_dir=tmp_path / "cache",
+        progress=lambda message: None,
+    )
     assert result.source == "timm-tf_efficientnet_lite0" and result.test_accuracy == pytest.approx(1.0)
 
 
@@ -73,9 +79,11 @@ def test_registering_the_models_imports_neither_timm_nor_torch():
     import subprocess
     import sys
 
-    check = ("import sys, autotl_timm; found = []; autotl_timm.register_sources(found.append); "
-             "assert [s.name for s in found][:1] == ['timm-tf_efficientnet_lite0'], found; "
-             "assert not {'timm', 'torch'} & set(sys.modules), sorted({'timm', 'torch'} & set(sys.modules))")
+    check = (
+        "import sys, autotl_timm; found = []; autotl_timm.register_sources(found.append); "
+        "assert [s.name for s in found][:1] == ['timm-tf_efficientnet_lite0'], found; "
+        "assert not {'timm', 'torch'} & set(sys.modules), sorted({'timm', 'torch'} & set(sys.modules))"
+    )
     from pathlib import Path
 
     plugin = str(Path(__file__).resolve().parents[1])
