@@ -2,13 +2,15 @@
 
 import shlex
 import time
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from autotl.contracts.capabilities import Capability
 from autotl.contracts.data import Dataset, IntakeOptions
+from autotl.contracts.options import DEFAULT_BUDGET, RunOptions, SelectOptions, TrainOptions, remote_code_allowed
 from autotl.errors import AutotlError
 from autotl.progress import bar, lines
 from autotl.registry import Candidate, LeftOut, Registry, summarise_left_out
@@ -64,27 +66,20 @@ class _Setup:
     source_data: "Dataset | None" = None
 
 
-def _setup(
-    data,
-    intake: IntakeOptions,
-    metric: str,
-    device: str,
-    names: dict[str, list[str] | None],
-    source_data: str | Path | None = None,
-) -> _Setup:
+def _setup(data, options: RunOptions, names: dict[str, Sequence[str] | None]) -> _Setup:
     """What ``train`` and ``select`` both start from; names are checked before the data is read."""
     from autotl.data.intake import read_dataset
     from autotl.plugins import build_registry
     from autotl.training.device import resolve_device
     from autotl.training.metrics import METRICS
 
-    if metric not in METRICS:
-        raise AutotlError(f"--metric {metric!r} is not known: choose from {', '.join(METRICS)}")
+    if options.metric not in METRICS:
+        raise AutotlError(f"--metric {options.metric!r} is not known: choose from {', '.join(METRICS)}")
     registry = build_registry()
     chosen = {kind: registry.pick(kind, value) for kind, value in names.items()}
-    target = resolve_device(device)
-    dataset = read_dataset(data, intake, registry.items("data_formats"))
-    source = _source_data(source_data, intake, registry, dataset.modality)
+    target = resolve_device(options.device)
+    dataset = read_dataset(data, options.intake, registry.items("data_formats"))
+    source = _source_data(options.source_data, options.intake, registry, dataset.modality)
     given = frozenset({Capability.SOURCE_TASK}) if source else frozenset()
     candidates, left_out = registry.candidates(dataset.modality, **chosen, given=given)
     return _Setup(registry, dataset, candidates, left_out, target, source)
@@ -112,17 +107,16 @@ def train(
     regularizer: str = "none",
     settings: dict[str, str] | None = None,
     *,
-    metric: str = "accuracy",
-    seed: int = 0,
-    device: str = "auto",
-    tracking_uri: str | None = None,
-    experiment: str = "autotl",
-    intake: IntakeOptions | None = None,
-    cache_dir: str | Path | None = None,
-    source_data: str | Path | None = None,
-    register: str | None = None,
     progress: Callable[[str], None] = lines,
+    **options: Any,
 ) -> Result:
+    """The notebook form of ``autotl train``: ``options`` are any fields of
+    :class:`~autotl.contracts.options.TrainOptions` (``metric``, ``seed``, ``tracking_uri``, ...)."""
+    chosen = TrainOptions(model=model, strategy=strategy, regularizer=regularizer, settings=settings or {}, **options)
+    return train_with(data, chosen, progress)
+
+
+def train_with(data: str | Path, options: TrainOptions, progress: Callable[[str], None] = lines) -> Result:
     """Fine-tunes one source x strategy x regularizer, keeps the best validation
     epoch, evaluates once on test and logs everything to MLflow."""
     import mlflow
@@ -136,29 +130,23 @@ def train(
     from autotl.training.metrics import score
 
     started = time.monotonic()
-    intake = intake or IntakeOptions(seed=seed)
-    setup = _setup(
-        data,
-        intake,
-        metric,
-        device,
-        {"sources": [model], "strategies": [strategy], "regularizers": [regularizer]},
-        source_data,
-    )
+    model, strategy, regularizer = options.model, options.strategy, options.regularizer
+    metric, seed = options.metric, options.seed
+    setup = _setup(data, options, {"sources": [model], "strategies": [strategy], "regularizers": [regularizer]})
     dataset, target_device = setup.dataset, setup.device
     if not setup.candidates:
         raise AutotlError(f"cannot train {model} + {strategy} + {regularizer}: {setup.left_out[0].reason}")
     candidate = setup.candidates[0]
-    params = TrainParams.from_strings(settings or {}, candidate.strategy.defaults, candidate.settings)
+    params = TrainParams.from_strings(dict(options.settings), candidate.strategy.defaults, candidate.settings)
     if params.threads:
         torch.set_num_threads(params.threads)
     torch.manual_seed(seed)
-    uri = tracking.resolve_uri(tracking_uri, dataset.path)
-    cache = _cache_outside(cache_dir, dataset.path)
+    uri = tracking.resolve_uri(options.tracking_uri, dataset.path)
+    cache = _cache_outside(options.cache_dir, dataset.path)
     progress(
         f"Training {candidate.label} on {len(dataset.splits['train'])} {dataset.modality} examples ({target_device})"
     )
-    with tracking.tracked_run(uri, experiment, f"train {candidate.label}") as run:
+    with tracking.tracked_run(uri, options.experiment, f"train {candidate.label}") as run, _remote_code(options):
         tracking.log_environment(seed)
         tracking.log_dataset(dataset, profile(dataset))
         mlflow.log_params(
@@ -209,11 +197,13 @@ def train(
             }
         )
         model_uri = tracking.log_model(
-            partial(save, trained.classifier, candidate.source, dataset.classes), job.inputs("test")[:3], register
+            partial(save, trained.classifier, candidate.source, dataset.classes),
+            job.inputs("test")[:3],
+            options.register,
         )
         reports.log_training(trained.fit.history, metric, test_labels, test_predictions, dataset.classes)
         run_id = run.info.run_id
-    command = _train_command(data, model, strategy, regularizer, params.as_dict(), metric, seed, intake, source_data)
+    command = _train_command(data, model, strategy, regularizer, params.as_dict(), options)
     entry = {
         "source": model,
         "strategy": strategy,
@@ -237,6 +227,16 @@ def train(
         best_epoch=trained.fit.best_epoch,
         leaderboard=[entry],
     )
+
+
+@contextmanager
+def _remote_code(options: RunOptions) -> Iterator[None]:
+    """``--trust-remote-code`` for this run only."""
+    token = remote_code_allowed.set(options.trust_remote_code)
+    try:
+        yield
+    finally:
+        remote_code_allowed.reset(token)
 
 
 def _cache_outside(cache_dir: str | Path | None, data: Path):
@@ -291,23 +291,20 @@ def _check_storage(url: str) -> str:
 
 def select(
     data: str | Path,
-    budget: str | float = "15m",
+    budget: str | float = DEFAULT_BUDGET,
     *,
-    models: list[str] | None = None,
-    strategies: list[str] | None = None,
-    regularizers: list[str] | None = None,
-    metric: str = "accuracy",
-    seed: int = 0,
-    device: str = "auto",
-    tracking_uri: str | None = None,
-    experiment: str = "autotl",
-    intake: IntakeOptions | None = None,
-    cache_dir: str | Path | None = None,
-    storage: str | None = None,
-    study: str | None = None,
-    source_data: str | Path | None = None,
-    cv: int = 0,
-    register: str | None = None,
+    progress: Callable[[str], None] = lines,
+    clock: Callable[[], float] = time.monotonic,
+    **options: Any,
+) -> Result:
+    """The notebook form of ``autotl select``: ``options`` are any fields of
+    :class:`~autotl.contracts.options.SelectOptions` (``models``, ``seed``, ``cv``, ...)."""
+    return select_with(data, SelectOptions(budget=budget, **options), progress, clock)
+
+
+def select_with(
+    data: str | Path,
+    options: SelectOptions,
     progress: Callable[[str], None] = lines,
     clock: Callable[[], float] = time.monotonic,
 ) -> Result:
@@ -328,20 +325,14 @@ def select(
     from autotl.selection.study import heartbeat_seconds
     from autotl.training.classifier import save
 
+    budget = options.budget
     clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
-    intake = intake or IntakeOptions(seed=seed)
-    setup = _setup(
-        data,
-        intake,
-        metric,
-        device,
-        {"sources": models, "strategies": strategies, "regularizers": regularizers},
-        source_data,
-    )
+    metric, seed = options.metric, options.seed
+    names = {"sources": options.models, "strategies": options.strategies, "regularizers": options.regularizers}
+    setup = _setup(data, options, names)
     dataset, target_device, left_out = setup.dataset, setup.device, setup.left_out
-    candidates = [
-        c for c in setup.candidates if not c.strategy.baseline
-    ]  # baselines run beside the choice, not as candidates
+    # The baselines run beside the choice, not as candidates.
+    candidates = [c for c in setup.candidates if not c.strategy.baseline]
     if not candidates:
         reasons = (
             "; ".join(f"{item.what}: {item.reason}" for item in left_out[:3])
@@ -352,21 +343,23 @@ def select(
         )
     baselines = [s for s in setup.registry.items("strategies") if s.baseline]
     torch.manual_seed(seed)
-    uri = tracking.resolve_uri(tracking_uri, dataset.path)
-    cache = _cache_outside(cache_dir, dataset.path)
-    storage = _check_storage(storage) if storage else tracking.default_study_storage(uri)
+    uri = tracking.resolve_uri(options.tracking_uri, dataset.path)
+    cache = _cache_outside(options.cache_dir, dataset.path)
+    storage = _check_storage(options.storage) if options.storage else tracking.default_study_storage(uri)
     heartbeat_seconds()  # a usage error now, not after the scoring
-    study = _check_study(study) if study else f"autotl-{dataset.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if cv:
-        folds(dataset, cv, seed)  # a usage error now, before any run starts
-    stale = tracking.kill_stale_runs(uri, experiment, study)
+    study = options.study or f"autotl-{dataset.path.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    _check_study(study)
+    if options.cv:
+        folds(dataset, options.cv, seed)  # a usage error now, before any run starts
+    options = replace(options, storage=storage, study=study)  # what selection and its workers share
+    stale = tracking.kill_stale_runs(uri, options.experiment, study)
     if stale:
         progress(f"Study {study}: {stale} run(s) left RUNNING by an earlier process marked KILLED")
     progress(
         f"Selecting among {len(candidates)} candidates for {len(dataset.splits['train'])} {dataset.modality} "
         f"examples within {clock_budget.seconds:.0f}s ({target_device})"
     )
-    with tracking.tracked_run(uri, experiment, f"select {dataset.path.name}") as run:
+    with tracking.tracked_run(uri, options.experiment, f"select {dataset.path.name}") as run, _remote_code(options):
         tracking.log_environment(seed)
         tracking.log_dataset(dataset, profile(dataset))
         mlflow.log_params(
@@ -375,7 +368,7 @@ def select(
                 "metric": metric,
                 "study": study,
                 "storage": tracking.masked(storage),
-                "cv": cv,
+                "cv": options.cv,
             }
         )
         mlflow.set_tag(tracking.PROCESS_TAG, this_process())
@@ -383,17 +376,13 @@ def select(
             dataset,
             candidates,
             clock_budget,
+            options,
             baselines=baselines,
-            metric=metric,
-            seed=seed,
             device=target_device,
             cache=cache,
-            storage=storage,
-            study_name=study,
             progress=progress,
             source_data=setup.source_data,
             scorers=setup.registry.items("scorers"),
-            cv=cv,
         )
         selection = selector.run()
         rows = selection.rows + [
@@ -410,11 +399,13 @@ def select(
         chosen = selection.chosen
         test_inputs = [e.input for e in dataset.splits["test"]]
         if selection.classical_won:
-            model_uri = tracking.log_model(selection.classical.model.save, test_inputs[:3], register)
+            model_uri = tracking.log_model(selection.classical.model.save, test_inputs[:3], options.register)
         else:
             final = selection.final_job
             model_uri = tracking.log_model(
-                partial(save, selection.final.classifier, final.source, dataset.classes), test_inputs[:3], register
+                partial(save, selection.final.classifier, final.source, dataset.classes),
+                test_inputs[:3],
+                options.register,
             )
             reports.log_training(
                 selection.final.fit.history,
@@ -456,9 +447,7 @@ def select(
         source, strategy, regularizer = None, "classical", None
     else:
         params = {k: v for k, v in chosen.params.items() if k != "best_epoch"} | {"epochs": chosen.params["best_epoch"]}
-        command = _train_command(
-            data, chosen.source, chosen.strategy, chosen.regularizer, params, metric, seed, intake, source_data
-        )
+        command = _train_command(data, chosen.source, chosen.strategy, chosen.regularizer, params, options)
         best_epoch, source, strategy, regularizer = (
             chosen.params["best_epoch"],
             chosen.source,
@@ -491,9 +480,7 @@ def select(
     )
 
 
-def _train_command(
-    data, model, strategy, regularizer, params, metric, seed, intake: IntakeOptions, source_data=None
-) -> str:
+def _train_command(data, model: str, strategy: str, regularizer: str, params: dict, options: RunOptions) -> str:
     words = [
         "autotl",
         "train",
@@ -506,16 +493,18 @@ def _train_command(
         "--regularizer",
         regularizer,
     ]
-    if source_data is not None:
-        words += ["--source-data", str(source_data)]
+    if options.source_data is not None:
+        words += ["--source-data", str(options.source_data)]
     for key, value in params.items():
         words += ["--set", f"{key}={value}"]
-    words += ["--metric", metric, "--seed", str(seed)]
-    defaults = IntakeOptions()
-    if intake.text_column != defaults.text_column:
-        words += ["--text-column", intake.text_column]
-    if intake.label_column != defaults.label_column:
-        words += ["--label-column", intake.label_column]
-    if intake.skip_bad_files:
+    words += ["--metric", options.metric, "--seed", str(options.seed)]
+    defaults = RunOptions()
+    if options.text_column != defaults.text_column:
+        words += ["--text-column", options.text_column]
+    if options.label_column != defaults.label_column:
+        words += ["--label-column", options.label_column]
+    if options.skip_bad_files:
         words.append("--skip-bad-files")
+    if options.trust_remote_code:
+        words.append("--trust-remote-code")
     return shlex.join(words)

@@ -361,3 +361,23 @@ def test_predict_refuses_data_of_the_other_modality(cli, tiny, colour_images, te
         and "holds text data, and the model" in result.stderr
         and "takes image: give it image data" in result.stderr
     )
+
+
+def test_trust_remote_code_holds_for_its_own_run_and_never_touches_the_environment(tiny, colour_images, monkeypatch):
+    import os
+
+    from autotl.contracts.options import remote_code_allowed
+
+    allowed = []
+    load = type(tiny).load
+
+    def noting(self, *args, **kwargs):
+        allowed.append(remote_code_allowed.get())
+        return load(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(tiny), "load", noting)
+    autotl.train(colour_images, "tiny", "linear_probe", trust_remote_code=True, progress=lambda message: None)
+    trusted = len(allowed)
+    autotl.train(colour_images, "tiny", "linear_probe", progress=lambda message: None)
+    assert allowed[:trusted] == [True] * trusted and allowed[trusted:] == [False] * (len(allowed) - trusted)
+    assert trusted and remote_code_allowed.get() is False and "AUTOTL_TRUST_REMOTE_CODE" not in os.environ

@@ -1,14 +1,14 @@
 """Options that several commands share, declared once."""
 
 import json
-import os
+from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from autotl.contracts.data import IntakeOptions
-from autotl.errors import AutotlError
+from autotl.contracts.options import RunOptions
 
 Data = Annotated[
     Path, typer.Option("--data", help="A folder of images (one sub-folder per class) or a .csv/.tsv/.jsonl file.")
@@ -25,20 +25,21 @@ Strategies = Annotated[str | None, typer.Option(help="Comma list of transfer str
 Regularizers = Annotated[str | None, typer.Option(help="Comma list of regularizers to consider.")]
 
 
-MAX_SEED = 2**32 - 1
-"""numpy's and scikit-learn's seeds are unsigned 32-bit integers."""
-
-
 def intake_options(text_column: str, label_column: str, skip_bad_files: bool, seed: int) -> IntakeOptions:
-    """The data options, checked: a seed numpy takes, and a text column that is not the label."""
-    if not 0 <= seed <= MAX_SEED:
-        raise AutotlError(f"--seed {seed}: give a whole number from 0 to {MAX_SEED}")
-    if text_column == label_column:
-        raise AutotlError(
-            f"--text-column and --label-column are both {text_column!r}: a model would learn the label from itself; "
-            "name the column that holds the texts"
-        )
-    return IntakeOptions(text_column=text_column, label_column=label_column, skip_bad_files=skip_bad_files, seed=seed)
+    """The data options of the commands that only read data, checked like those of ``train`` and ``select``."""
+    return RunOptions(
+        text_column=text_column, label_column=label_column, skip_bad_files=skip_bad_files, seed=seed
+    ).intake
+
+
+Options = TypeVar("Options", bound=RunOptions)
+
+
+def build(kind: type[Options], parameters: dict[str, Any], **converted: Any) -> Options:
+    """A command's options object, built once: each field from the command's parameter of the same
+    name (``locals()`` at the top of the command), or from ``converted`` where the CLI's form differs."""
+    names = {f.name for f in fields(kind)}
+    return kind(**{name: value for name, value in parameters.items() if name in names} | converted)
 
 
 def names(value: str | None) -> list[str] | None:
@@ -76,8 +77,3 @@ Register = Annotated[
         metavar="NAME",
     ),
 ]
-
-
-def allow_remote_code(allowed: bool) -> None:
-    if allowed:
-        os.environ["AUTOTL_TRUST_REMOTE_CODE"] = "1"

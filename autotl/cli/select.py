@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from autotl.cli import options
-from autotl.selection.budget import DEFAULT_BUDGET
+from autotl.contracts.options import DEFAULT_BUDGET, SelectOptions
 
 
 def select_command(
@@ -39,31 +39,19 @@ def select_command(
     json: options.Json = False,
 ) -> None:
     """Find the best source model, strategy and regularizer for your data within a budget."""
-    from autotl.api import select
+    parameters = dict(locals())  # the parameters alone: before any other name is bound here
+    from autotl.api import select_with
     from autotl.progress import reporting
 
-    options.allow_remote_code(trust_remote_code)
+    chosen = options.build(
+        SelectOptions,
+        parameters,
+        models=options.names(models),
+        strategies=options.names(strategies),
+        regularizers=options.names(regularizers),
+    )
     with reporting(quiet=json) as progress:
-        result = select(
-            data,
-            budget,
-            models=options.names(models),
-            strategies=options.names(strategies),
-            regularizers=options.names(regularizers),
-            metric=metric,
-            seed=seed,
-            device=device,
-            tracking_uri=tracking_uri,
-            experiment=experiment,
-            intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
-            cache_dir=cache_dir,
-            source_data=source_data,
-            storage=storage,
-            study=study,
-            cv=cv,
-            register=register,
-            progress=progress,
-        )
+        result = select_with(data, chosen, progress)
     if json:
         options.print_json(result.to_dict())
         return

@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from autotl.cli import options
+from autotl.contracts.options import TrainOptions
 from autotl.errors import AutotlError
 
 SET_HELP = (
@@ -36,28 +37,13 @@ def train_command(
     json: options.Json = False,
 ) -> None:
     """Fine-tune one source model with one strategy, evaluate it on test, log it to MLflow."""
-    from autotl.api import train
+    parameters = dict(locals())  # the parameters alone: before any other name is bound here
+    from autotl.api import train_with
     from autotl.progress import reporting
 
-    options.allow_remote_code(trust_remote_code)
+    chosen = options.build(TrainOptions, parameters, settings=_settings(set or []))
     with reporting(quiet=json) as progress:
-        result = train(
-            data,
-            model,
-            strategy,
-            regularizer,
-            _settings(set or []),
-            metric=metric,
-            seed=seed,
-            device=device,
-            tracking_uri=tracking_uri,
-            experiment=experiment,
-            intake=options.intake_options(text_column, label_column, skip_bad_files, seed),
-            cache_dir=cache_dir,
-            source_data=source_data,
-            register=register,
-            progress=progress,
-        )
+        result = train_with(data, chosen, progress)
     if json:
         options.print_json(result.to_dict())
         return

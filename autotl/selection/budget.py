@@ -7,7 +7,6 @@ from typing import Callable
 
 from autotl.errors import AutotlError
 
-DEFAULT_BUDGET = "15m"
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
 

