@@ -217,7 +217,7 @@ def sources_of(name: str) -> list[str]:
 def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
     """Every candidate at its defaults; False when the cap stopped it."""
     from autotl.api import _setup
-    from autotl.contracts.data import IntakeOptions
+    from autotl.contracts.options import RunOptions
     from autotl.selection.search import image_size
 
     done = {
@@ -226,11 +226,8 @@ def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
     }
     setup = _setup(
         data,
-        IntakeOptions(),
-        "accuracy",
-        "cpu",
+        RunOptions(device="cpu"),
         {"sources": sources_of(name), "strategies": STRATEGIES, "regularizers": REGULARIZERS},
-        None,
     )
     if (name, *CLASSICAL) not in done:
         classical_row(name, setup.dataset)
@@ -298,7 +295,7 @@ def scores(name: str, data: Path) -> None:
     import torch
 
     from autotl.api import _setup
-    from autotl.contracts.data import IntakeOptions
+    from autotl.contracts.options import RunOptions
     from autotl.contracts.settings import TrainParams
     from autotl.selection.scoring import transferability
     from autotl.selection.search import image_size
@@ -309,11 +306,8 @@ def scores(name: str, data: Path) -> None:
         return
     setup = _setup(
         data,
-        IntakeOptions(),
-        "accuracy",
-        "cpu",
+        RunOptions(device="cpu"),
         {"sources": sources_of(name), "strategies": ["linear_probe"], "regularizers": ["none"]},
-        None,
     )
     cache = FeatureCache(WORK / "cache" / name)
     for candidate in setup.candidates:
