@@ -330,9 +330,11 @@ def select_with(
     metric, seed = options.metric, options.seed
     names = {"sources": options.models, "strategies": options.strategies, "regularizers": options.regularizers}
     setup = _setup(data, options, names)
-    dataset, target_device, left_out = setup.dataset, setup.device, setup.left_out
-    # The baselines run beside the choice, not as candidates.
+    dataset, target_device = setup.dataset, setup.device
+    # The baselines run beside the choice, not as candidates, nor as candidates left out.
+    baselines = [s for s in setup.registry.items("strategies") if s.baseline]
     candidates = [c for c in setup.candidates if not c.strategy.baseline]
+    left_out = [item for item in setup.left_out if item.what.split(" + ")[1:2] not in [[s.name] for s in baselines]]
     if not candidates:
         reasons = (
             "; ".join(f"{item.what}: {item.reason}" for item in left_out[:3])
@@ -341,7 +343,6 @@ def select_with(
         raise AutotlError(
             f"no transfer candidate can be built for this {dataset.modality} data ({reasons}); see `autotl inspect`"
         )
-    baselines = [s for s in setup.registry.items("strategies") if s.baseline]
     torch.manual_seed(seed)
     uri = tracking.resolve_uri(options.tracking_uri, dataset.path)
     cache = _cache_outside(options.cache_dir, dataset.path)

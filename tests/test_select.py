@@ -450,8 +450,8 @@ def test_a_third_party_baseline_and_no_penalty_regularizer_are_used_by_their_rol
         colour_images,
         3600,
         models=["tiny"],
-        strategies=["ticking"],
-        regularizers=["plain", "nan_penalty"],
+        strategies=["ticking", "scratch"],
+        regularizers=["plain", "nan_penalty", "l2sp"],
         progress=lambda message: None,
     )
     assert [b["name"] for b in result.baselines][1:] == ["scratch tiny", "from_random tiny"]  # beside the classical one
@@ -459,6 +459,10 @@ def test_a_third_party_baseline_and_no_penalty_regularizer_are_used_by_their_rol
     # each with its whole schedule, and with the regularizer that adds nothing, never the NaN penalty
     assert sorted(trained) == [("from_random", "plain", 2), ("scratch", "plain", 5)]
     assert {row["strategy"] for row in result.leaderboard if row["trial"] is not None} == {"ticking"}  # never searched
+    left_out = [row["candidate"] for row in result.leaderboard if row["state"] == "left out"]
+    assert "tiny + ticking + l2sp" in left_out and not any(
+        "scratch" in what for what in left_out
+    )  # nor listed as left out
 
 
 def test_only_the_final_model_sees_the_test_split(select_setup, colour_images):
