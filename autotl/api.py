@@ -66,8 +66,10 @@ class _Setup:
     source_data: "Dataset | None" = None
 
 
-def _setup(data, options: RunOptions, names: dict[str, Sequence[str] | None]) -> _Setup:
-    """What ``train`` and ``select`` both start from; names are checked before the data is read."""
+def _setup(data, options: RunOptions, names: dict[str, Sequence[str] | None], transfer_only: bool = False) -> _Setup:
+    """What ``train`` and ``select`` both start from; names are checked before the data is read.
+    ``transfer_only``: no candidate of a no-transfer baseline strategy (``select`` runs those beside
+    its choice), nor any left out."""
     from autotl.data.intake import read_dataset
     from autotl.plugins import build_registry
     from autotl.training.device import resolve_device
@@ -77,6 +79,8 @@ def _setup(data, options: RunOptions, names: dict[str, Sequence[str] | None]) ->
         raise AutotlError(f"--metric {options.metric!r} is not known: choose from {', '.join(METRICS)}")
     registry = build_registry()
     chosen = {kind: registry.pick(kind, value) for kind, value in names.items()}
+    if transfer_only:
+        chosen["strategies"] = [strategy for strategy in chosen["strategies"] if not strategy.baseline]
     target = resolve_device(options.device)
     dataset = read_dataset(data, options.intake, registry.items("data_formats"))
     source = _source_data(options.source_data, options.intake, registry, dataset.modality)
@@ -329,12 +333,9 @@ def select_with(
     clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
     metric, seed = options.metric, options.seed
     names = {"sources": options.models, "strategies": options.strategies, "regularizers": options.regularizers}
-    setup = _setup(data, options, names)
-    dataset, target_device = setup.dataset, setup.device
-    # The baselines run beside the choice, not as candidates, nor as candidates left out.
+    setup = _setup(data, options, names, transfer_only=True)
+    dataset, target_device, candidates, left_out = setup.dataset, setup.device, setup.candidates, setup.left_out
     baselines = [s for s in setup.registry.items("strategies") if s.baseline]
-    candidates = [c for c in setup.candidates if not c.strategy.baseline]
-    left_out = [item for item in setup.left_out if item.what.split(" + ")[1:2] not in [[s.name] for s in baselines]]
     if not candidates:
         reasons = (
             "; ".join(f"{item.what}: {item.reason}" for item in left_out[:3])
