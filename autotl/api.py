@@ -325,7 +325,7 @@ def select_with(
     from autotl.selection.budget import Budget, parse_budget
     from autotl.selection.folds import folds
     from autotl.selection.leaderboard import Row, format_leaderboard, leaderboard
-    from autotl.selection.search import Selector
+    from autotl.selection.selector import Selector
     from autotl.selection.study import heartbeat_seconds
     from autotl.training.classifier import save
 

@@ -79,7 +79,7 @@ def select_image_size(modality: str) -> int:
     from autotl.contracts.data import IntakeOptions
     from autotl.data.intake import read_dataset
     from autotl.plugins import build_registry
-    from autotl.selection.search import image_size
+    from autotl.selection.trials import image_size
 
     source, data = EXAMPLES[modality]
     registry = build_registry()

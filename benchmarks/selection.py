@@ -218,7 +218,7 @@ def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
     """Every candidate at its defaults; False when the cap stopped it."""
     from autotl.api import _setup
     from autotl.contracts.options import RunOptions
-    from autotl.selection.search import image_size
+    from autotl.selection.trials import image_size
 
     done = {
         (r["target"], r["source"], r["strategy"], r["regularizer"])
@@ -298,7 +298,7 @@ def scores(name: str, data: Path) -> None:
     from autotl.contracts.options import RunOptions
     from autotl.contracts.settings import TrainParams
     from autotl.selection.scoring import transferability
-    from autotl.selection.search import image_size
+    from autotl.selection.trials import image_size
     from autotl.training.features import FeatureCache
     from autotl.training.job import TrainingJob
 

@@ -210,10 +210,10 @@ def select_setup(tiny, register_plugin, tmp_path, monkeypatch):
     single trials, which the probes' automatic cross-validation would multiply by its folds. The
     classical baseline runs and is reported, but is not chosen (raw pixels tell reddish from
     bluish perfectly): these tests follow the trials."""
-    from autotl.selection import search
+    from autotl.selection import selector, trials
 
-    monkeypatch.setattr(search, "auto_folds", lambda dataset: 0)
-    monkeypatch.setattr(search, "beats_every", lambda challenger, rows: False)
+    monkeypatch.setattr(trials, "auto_folds", lambda dataset: 0)
+    monkeypatch.setattr(selector, "beats_every", lambda challenger, rows: False)
     register_plugin(SelectPlugin(), "select-plugin")
     CLOCK.now = 0.0
     FlakyProbe.calls = 0
@@ -739,7 +739,7 @@ def test_a_storage_password_is_never_shown(cli, tiny, colour_images):
 def test_small_images_are_not_blown_up_to_the_full_input_size(side, native, expected):
     from types import SimpleNamespace
 
-    from autotl.selection.search import image_size
+    from autotl.selection.trials import image_size
 
     dataset = SimpleNamespace(modality="image", summary={"width": {"median": side}, "height": {"median": side * 2}})
     source = SimpleNamespace(spec=SimpleNamespace(input_size=(3, native, native)))

@@ -219,15 +219,15 @@ def select_on_tiny(data: Path, tmp_path: Path, study: str) -> tuple[dict[str, st
 HANGS_IN_ITS_SECOND_TRIAL = """
 import socket, sys, time
 socket.gethostname = lambda: "another-host"  # its owner tags name a machine the survivor cannot look at
-from autotl.selection import search
-scored, calls = search.scored_folds, []
+from autotl.selection import trials
+scored, calls = trials.scored_folds, []
 def hang(fits):  # inside a trial's MLflow run, after its training: the trial is RUNNING and beating
     calls.append(fits)
     if len(calls) == 2:
         print("hanging in a trial", file=sys.stderr, flush=True)
         time.sleep(3600)
     return scored(fits)
-search.scored_folds = hang
+trials.scored_folds = hang
 from autotl.cli import main
 main()
 """

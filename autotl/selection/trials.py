@@ -1,0 +1,303 @@
+"""What a trial is and how one runs: a candidate's training jobs, its settings and their grid,
+its folds (cross-validation for probes on cached features, or with ``--cv``), its predicted
+seconds, and one trial's training on each fold, reported to the study and to MLflow. The rows
+of finished trials, and which of them leads under the one-standard-error rule, live here too:
+every stage of a selection reads them.
+"""
+
+import math
+from dataclasses import replace
+from itertools import product
+from typing import Callable
+
+import mlflow
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from autotl import tracking
+from autotl.contracts.data import Dataset, Example
+from autotl.contracts.options import SelectOptions
+from autotl.contracts.settings import TrainParams
+from autotl.progress import Advance, bar
+from autotl.registry import Candidate
+from autotl.selection.budget import Budget
+from autotl.selection.costs import CostModel
+from autotl.selection.folds import auto_folds, folds, scored_folds
+from autotl.selection.leaderboard import Row, TrialKey
+from autotl.selection.noise import binomial_se, fold_se, one_standard_error
+from autotl.selection.study import settle
+from autotl.training.classifier import predict_proba
+from autotl.training.device import release_memory, retry_at_half_batch
+from autotl.training.features import FeatureCache
+from autotl.training.job import TrainedModel, TrainingJob
+
+LR_SCALES = (0.3, 1.0, 3.0)
+EPOCH_SCALES = (0.5, 1.0, 2.0)
+STALE = "another process failed this trial: its heartbeats stopped for longer than the grace period"
+
+
+class Trials:
+    """One selection's trials, from the settings they may take to the rows of their results."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        candidates: list[Candidate],
+        budget: Budget,
+        options: SelectOptions,
+        *,
+        device,
+        cache: FeatureCache,
+        progress: Callable[[str], None],
+        source_data: Dataset | None = None,
+    ):
+        self.dataset, self.candidates, self.budget = dataset, candidates, budget
+        self.metric, self.seed, self.device, self.cache = options.metric, options.seed, device, cache
+        self.report, self.source_data = progress, source_data
+        self.unseen_test = {**dataset.splits, "test": []}
+        """The splits with test left out: nothing before the final model looks at it (nor pays to)."""
+        cv = options.cv
+        self.cv_folds = [{**fold, "test": []} for fold in folds(dataset, cv or auto_folds(dataset), self.seed) or []]
+        """Stratified folds of train+val: every trial's with ``--cv K``, else the probes' alone."""
+        self.forced_cv = cv > 0
+        self.costs = CostModel(
+            dataset,
+            lambda candidate, params: self.job(candidate, params),
+            budget.clock,
+            self.progress,
+            source_data is not None,
+            budget.left,
+        )
+        self.rows: list[Row] = []
+        self.budget_bar: Advance = lambda amount=1, completed=None: None
+        self.scores: dict[str, dict[str, float]] = {}
+        """Each scored source's transferability scores, by scorer."""
+        self.kept: tuple[Row, TrainedModel, TrainingJob] | None = None
+        """The leading trial's model (on the CPU), the final model when a refit will not fit."""
+
+    def progress(self, message: str) -> None:
+        self.report(f"[{self.budget.elapsed():5.0f}s] {message}")
+        self.budget_bar(completed=self.budget.elapsed())
+
+    def job(
+        self, candidate: Candidate, params: TrainParams, splits: dict | None = None, on_epoch=lambda e: None
+    ) -> TrainingJob:
+        return TrainingJob(
+            source=candidate.source,
+            regularizer=candidate.regularizer,
+            classes=self.dataset.classes,
+            splits=splits or self.unseen_test,
+            params=params,
+            device=self.device,
+            metric=self.metric,
+            cache=self.cache,
+            seed=self.seed,
+            on_epoch=on_epoch,
+            source_data=self.source_data,
+        )
+
+    def params(
+        self, candidate: Candidate, lr_scale: float = 1.0, epochs_scale: float = 1.0, settings: dict | None = None
+    ) -> TrainParams:
+        base = TrainParams.from_strings({}, candidate.strategy.defaults, candidate.settings)
+        return replace(
+            base,
+            lr=base.lr * lr_scale,
+            epochs=max(1, round(base.epochs * epochs_scale)),
+            image_size=image_size(self.dataset, candidate.source),
+            extra=base.extra | (settings or {}),
+        )
+
+    def folds_for(self, candidate: Candidate) -> list[dict[str, list[Example]]]:
+        """Cross-validation for probes on cached features (seconds each), and for every trial with
+        ``--cv``; else the validation split."""
+        if self.cv_folds and (self.forced_cv or candidate.strategy.cached_features):
+            return self.cv_folds
+        return [self.unseen_test]
+
+    def setting_grid(self, candidate: Candidate) -> list[dict[str, float]]:
+        """Every combination of the candidate's declared settings' choices."""
+        blocks = self.costs.num_blocks.get(candidate.source.name, 0)
+        names = [s.name for s in candidate.settings]
+        return [dict(zip(names, values)) for values in product(*(s.values(blocks) for s in candidate.settings))]
+
+    def keys_of(self, candidate: Candidate) -> list[TrialKey]:
+        """Every setting of ``candidate``; one learning rate and epoch count for a strategy without a schedule."""
+        rates, lengths = (LR_SCALES, EPOCH_SCALES) if candidate.strategy.schedule else ((1.0,), (1.0,))
+        return [
+            TrialKey(candidate.label, lr, epochs, tuple(grid.items()))
+            for grid in self.setting_grid(candidate)
+            for lr in rates
+            for epochs in lengths
+        ]
+
+    def predicted(self, candidate: Candidate, params: TrainParams) -> float:
+        return self.costs.predicted(candidate, params) * len(self.folds_for(candidate))
+
+    def refit_seconds(self, row: Row | None) -> float:
+        """What refitting ``row`` on train+val and testing it should take: one fold's cost at its best
+        epoch count, in proportion to the larger training split (0 when there is no result yet)."""
+        if row is None:
+            return 0.0
+        candidate = self.candidate(row.candidate)
+        grown = (len(self.dataset.splits["train"]) + len(self.dataset.splits["val"])) / len(
+            self.folds_for(candidate)[0]["train"]
+        )
+        return self.costs.predicted(candidate, refit_params(row)) * grown + self.costs.test_seconds(row.source)
+
+    def candidate(self, label: str) -> Candidate:
+        return next(c for c in self.candidates if c.label == label)
+
+    def simplicity(self, row: Row) -> tuple[float, float]:
+        """What the one-standard-error rule prefers: less adaptation of the source, then less time."""
+        depth = self.candidate(row.candidate).strategy.depth
+        return (1.0 if depth is None else depth, row.seconds or 0.0)
+
+    def leader(self) -> Row | None:
+        complete = [r for r in self.rows if r.state == "complete" and r.trial is not None]
+        return one_standard_error(complete, self.simplicity)[0] if complete else None
+
+    def run(self, study, trial, candidate: Candidate, params: TrainParams, row: Row, keep: float = 0.0) -> None:
+        """Trains one trial, on each of its folds. A trial predicted short may run long: once an earlier
+        trial has a result, this one stops before an epoch that would not end with ``keep`` seconds left."""
+        started = self.budget.clock()
+        epochs_run, mark = 0, started
+        trial_folds = self.folds_for(candidate)
+        epochs_due = params.epochs * len(trial_folds)
+        self.progress(
+            f"Trial {trial.number}: {candidate.label}"
+            + (f", lr {params.lr:.2g}, {params.epochs} epochs" if candidate.strategy.schedule else "")
+            + (f", {len(trial_folds)} folds" if len(trial_folds) > 1 else "")
+            + f" (~{row.predicted_s:.0f}s)"
+        )
+
+        def reporter(fold: int) -> Callable:
+            """Every fold's epochs count for the cost model; the first fold's are logged and judged by the pruner."""
+
+            def on_epoch(epoch) -> None:
+                nonlocal epochs_run, mark
+                epochs_run += 1
+                tick()
+                self.budget_bar(completed=self.budget.elapsed())
+                now, epoch_s = self.budget.clock(), self.budget.clock() - mark
+                mark = now
+                if (
+                    epochs_run < epochs_due
+                    and not self.budget.fits(epoch_s, keep=keep)
+                    and any(r.state == "complete" for r in self.rows)
+                ):
+                    raise optuna.TrialPruned(f"stopped after epoch {epoch.epoch}: another would overrun the budget")
+                if fold > 0:
+                    return
+                mlflow.log_metrics(
+                    {f"val_{self.metric}": epoch.val_metric, "train_loss": epoch.train_loss}, step=epoch.epoch
+                )
+                trial.report(epoch.val_metric, epoch.epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at epoch {epoch.epoch}")
+
+            return on_epoch
+
+        try:
+            with (
+                bar(self.report, f"trial {trial.number}", epochs_due, "epochs") as tick,
+                tracking.nested_run(
+                    f"trial {trial.number}: {candidate.label}", finished_on=(optuna.TrialPruned,)
+                ) as run,
+            ):
+                row.run_id = run.info.run_id
+                trial.set_user_attr("run_id", run.info.run_id)  # for whoever fails the trial, should this process die
+                mlflow.log_params(
+                    {"source": row.source, "strategy": row.strategy, "regularizer": row.regularizer, **params.as_dict()}
+                )
+                fits = []
+                for fold, splits in enumerate(trial_folds):
+                    trained, batch_size = retry_at_half_batch(
+                        lambda size, splits=splits, fold=fold: candidate.strategy.train(
+                            self.job(candidate, replace(params, batch_size=size), splits, reporter(fold))
+                        ),
+                        row.params["batch_size"],
+                        self.device,
+                        self.progress,
+                    )
+                    if batch_size != row.params["batch_size"]:
+                        row.reason = f"out of memory at batch size {row.params['batch_size']}, retried at {batch_size}"
+                        row.params["batch_size"] = batch_size
+                        mlflow.set_tag("autotl.batch_size_after_oom", batch_size)
+                    fits.append(trained.fit)
+                    if len(trial_folds) > 1:
+                        mlflow.log_metric(f"fold_val_{self.metric}", trained.fit.val_metric, step=fold)
+                    if fold == 0:
+                        first = trained, self.job(candidate, replace(params, batch_size=batch_size), splits)
+                    del trained
+                values, best_epoch = scored_folds(fits)
+                validated = sum(len(splits["val"]) for splits in trial_folds)
+                val_metric = float(np.mean(values))
+                val_se = fold_se(values, validated) if len(fits) > 1 else binomial_se(val_metric, validated)
+                mlflow.log_metrics({f"best_val_{self.metric}": val_metric, f"val_{self.metric}_se": val_se})
+        except optuna.TrialPruned as pruned:
+            row.state, row.seconds = "pruned", self.budget.clock() - started
+            row.reason = "; ".join(filter(None, (row.reason, str(pruned))))
+            self.progress(f"  {pruned}")
+            settle(study, trial, TrialState.PRUNED, row=row)
+            return
+        except KeyboardInterrupt:
+            settle(study, trial, TrialState.FAIL)
+            raise
+        except optuna.exceptions.UpdateFinishedTrialError:
+            row.state, row.reason = "failed", STALE
+            self.progress(f"  failed: {row.reason}")
+            return
+        except Exception as error:  # one trial's fault must not end the study
+            row.state, row.reason = "failed", f"{type(error).__name__}: {error}"
+            settle(study, trial, TrialState.FAIL)
+            self.progress(f"  failed: {row.reason}")
+            return
+        finally:
+            release_memory(self.device)
+            row.seconds = self.budget.clock() - started
+            if epochs_run:
+                self.costs.observed(
+                    candidate, params, row.seconds / len(trial_folds), max(1, epochs_run // len(trial_folds))
+                )
+        row.state, row.val_metric, row.val_se = "complete", val_metric, val_se
+        row.params["best_epoch"] = best_epoch
+        if not settle(study, trial, TrialState.COMPLETE, val_metric, row=row):
+            row.reason = "; ".join(filter(None, (row.reason, f"{STALE}: in this process's leaderboard only")))
+        if self.leader() is row:
+            first[0].classifier.cpu()  # off the accelerator, which the next trial needs
+            self.kept = (row, *first)
+        del first
+        folds_note = f", mean of {len(fits)} folds" if len(fits) > 1 else ""
+        self.progress(f"  val {self.metric} {val_metric:.4f} ± {val_se:.4f}{folds_note} ({row.seconds:.0f}s)")
+
+    def short_of_time(self, needed: float) -> str:
+        """Why something was not run, to a tenth of a second: whole seconds can print a need equal to what was left."""
+        return f"would take ~{needed:.1f}s, {max(0.0, self.budget.left()):.1f}s were left"
+
+    def test_probabilities(self, trained: TrainedModel, batch_size: int) -> np.ndarray:
+        """A model's one pass over the test split, which its training job left out."""
+        inputs = [e.input for e in self.dataset.splits["test"]]
+        probabilities = predict_proba(
+            trained.classifier, inputs, trained.classifier.backbone.preprocessor, self.device, batch_size
+        )
+        trained.classifier.cpu()
+        return probabilities
+
+
+def refit_params(row: Row) -> TrainParams:
+    """A trial's settings, for its best epoch count."""
+    params = TrainParams.from_dict({k: v for k, v in row.params.items() if k != "best_epoch"})
+    return replace(params, epochs=row.params["best_epoch"])
+
+
+def image_size(dataset: Dataset, source) -> int:
+    """Small images are not blown up to the source's full input size: four times their shorter
+    median side, in steps of 32, at least 64 pixels, at most the source's own size (0 for text)."""
+    sizes = dataset.summary
+    if dataset.modality != "image" or "width" not in sizes or "height" not in sizes:
+        return 0  # text, or an image format that does not report sizes: the source's own
+    native = source.spec.input_size[-1]
+    side = min(sizes["width"]["median"], sizes["height"]["median"])
+    return int(min(native, max(64, 32 * math.ceil(4 * side / 32))))
