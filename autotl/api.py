@@ -18,6 +18,8 @@ from autotl.registry import Candidate, LeftOut, Registry, summarise_left_out
 if TYPE_CHECKING:
     import torch
 
+    from autotl.selection.budget import Budget
+
 
 @dataclass
 class Result:
@@ -306,6 +308,20 @@ def select(
     return select_with(data, SelectOptions(budget=budget, **options), progress, clock)
 
 
+def _keep_for_closing(budget: "Budget", experiment_id: str, opening: float, progress: Callable[[str], None]) -> None:
+    """Keeps time for logging the result, priced at what the last select's logging took on this
+    store, or, before the first, at what ``opening`` the run on this store took (the same store,
+    and this process's first touches of it)."""
+    from autotl import tracking
+
+    measured = tracking.last_closing_seconds(experiment_id)
+    expected = opening if measured is None else measured
+    budget.keep_for_closing(expected)
+    if budget.closing:
+        basis = "opening the run took" if measured is None else "the last select's logging took"
+        progress(f"Keeping {budget.closing:.1f}s for logging the result ({basis} {expected:.1f}s)")
+
+
 def select_with(
     data: str | Path,
     options: SelectOptions,
@@ -354,6 +370,7 @@ def select_with(
     if options.cv:
         folds(dataset, options.cv, seed)  # a usage error now, before any run starts
     options = replace(options, storage=storage, study=study)  # what selection and its workers share
+    tracking_started = clock_budget.elapsed()
     stale = tracking.kill_stale_runs(uri, options.experiment, study)
     if stale:
         progress(f"Study {study}: {stale} run(s) left RUNNING by an earlier process marked KILLED")
@@ -374,6 +391,7 @@ def select_with(
             }
         )
         mlflow.set_tag(tracking.PROCESS_TAG, this_process())
+        _keep_for_closing(clock_budget, run.info.experiment_id, clock_budget.elapsed() - tracking_started, progress)
         selector = Selector(
             dataset,
             candidates,
@@ -387,6 +405,7 @@ def select_with(
             scorers=setup.registry.items("scorers"),
         )
         selection = selector.run()
+        closing_started = clock_budget.elapsed()
         rows = selection.rows + [
             Row(item.what, item.what.split(" + ")[0], "", "", state="left out", reason=item.reason) for item in left_out
         ]
@@ -441,6 +460,7 @@ def select_with(
                 else "refit on train+val",
             }
         )
+        mlflow.log_metric(tracking.CLOSING_METRIC, clock_budget.elapsed() - closing_started)
         run_id = run.info.run_id
     if selection.exhausted:
         progress("The search space was exhausted before the budget ran out.")

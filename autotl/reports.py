@@ -66,9 +66,11 @@ def log_search(study: optuna.Study | None, rows: Sequence[dict], combined: dict[
             from optuna.visualization import matplotlib as optuna_plots
 
             _log(optuna_plots.plot_optimization_history(study).figure, "plots/optimization_history.png")
-            try:
-                _log(optuna_plots.plot_param_importances(study).figure, "plots/param_importances.png")
-            except (ValueError, RuntimeError):  # too few finished trials, or one parameter only
+            completed = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+            try:  # over one finished trial, as Optuna's evaluator asks: with one, every importance is equal
+                if completed > 1:
+                    _log(optuna_plots.plot_param_importances(study).figure, "plots/param_importances.png")
+            except (ValueError, RuntimeError):  # one parameter only
                 pass
     if trials:
         _log(_trial_curves(trials, metric), "plots/trial_learning_curves.png")

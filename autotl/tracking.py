@@ -142,6 +142,22 @@ def kill_stale_runs(uri: str, experiment: str, study: str) -> int:
     return len(parents) + len(children)
 
 
+CLOSING_METRIC = "closing_s"
+"""Logged on each select run: the seconds its closing took (the model, the leaderboard, the figures)."""
+
+
+def last_closing_seconds(experiment_id: str) -> float | None:
+    """What the closing of the latest select run in this experiment took: the same store and,
+    most often, the same machine; None before the first."""
+    found = mlflow.MlflowClient().search_runs(
+        [experiment_id],
+        f"metrics.{CLOSING_METRIC} >= 0",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return found[0].data.metrics[CLOSING_METRIC] if found else None
+
+
 def kill_run(run_id: str) -> None:
     """Marks KILLED a trial's run whose process is gone, and the select run above it (the same
     process's). A run this process's store does not hold (each process may track to its own) is

@@ -261,6 +261,39 @@ def test_the_budget_is_honoured(select_setup, colour_images):
     assert {run.info.status for run in runs()} == {"FINISHED"}
 
 
+def test_a_select_keeps_time_for_the_logging_that_the_last_one_on_its_store_took(
+    select_setup, colour_images, monkeypatch
+):
+    """Logging the model and the figures is priced at what it took last time, so that a short
+    budget still holds with it: the first select here overruns by its 30 (fake) seconds of
+    logging, the next keeps them back from its trials."""
+    from autotl import tracking
+
+    log_model = tracking.log_model
+
+    def slow_log_model(*args, **kwargs):
+        CLOCK.now += 30
+        return log_model(*args, **kwargs)
+
+    monkeypatch.setattr(tracking, "log_model", slow_log_model)
+    elapsed, messages = [], []
+    for _ in range(2):
+        started = CLOCK.now
+        autotl.select(
+            colour_images,
+            120,
+            models=["tiny"],
+            strategies=["ticking"],
+            regularizers=["none"],
+            clock=CLOCK,
+            progress=messages.append,
+        )
+        elapsed.append(CLOCK.now - started)
+    assert elapsed[0] > 132 and elapsed[1] <= 132
+    assert "Keeping 24.0s for logging the result (the last select's logging took 30.0s)" in messages
+    assert [run.data.metrics["closing_s"] for run in runs() if "closing_s" in run.data.metrics] == [30.0, 30.0]
+
+
 def test_a_trial_that_runs_longer_than_predicted_is_stopped_when_the_budget_runs_out(select_setup, colour_images):
     result = autotl.select(
         colour_images,

@@ -18,11 +18,19 @@ def parse_budget(text: str) -> float:
     return float(match[1]) * _UNITS[match[2] or "s"]
 
 
+CLOSING_SHARE = 0.05
+"""The share of the budget that the command's closing (logging the model, the leaderboard and the
+figures) may run past it: half the 10 % the command is allowed (the refit may take the other half)."""
+
+
 @dataclass
 class Budget:
     seconds: float
     clock: Callable[[], float] = time.monotonic
     started: float = field(init=False)
+    closing: float = 0.0
+    """Seconds kept back from the work for the command's closing, beyond its share of the overrun
+    (``keep_for_closing``)."""
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -31,7 +39,13 @@ class Budget:
         return self.clock() - self.started
 
     def left(self) -> float:
-        return self.seconds - self.elapsed()
+        """What the work may still spend: the closing's time is not the work's."""
+        return self.seconds - self.closing - self.elapsed()
+
+    def keep_for_closing(self, expected: float) -> None:
+        """Keeps back what the closing is expected to take past its share of the overrun: on a
+        budget of a few seconds, logging the model is a large part of the whole."""
+        self.closing = max(0.0, expected - CLOSING_SHARE * self.seconds)
 
     def fits(self, seconds: float, keep: float = 0.0) -> bool:
         """Whether work predicted to take ``seconds`` ends with ``keep`` seconds still left."""

@@ -10,6 +10,7 @@ from torch import nn
 from autotl import __version__
 from autotl.contracts.sources import Source
 from autotl.training.backbone import Backbone, ImagePreprocessor, move_batch
+from autotl.training.device import inference_batch_size
 
 MANIFEST = "autotl_model.json"
 
@@ -38,6 +39,7 @@ def predict_proba(
 ) -> np.ndarray:
     """Class probabilities for raw inputs (image paths or texts), in order."""
     model.eval().to(device)
+    batch_size = inference_batch_size(device, batch_size)
     chunks = []
     for start in range(0, len(inputs), batch_size):
         batch = move_batch(preprocess(inputs[start : start + batch_size]), device)

@@ -1,4 +1,4 @@
-"""Which device to train on: ``--device auto`` takes a GPU when there is one."""
+"""Which device to train on (``--device auto`` takes a GPU when there is one), and how to use it: memory, batches."""
 
 import gc
 from typing import Callable, TypeVar
@@ -23,6 +23,17 @@ def resolve_device(name: str) -> torch.device:
 
 
 T = TypeVar("T")
+
+CPU_INFERENCE_BATCH = 8
+"""Inputs per forward pass on the CPU when nothing is trained (features, test passes, predict).
+Measured on the offline sources on one and two threads (docs/benchmarks.md, "Inference batches
+on the CPU"): a batch of 8 costs 1.2 to 2.7 times less per input than one of 64, whose
+activations no longer fit the processor's caches. A training batch keeps its size: it is a
+hyperparameter, not a speed setting."""
+
+
+def inference_batch_size(device: torch.device | str, batch_size: int) -> int:
+    return min(batch_size, CPU_INFERENCE_BATCH) if torch.device(device).type == "cpu" else batch_size
 
 
 def release_memory(device: torch.device) -> None:

@@ -28,6 +28,7 @@ from autotl.contracts.data import Example
 from autotl.contracts.sources import Source
 from autotl.errors import AutotlError, WriteError
 from autotl.training.backbone import Backbone, move_batch
+from autotl.training.device import inference_batch_size
 
 DEFAULT_LIMIT_GB = 10.0
 ROOT_MARKER = ".autotl-cache"
@@ -238,6 +239,7 @@ def _compute(
     """Features of ``items`` (fingerprint, input), written to ``folder`` and returned by fingerprint."""
     computed = {}
     backbone.eval().to(device)
+    batch_size = inference_batch_size(device, batch_size)
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]
         batch = move_batch(backbone.preprocessor([raw for _, raw in chunk]), device)
