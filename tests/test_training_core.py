@@ -71,7 +71,7 @@ def test_among_epochs_tied_on_the_validation_score_the_lowest_validation_loss_is
 
 
 def test_on_the_cpu_predictions_go_through_in_small_batches_whatever_the_training_batch():
-    """A batch of 64 images costs up to 2.7 times more per image on the CPU than one of 8 (its
+    """A batch of 64 images costs up to 2.5 times more per image on the CPU than one of 8 (its
     activations leave the caches); a GPU keeps the batch it was given."""
     import torch
 

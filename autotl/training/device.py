@@ -27,7 +27,7 @@ T = TypeVar("T")
 CPU_INFERENCE_BATCH = 8
 """Inputs per forward pass on the CPU when nothing is trained (features, test passes, predict).
 Measured on the offline sources on one and two threads (docs/benchmarks.md, "Inference batches
-on the CPU"): a batch of 8 costs 1.2 to 2.7 times less per input than one of 64, whose
+on the CPU"): a batch of 8 costs 1.1 to 2.5 times less per input than one of 64, whose
 activations no longer fit the processor's caches. A training batch keeps its size: it is a
 hyperparameter, not a speed setting."""
 
