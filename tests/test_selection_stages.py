@@ -91,6 +91,7 @@ def test_every_sources_probes_run_cross_validated_before_any_end_to_end_trial(st
         key=lambda row: row["trial"],
     )
     first = trials[:4]
+    assert [row["strategy"] for row in first] == ["linear_probe"] * 2 + ["ticking_probe"] * 2  # every source once first
     assert {(row["source"], row["strategy"]) for row in first} == {
         (s, p) for s in ("tiny", "twin") for p in ("linear_probe", "ticking_probe")
     }

@@ -3,7 +3,8 @@ practitioner does on any dataset.
 
 1. **Frozen features, every source.** Every kept source's strategies on cached features (the
    linear probe: a convex fit in seconds; the MLP probe) at their defaults, each judged by
-   cross-validation over train+val. They cost seconds and leave a result to fall back on.
+   cross-validation over train+val: the linear probe on every source first, then the MLP probe
+   on every source. They cost seconds and leave a result to fall back on.
 2. **A proven portfolio** on the best sources by stage 1, at the strategies' defaults and with a
    regularizer that adds no penalty, in this order: plain fine-tuning (Kornblith et al. 2019: fine-tuning at default
    settings is the strong general-purpose choice), LP-FT (Kumar et al. 2022: a probed head first
@@ -42,10 +43,12 @@ def default_key(candidate: Candidate, blocks: int) -> TrialKey:
 
 
 def frozen_stage(pool: list[Candidate], kept: list[str], blocks: dict[str, int]) -> list[TrialKey]:
-    """Every cached-feature candidate of every kept source at its defaults, best-scored source
-    first, the linear probe (depth 0) before the others."""
+    """Every cached-feature candidate of every kept source at its defaults: the shallowest first on
+    every source (the linear probe, the usual measure of how well a source's features transfer:
+    Kornblith et al. 2019), then the next, each time best-scored source first. On a short budget,
+    every source is probed once before any is probed twice."""
     frozen = [c for c in pool if c.strategy.cached_features]
-    frozen.sort(key=lambda c: (kept.index(c.source.name), c.strategy.depth if c.strategy.depth is not None else 1.0))
+    frozen.sort(key=lambda c: (c.strategy.depth if c.strategy.depth is not None else 1.0, kept.index(c.source.name)))
     return [default_key(c, blocks.get(c.source.name, 0)) for c in frozen]
 
 
