@@ -57,7 +57,8 @@ def log_search(study: optuna.Study | None, rows: Sequence[dict], combined: dict[
     trials = [
         row for row in rows if row["trial"] is not None and row["run_id"] and row["state"] in ("complete", "pruned")
     ]
-    if study is not None and any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+    completed = 0 if study is None else sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    if completed:
         with warnings.catch_warnings(), matplotlib.rc_context():  # Optuna's plots restyle matplotlib globally
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             warnings.filterwarnings(
@@ -66,7 +67,6 @@ def log_search(study: optuna.Study | None, rows: Sequence[dict], combined: dict[
             from optuna.visualization import matplotlib as optuna_plots
 
             _log(optuna_plots.plot_optimization_history(study).figure, "plots/optimization_history.png")
-            completed = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
             try:  # over one finished trial, as Optuna's evaluator asks: with one, every importance is equal
                 if completed > 1:
                     _log(optuna_plots.plot_param_importances(study).figure, "plots/param_importances.png")

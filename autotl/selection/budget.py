@@ -18,9 +18,12 @@ def parse_budget(text: str) -> float:
     return float(match[1]) * _UNITS[match[2] or "s"]
 
 
-CLOSING_SHARE = 0.05
-"""The share of the budget that the command's closing (logging the model, the leaderboard and the
-figures) may run past it: half the 10 % the command is allowed (the refit may take the other half)."""
+OVERRUN = 0.10
+"""The share of the budget that the whole command may run past it (the 1.1 x of the contract)."""
+CLOSING_SHARE = OVERRUN / 2
+"""What of that the command's closing (logging the model, the leaderboard and the figures) may
+take; the refit of the chosen trial may take the rest (``REFIT_OVERRUN``)."""
+REFIT_OVERRUN = OVERRUN - CLOSING_SHARE
 
 
 @dataclass

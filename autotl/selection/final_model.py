@@ -2,21 +2,19 @@
 and tested once, or, when the search spent the refit's time on that very trial, the trial's own
 model (the refit is allowed a little past the budget before that happens)."""
 
+from autotl.selection.budget import REFIT_OVERRUN
 from autotl.selection.leaderboard import Row
 from autotl.selection.trials import Trials, refit_params
 from autotl.training.job import TrainedModel, TrainingJob
-
-REFIT_OVERRUN = 0.05
-"""A refit of the chosen trial may run this share of the budget past it: half the 10 % the command
-is allowed (logging needs the rest). The search keeps the refit's time, but a trial stopped
-between epochs overruns that by the cost of stopping, and a fold's model gives way to one
-trained on all of train+val for that."""
 
 
 def final_model(trials: Trials, chosen: Row) -> tuple[TrainedModel, TrainingJob, str]:
     """The chosen trial refit on train+val when the time left allows, else (the search spent that
     time on a trial that won) that trial's own model, with why. The refit goes before the
-    no-transfer baselines, which get what is left. A trial of another process or an earlier run is always refit."""
+    no-transfer baselines, which get what is left. A trial of another process or an earlier run is always refit.
+    The refit may run ``REFIT_OVERRUN`` of the budget past it: the search keeps the refit's time, but
+    a trial stopped between epochs overruns that by the cost of stopping, and a fold's model gives
+    way to one trained on all of train+val for that."""
     budget, needed = trials.budget, trials.refit_seconds(chosen)
     if trials.kept is None or trials.kept[0] is not chosen or budget.fits(needed, keep=-REFIT_OVERRUN * budget.seconds):
         return *refit(trials, chosen), ""
