@@ -344,9 +344,13 @@ def select_with(
     from autotl.selection.selector import Selector
     from autotl.selection.study import heartbeat_seconds
     from autotl.training.classifier import save
+    from autotl.worker import gpu_devices, local_workers, worker_command, worker_environment
 
     budget = options.budget
     clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
+    gpus = gpu_devices(options.gpus) if options.gpus else []
+    if gpus:
+        options = replace(options, device=gpus[0])
     metric, seed = options.metric, options.seed
     names = {"sources": options.models, "strategies": options.strategies, "regularizers": options.regularizers}
     setup = _setup(data, options, names, transfer_only=True)
@@ -370,6 +374,7 @@ def select_with(
     if options.cv:
         folds(dataset, options.cv, seed)  # a usage error now, before any run starts
     options = replace(options, storage=storage, study=study)  # what selection and its workers share
+    workers = [worker_command(options, device, clock_budget.seconds) for device in gpus[1:]]
     tracking_started = clock_budget.elapsed()
     stale = tracking.kill_stale_runs(uri, options.experiment, study)
     if stale:
@@ -378,7 +383,11 @@ def select_with(
         f"Selecting among {len(candidates)} candidates for {len(dataset.splits['train'])} {dataset.modality} "
         f"examples within {clock_budget.seconds:.0f}s ({target_device})"
     )
-    with tracking.tracked_run(uri, options.experiment, f"select {dataset.path.name}") as run, _remote_code(options):
+    with (
+        local_workers(workers, progress, worker_environment(storage, uri)),
+        tracking.tracked_run(uri, options.experiment, f"select {dataset.path.name}") as run,
+        _remote_code(options),
+    ):
         tracking.log_environment(seed)
         tracking.log_dataset(dataset, profile(dataset))
         mlflow.log_params(
@@ -391,6 +400,8 @@ def select_with(
             }
         )
         mlflow.set_tag(tracking.PROCESS_TAG, this_process())
+        if workers:
+            progress(f"Started {len(workers)} worker(s) on {', '.join(gpus[1:])}; this select works on {gpus[0]}")
         _keep_for_closing(clock_budget, run.info.experiment_id, clock_budget.elapsed() - tracking_started, progress)
         selector = Selector(
             dataset,

@@ -19,13 +19,15 @@ import mlflow
 from autotl import __version__
 from autotl.data import within
 from autotl.errors import AutotlError
-from autotl.processes import is_gone
+from autotl.processes import is_gone, this_process
 
 PROCESS_TAG = "autotl.process"
 """The process a select run belongs to (``processes.this_process``), so that a rerun of its study
 on this machine marks KILLED only a dead one's runs."""
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# A tracking server's run links would go to stdout, which --json owns.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 logging.getLogger("mlflow").setLevel(
     logging.WARNING
 )  # its "creating tables" and "validating input example" lines: autotl's progress says what runs
@@ -91,11 +93,21 @@ def tracked_run(uri: str, experiment: str, run_name: str) -> Iterator[mlflow.Act
 
 
 @contextmanager
-def nested_run(run_name: str, finished_on: tuple[type[BaseException], ...] = ()) -> Iterator[mlflow.ActiveRun]:
-    """A child of the active run (a trial), ended like ``tracked_run``; the exceptions in
-    ``finished_on`` (a pruned trial) still end it FINISHED."""
-    parent = mlflow.active_run()
-    child = mlflow.start_run(run_name=run_name, nested=True, experiment_id=parent.info.experiment_id)
+def nested_run(
+    run_name: str, finished_on: tuple[type[BaseException], ...] = (), parent_run_id: str | None = None
+) -> Iterator[mlflow.ActiveRun]:
+    """A child (a trial) of the active run, or of ``parent_run_id`` (a worker's trial, under its
+    coordinator's select run), ended like ``tracked_run``; the exceptions in ``finished_on`` (a
+    pruned trial) still end it FINISHED. It names its process, so that whoever finds the process
+    dead ends this run alone, not a select run of another process above it."""
+    parent = mlflow.active_run() or mlflow.get_run(parent_run_id)
+    child = mlflow.start_run(
+        run_name=run_name,
+        nested=True,
+        experiment_id=parent.info.experiment_id,
+        parent_run_id=parent_run_id,
+        tags={PROCESS_TAG: this_process()},
+    )
     with _ended(child, finished_on) as run:
         yield run
 
@@ -159,16 +171,20 @@ def last_closing_seconds(experiment_id: str) -> float | None:
 
 
 def kill_run(run_id: str) -> None:
-    """Marks KILLED a trial's run whose process is gone, and the select run above it (the same
-    process's). A run this process's store does not hold (each process may track to its own) is
-    not its to end."""
+    """Marks KILLED a trial's run whose process is gone, and the select run above it when that is
+    the same process's (a worker's trial hangs under its coordinator's run, which lives on). A run
+    this process's store does not hold (each process may track to its own) is not its to end."""
     client = mlflow.MlflowClient()
     try:
         run = client.get_run(run_id)
     except mlflow.exceptions.MlflowException:
         return
-    parent = run.data.tags.get("mlflow.parentRunId")
-    for ended in filter(None, (run, parent and client.get_run(parent))):
+    parent_id = run.data.tags.get("mlflow.parentRunId")
+    parent = parent_id and client.get_run(parent_id)
+    process = run.data.tags.get(PROCESS_TAG)
+    if parent and process and parent.data.tags.get(PROCESS_TAG) != process:
+        parent = None
+    for ended in filter(None, (run, parent)):
         if ended.info.status == "RUNNING":
             client.set_terminated(ended.info.run_id, status="KILLED")
 

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # lowest first
     ("plugins", ("autotl.registry", "autotl.plugins")),
     ("tracking", ("autotl.tracking", "autotl.reports", "autotl.logged_model")),
     ("selection", ("autotl.selection",)),
-    ("api", ("autotl.api",)),
+    ("api", ("autotl.api", "autotl.worker")),
     ("cli", ("autotl.cli", "autotl.__main__")),
 ]
 FACADE = {("autotl", "autotl.api")}

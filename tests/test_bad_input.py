@@ -245,6 +245,24 @@ def test_a_heartbeat_interval_that_is_no_whole_number_of_seconds(cli, tiny, colo
     )
 
 
+@pytest.mark.parametrize(
+    ("gpus", "fragment"), [("99", "--gpus 99: this machine has"), ("0,x", "--gpus '0,x': give CUDA device numbers")]
+)
+def test_gpus_that_this_machine_does_not_have(cli, tiny, colour_images, gpus, fragment):
+    assert_user_error(cli("select", "--data", colour_images, "--models", "tiny", "--gpus", gpus), fragment)
+
+
+def test_a_worker_for_a_study_that_no_select_coordinates(cli, tmp_path):
+    """It says that it waits, then gives up with one line."""
+    result = cli("worker", "--study", "nobody", "--storage", f"sqlite:///{tmp_path / 'optuna.db'}", "--wait", "1s")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "Waiting for a select to coordinate study nobody",
+        "Error: --study nobody: no select coordinated it within 1s; start `autotl select --study nobody --storage "
+        "...` (before or after the workers), or give a longer --wait",
+    ]
+
+
 def test_a_duplicated_label_header(cli, text_file):
     rows = [["text", "label", "label"]] + [[f"text {i}", "a" if i % 2 else "b", "x"] for i in range(10)]
     assert_user_error(cli("inspect", "--data", text_file(rows)), "has 2 columns named 'label'", "rename all but")

@@ -77,3 +77,22 @@ def test_a_process_whose_trial_was_failed_meanwhile_is_told_so_without_an_error(
     studies.fail_stale(study)  # another process's view: this one went silent too long
     assert not studies.settle(study, trial, TrialState.COMPLETE, 0.9)
     assert study.trials[trial.number].state == TrialState.FAIL
+
+
+@pytest.mark.parametrize(("trial_process", "select_ends"), [("host:1", "KILLED"), ("host:2", "RUNNING")])
+def test_a_dead_trials_select_run_is_ended_only_when_the_same_process_ran_both(tmp_path, trial_process, select_ends):
+    """A select's own trial dies with the select; a worker's trial hangs under a coordinator that lives on."""
+    import mlflow
+
+    from autotl import tracking
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    experiment = client.create_experiment("beats")
+    select = client.create_run(experiment, tags={tracking.PROCESS_TAG: "host:1"}).info.run_id
+    trial = client.create_run(
+        experiment, tags={tracking.PROCESS_TAG: trial_process, "mlflow.parentRunId": select}
+    ).info.run_id
+    tracking.kill_run(trial)
+    assert client.get_run(trial).info.status == "KILLED"
+    assert client.get_run(select).info.status == select_ends

@@ -355,3 +355,66 @@ def test_select_terminated_ends_its_runs_killed_and_its_trial_failed(colour_imag
     assert "RUNNING" not in statuses and "KILLED" in statuses
     study = optuna.load_study(study_name="terminated", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("AUTOTL_TEST_POSTGRES_URL") and os.environ.get("AUTOTL_TEST_TRACKING_URL")),
+    reason="no PostgreSQL and MLflow tracking servers: .ci/run starts them",
+)
+def test_a_select_coordinates_two_workers_through_postgresql_and_a_tracking_server(colour_images, tmp_path):
+    """Two `autotl worker` processes wait for the study; a select opens it on PostgreSQL and
+    tracks to a real MLflow server. Every setting is trained once, by the three processes; every
+    trial's run hangs under the one select run; the select alone logs a model; nothing is left RUNNING."""
+    import mlflow
+    import optuna
+
+    storage, tracking_url = os.environ["AUTOTL_TEST_POSTGRES_URL"], os.environ["AUTOTL_TEST_TRACKING_URL"]
+    study = f"workers-{uuid.uuid4().hex[:8]}"
+    env = {**tiny_env(tmp_path), "AUTOTL_HEARTBEAT_S": "1"}
+    shared = ["--study", study, "--storage", storage, "--tracking-uri", tracking_url]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "autotl", "worker", *shared, "--device", "cpu", "--wait", "5m"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+        for _ in range(2)
+    ]
+    coordinator = autotl(
+        *["select", "--data", colour_images, "--budget", "1h", "--models", "tiny"],
+        *["--strategies", "linear_probe,mlp_probe", "--experiment", study, *shared, "--json"],
+        env=env,
+        cwd=tmp_path,
+    )
+    said = [worker.communicate(timeout=120)[1] for worker in workers]
+    assert coordinator.returncode == 0, coordinator.stderr[-3000:]
+    assert [worker.returncode for worker in workers] == [0, 0], said
+
+    trials = optuna.load_study(study_name=study, storage=storage).trials
+    ran = [json.dumps(t.user_attrs["key"]) for t in trials if "row" in t.user_attrs]
+    assert len(ran) == len(set(ran)) == 1 + 3 * 9  # the convex probe, the MLP's 3 lr x 3 epochs x 3 widths
+    by_process = [t.user_attrs["process"] for t in trials if "row" in t.user_attrs]
+    assert len(set(by_process)) == 3, "the select and each worker ran trials"
+    for text in said:
+        assert "Worker done: trials run here:" in text and "complete" in text.splitlines()[-1]
+    report = json.loads(coordinator.stdout)
+    assert report["exhausted"]
+    assert (
+        sum(row["trial"] is not None and row["state"] in ("complete", "pruned") for row in report["leaderboard"]) == 28
+    )
+
+    client = mlflow.MlflowClient(tracking_url)
+    experiment = client.get_experiment_by_name(study).experiment_id
+    runs = client.search_runs([experiment])
+    [select] = [run for run in runs if run.info.run_name.startswith("select")]
+    assert select.info.run_id == report["run_id"]
+    children = [run for run in runs if run is not select]
+    assert len(children) == len(ran)
+    assert {run.data.tags.get("mlflow.parentRunId") for run in children} == {select.info.run_id}
+    assert {run.data.tags["autotl.process"] for run in children} == set(by_process)
+    assert "RUNNING" not in {run.info.status for run in runs}
+    [model] = client.search_logged_models(experiment_ids=[experiment])
+    assert model.source_run_id == select.info.run_id

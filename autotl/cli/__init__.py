@@ -13,7 +13,7 @@ from typing import Callable
 import typer
 
 from autotl import __version__, plugins
-from autotl.cli import cache, catalog, inspect, predict, select, train, ui
+from autotl.cli import cache, catalog, inspect, predict, select, train, ui, worker
 from autotl.errors import AutotlError, WriteError
 
 
@@ -73,6 +73,7 @@ add_command(inspect.inspect_command, "inspect")
 add_command(catalog.plugins_command, "plugins")
 add_command(catalog.models_command, "models")
 add_command(ui.ui_command, "ui")
+add_command(worker.worker_command, "worker")
 for _command in cache.app.registered_commands:
     _command.callback = _user_errors_exit_2(_command.callback)
 app.add_typer(cache.app, name="cache")

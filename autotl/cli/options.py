@@ -9,6 +9,7 @@ import typer
 
 from autotl.contracts.data import IntakeOptions
 from autotl.contracts.options import RunOptions
+from autotl.errors import AutotlError
 
 Data = Annotated[
     Path, typer.Option("--data", help="A folder of images (one sub-folder per class) or a .csv/.tsv/.jsonl file.")
@@ -47,6 +48,16 @@ def names(value: str | None) -> list[str] | None:
     if value is None:
         return None
     return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def gpu_list(value: str | None) -> list[int] | None:
+    """``--gpus 0,1`` as device indices."""
+    if value is None:
+        return None
+    gpus = names(value)
+    if not gpus or not all(gpu.isdigit() for gpu in gpus):
+        raise AutotlError(f"--gpus {value!r}: give CUDA device numbers separated by commas, such as 0,1")
+    return [int(gpu) for gpu in gpus]
 
 
 def print_json(data: Any) -> None:

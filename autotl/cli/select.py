@@ -34,6 +34,13 @@ def select_command(
             help="Judge each trial by K-fold cross-validation on train+val (small data); 0: the val split.", metavar="K"
         ),
     ] = 0,
+    gpus: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma list of CUDA devices, e.g. 0,1: this select works on the first and starts an `autotl worker` "
+            "on each other (overrides --device).",
+        ),
+    ] = None,
     register: options.Register = None,
     trust_remote_code: options.TrustRemoteCode = False,
     json: options.Json = False,
@@ -49,6 +56,7 @@ def select_command(
         models=options.names(models),
         strategies=options.names(strategies),
         regularizers=options.names(regularizers),
+        gpus=options.gpu_list(gpus),
     )
     with reporting(quiet=json) as progress:
         result = select_with(data, chosen, progress)

@@ -73,6 +73,8 @@ class SelectOptions(RunOptions):
     cv: int = 0
     """Judge every trial by this many folds of train+val; 0: the validation split (probes are
     cross-validated on small data anyway)."""
+    gpus: Sequence[int] | None = None
+    """CUDA devices to work on: the select itself on the first, an ``autotl worker`` on each other."""
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,20 @@ class TrainOptions(RunOptions):
     regularizer: str = "none"
     settings: Mapping[str, str] = field(default_factory=dict)
     """``--set key=value`` pairs: the loop's settings and the strategy's and regularizer's own."""
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """What ``autotl worker`` is asked to do: join a study that a ``select`` coordinates."""
+
+    study: str
+    storage: str
+    tracking_uri: str | None = None
+    """None: MLFLOW_TRACKING_URI, else the coordinator's (when it holds no password)."""
+    device: str = "auto"
+    data: str | Path | None = None
+    """The data where this machine sees it; None: the coordinator's path."""
+    cache_dir: str | Path | None = None
+    wait: str | float = "10m"
+    """How long to wait for a select to coordinate the study."""
+    trust_remote_code: bool = False

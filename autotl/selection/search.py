@@ -9,16 +9,18 @@ import random
 import time
 from typing import Iterator
 
+import mlflow
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
+from autotl import tracking
 from autotl.contracts.options import SelectOptions
 from autotl.contracts.strategies import Strategy
 from autotl.processes import this_process
 from autotl.registry import Candidate
-from autotl.selection import baselines, portfolio, priors
-from autotl.selection.leaderboard import TrialKey, row_for
+from autotl.selection import baselines, coordination, portfolio, priors
+from autotl.selection.leaderboard import Row, TrialKey, row_for
 from autotl.selection.pruning import AmongLikeTrials
 from autotl.selection.study import beating, claimed_keys, claims, fail_stale, open_storage, resume, take_up
 from autotl.selection.trials import EPOCH_SCALES, LR_SCALES, Trials
@@ -42,18 +44,20 @@ class Search:
             storage=self.storage,
             direction="maximize",
             load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=options.seed),
+            sampler=optuna.samplers.TPESampler(seed=self.sampler_seed(options)),
             pruner=AmongLikeTrials(lambda trial: like_trials(everyone.get(trial.params.get("candidate")))),
         )
-        self.seed = options.seed
+        self.seed, self.options = options.seed, options
         self.seen = resume(self.study, trials.rows, set(self.by_label), options.study, trials.progress)
         self.mine: set[TrialKey] = set()
         """Settings this process took (a failed one too: it is not tried again here)."""
+        self.ran: list[Row] = []
+        """The rows of the trials this process ran."""
         self.frozen = portfolio.frozen_stage(self.pool, kept_sources, trials.costs.num_blocks)
         self.plan: list[tuple[TrialKey, str]] = [(key, "stage 1: frozen features, every source") for key in self.frozen]
         self.planned_portfolio = False
         best_source = next(c for c in self.pool if c.source.name == kept_sources[0])
-        self.reserve, self.reserved = baselines.reserve(trials, no_transfer, best_source)
+        self.reserve, self.reserved = baselines.reserve(trials, no_transfer, best_source) if no_transfer else (0.0, "")
         cheapest_pool = [c for c in self.pool if c.strategy.cached_features] or self.pool
         self.cheapest = min(
             trials.predicted(c, trials.params(c, 1.0, min(EPOCH_SCALES) if c.strategy.schedule else 1.0))
@@ -69,11 +73,12 @@ class Search:
         trials, study = self.trials, self.study
         trials.progress(
             f"Searching {len(self.pool)} candidates: probes on every source first, then the portfolio; "
-            f"{self.reserved}, cheapest trial ~{self.cheapest:.0f}s"
+            + ", ".join(filter(None, (self.reserved, f"cheapest trial ~{self.cheapest:.0f}s")))
         )
+        self.open_to_workers()
         trial, waiting = None, False
         try:
-            while self.budget.fits(self.cheapest, keep=self.keep()):
+            while self.budget.fits(self.cheapest, keep=self.keep()) and self.goes_on():
                 fail_stale(study)  # a trial of a process gone silent: failed, and queued again
                 self.seen = claimed_keys(study) | self.mine  # what this process and those sharing the study took
                 if next(self.untried(), None) is None:
@@ -89,6 +94,7 @@ class Search:
                 self.plan = [(key, why) for key, why in self.plan if key not in self.seen and not self.is_too_long(key)]
                 if not self.plan and not self.planned_portfolio:
                     self.planned_portfolio = True
+                    take_up(study, trials.rows, set(self.by_label), mine=False)  # stage 1's trials run elsewhere
                     self.plan = self.after_stage_one()
                 if self.plan:
                     self.enqueue(*self.plan.pop(0))
@@ -99,6 +105,9 @@ class Search:
             if trial is not None:
                 study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
             raise
+        finally:
+            self.close_to_workers()
+        self.wait_for_others()
         take_up(study, trials.rows, set(self.by_label), mine=False)
         self.list_left_over()
         tried = len((claimed_keys(study) | self.mine) & set(self.settings))
@@ -108,6 +117,59 @@ class Search:
                 "time"
             )
         return tried >= len(self.settings)
+
+    def sampler_seed(self, options: SelectOptions) -> int:
+        return options.seed
+
+    def open_to_workers(self) -> None:
+        """Publishes in the study what ``autotl worker`` processes need to run its trials."""
+        trials, costs = self.trials, self.trials.costs
+        chosen = self.options
+        plan = coordination.Coordination(
+            data=str(trials.dataset.path),
+            options={
+                "models": chosen.models,
+                "strategies": chosen.strategies,
+                "regularizers": chosen.regularizers,
+                "metric": chosen.metric,
+                "seed": chosen.seed,
+                "cv": chosen.cv,
+                "experiment": chosen.experiment,
+                "text_column": chosen.text_column,
+                "label_column": chosen.label_column,
+                "skip_bad_files": chosen.skip_bad_files,
+                "source_data": None if chosen.source_data is None else str(chosen.source_data),
+            },
+            parent_run_id=mlflow.active_run().info.run_id,
+            tracking_uri=tracking.masked(mlflow.get_tracking_uri()),
+            budget_s=self.budget.seconds,
+            kept_sources=self.kept_sources,
+            splits=coordination.splits_digest(trials.dataset),
+            scores=trials.scores,
+            num_blocks=costs.num_blocks,
+            inference_s=costs.inference_s,
+        )
+        coordination.publish(self.study, plan, self.trials_end_in())
+
+    def trials_end_in(self) -> float:
+        return self.budget.left() - self.keep()
+
+    def goes_on(self) -> bool:
+        """Whether to take another trial; the coordinator moves the workers' deadline as its own moves."""
+        coordination.set_deadline(self.study, self.trials_end_in())
+        return True
+
+    def close_to_workers(self) -> None:
+        coordination.close(self.study)
+
+    def wait_for_others(self) -> None:
+        """Waits for the trials that workers (or other selects) still run, while they may end within the budget."""
+        running = self.running_elsewhere()
+        if running:
+            self.trials.progress(f"Waiting for {running} trial(s) that other processes are running")
+        while self.running_elsewhere() and self.trials_end_in() > 0:
+            time.sleep(min(self.storage.get_heartbeat_interval(), max(0.1, self.trials_end_in())))
+            fail_stale(self.study)
 
     def take(self, trial: optuna.Trial) -> None:
         """Runs the trial the study gave, unless its setting was tried, is taken by another process at
@@ -161,6 +223,7 @@ class Search:
             reason=trial.user_attrs.get("why", ""),
         )
         trials.rows.append(row)
+        self.ran.append(row)
         trials.run(study, trial, candidate, params, row, keep=self.keep(candidate.source.name))
 
     def is_too_long(self, key: TrialKey) -> bool:

@@ -73,6 +73,8 @@ class Trials:
         self.budget_bar: Advance = lambda amount=1, completed=None: None
         self.scores: dict[str, dict[str, float]] = {}
         """Each scored source's transferability scores, by scorer."""
+        self.parent_run_id: str | None = None
+        """The run that trial runs nest under: the active run, or on a worker its coordinator's select run."""
         self.kept: tuple[Row, TrainedModel, TrainingJob] | None = None
         """The leading trial's model (on the CPU), the final model when a refit will not fit."""
 
@@ -203,7 +205,9 @@ class Trials:
             with (
                 bar(self.report, f"trial {trial.number}", epochs_due, "epochs") as tick,
                 tracking.nested_run(
-                    f"trial {trial.number}: {candidate.label}", finished_on=(optuna.TrialPruned,)
+                    f"trial {trial.number}: {candidate.label}",
+                    finished_on=(optuna.TrialPruned,),
+                    parent_run_id=self.parent_run_id,
                 ) as run,
             ):
                 row.run_id = run.info.run_id
