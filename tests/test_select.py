@@ -684,7 +684,7 @@ def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_le
         progress=messages.append,
     )
     assert "Study resumable: 1 run(s) left RUNNING by an earlier process marked KILLED" in messages
-    assert f"Study resumable: {len(finished)} finished trial(s) taken up from an earlier run" in " ".join(messages)
+    assert f"Study resumable: {len(finished)} finished trial(s) taken up, from an earlier run" in " ".join(messages)
     assert not any(
         m.startswith("Trial") for m in (message.split("] ", 1)[-1] for message in messages)
     )  # nothing ran again

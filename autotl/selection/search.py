@@ -27,6 +27,9 @@ from autotl.selection.trials import EPOCH_SCALES, LR_SCALES, Trials
 
 
 class Search:
+    joins_a_select = False
+    """Whether this process joins a study that a running select coordinates (a worker)."""
+
     def __init__(self, trials: Trials, options: SelectOptions, no_transfer: list[Strategy], kept_sources: list[str]):
         """Opens (or joins) the study; ``kept_sources`` are the scored sources worth searching, best first."""
         self.trials, self.budget, self.kept_sources = trials, trials.budget, kept_sources
@@ -48,7 +51,9 @@ class Search:
             pruner=AmongLikeTrials(lambda trial: like_trials(everyone.get(trial.params.get("candidate")))),
         )
         self.seed, self.options = options.seed, options
-        self.seen = resume(self.study, trials.rows, set(self.by_label), options.study, trials.progress)
+        self.seen = resume(
+            self.study, trials.rows, set(self.by_label), options.study, trials.progress, mine=not self.joins_a_select
+        )
         self.mine: set[TrialKey] = set()
         """Settings this process took (a failed one too: it is not tried again here)."""
         self.ran: list[Row] = []

@@ -168,14 +168,20 @@ def take_up(study: optuna.Study, rows: list[Row], labels: set[str], mine: bool) 
 
 
 def resume(
-    study: optuna.Study, rows: list[Row], labels: set[str], name: str, progress: Callable[[str], None]
+    study: optuna.Study,
+    rows: list[Row],
+    labels: set[str],
+    name: str,
+    progress: Callable[[str], None],
+    mine: bool = True,
 ) -> set[TrialKey]:
-    """Takes up what an earlier process left in a study of the same name: its finished trials
-    join the leaderboard and are not run again; trials whose process stopped sending heartbeats
-    are failed and queued again. Returns the settings finished or being run, which this process
-    leaves alone."""
+    """Takes up what an earlier process left in a study of the same name (``mine``), or what the
+    processes running it did so far: its finished trials join the leaderboard and are not run
+    again; trials whose process stopped sending heartbeats are failed and queued again. Returns
+    the settings finished or being run, which this process leaves alone."""
     fail_stale(study)
-    taken = take_up(study, rows, labels, mine=True)
+    taken = take_up(study, rows, labels, mine=mine)
     if taken:
-        progress(f"Study {name}: {taken} finished trial(s) taken up from an earlier run")
+        origin = "from an earlier run" if mine else "that other processes finished"
+        progress(f"Study {name}: {taken} finished trial(s) taken up, {origin}")
     return claimed_keys(study)

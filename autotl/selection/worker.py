@@ -40,6 +40,7 @@ class WorkerSearch(Search):
     deadline already keeps its refit, baselines and closing), and it stops when the coordinator closes."""
 
     budget: Deadline
+    joins_a_select = True
 
     def sampler_seed(self, options: SelectOptions) -> int:
         """Not the coordinator's: TPE would draw the same settings in both processes."""
