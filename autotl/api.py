@@ -74,7 +74,7 @@ def _setup(data, options: RunOptions, names: dict[str, Sequence[str] | None], tr
     its choice), nor any left out."""
     from autotl.data.intake import read_dataset
     from autotl.plugins import build_registry
-    from autotl.training.device import resolve_device
+    from autotl.training.device import keep_freed_memory, resolve_device
     from autotl.training.metrics import METRICS
 
     if options.metric not in METRICS:
@@ -84,6 +84,7 @@ def _setup(data, options: RunOptions, names: dict[str, Sequence[str] | None], tr
     if transfer_only:
         chosen["strategies"] = [strategy for strategy in chosen["strategies"] if not strategy.baseline]
     target = resolve_device(options.device)
+    keep_freed_memory()
     dataset = read_dataset(data, options.intake, registry.items("data_formats"))
     source = _source_data(options.source_data, options.intake, registry, dataset.modality)
     given = frozenset({Capability.SOURCE_TASK}) if source else frozenset()

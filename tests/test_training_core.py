@@ -89,3 +89,30 @@ def test_on_the_cpu_predictions_go_through_in_small_batches_whatever_the_trainin
     assert probabilities.shape == (20, 2)
     assert seen == [8, 8, 4] and CPU_INFERENCE_BATCH == 8
     assert inference_batch_size(torch.device("cuda"), 64) == 64
+
+
+def test_a_job_decodes_its_images_once_for_all_epochs_into_the_same_batches(image_folder, monkeypatch):
+    """Decoding every epoch again was most of a small model's epoch on the CPU. Decoded once, the
+    batches hold the same numbers in the same shuffled order as preprocessing each batch did."""
+    import torch
+
+    from autotl.training import batches
+    from autotl.training.backbone import ImagePreprocessor
+
+    root = image_folder({"a": 6, "b": 5}, size=(20, 14))
+    paths = sorted(str(p) for p in root.rglob("*.png"))
+    labels = [int("/b/" in p) for p in paths]
+    preprocess = ImagePreprocessor(16, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+    decoded = []
+    preprocess.decode = lambda inputs, decode=preprocess.decode: decoded.append(len(inputs)) or decode(inputs)
+    once = batches.raw_batches(paths, labels, preprocess, 4, torch.device("cpu"), shuffle=True, seed=3)
+    epochs = [list(once) for _ in range(3)]
+    assert decoded == [len(paths)]
+    assert [len(labels) for _, labels in epochs[0]] == [4, 4, 3]
+
+    monkeypatch.setattr(batches, "DECODED_LIMIT", 0)  # past the limit: preprocessed batch by batch, as before
+    every_epoch = list(batches.raw_batches(paths, labels, preprocess, 4, torch.device("cpu"), shuffle=True, seed=3))
+    for (pixels, labels_once), (inputs, labels_each) in zip(epochs[0], every_epoch):
+        assert torch.equal(labels_once, labels_each)
+        assert torch.allclose(pixels, inputs, atol=1e-6)
+    assert len(decoded) > 1

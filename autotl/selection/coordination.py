@@ -12,6 +12,7 @@ from typing import Any
 import optuna
 
 from autotl.contracts.data import Dataset
+from autotl.contracts.options import SelectOptions
 
 PLAN = "autotl.coordinator"
 """The study's user attribute that holds the coordinator's ``Coordination``."""
@@ -19,6 +20,21 @@ DEADLINE = "autotl.trials_end_by"
 """When trials must end (Unix seconds): the coordinator's budget less what it keeps for its closing."""
 CLOSED = "autotl.closed"
 """Set when the coordinator's search ends: workers take no more trials."""
+SHARED_OPTIONS = (
+    "models",
+    "strategies",
+    "regularizers",
+    "metric",
+    "seed",
+    "cv",
+    "experiment",
+    "text_column",
+    "label_column",
+    "skip_bad_files",
+    "source_data",
+)
+"""The options that decide a worker's candidates, splits and trials: the coordinator's. The device,
+cache, tracking URI and ``--trust-remote-code`` are each worker's own."""
 
 
 @dataclass
@@ -49,6 +65,14 @@ def splits_digest(dataset: Dataset) -> str:
         for example in dataset.splits[split]:
             digest.update(f"{split}:{example.fingerprint}:{example.label}\n".encode())
     return digest.hexdigest()
+
+
+def plan_for(dataset: Dataset, options: SelectOptions, **measured: Any) -> Coordination:
+    """The coordinator's plan: its data and options, and what it ``measured`` (the fields of ``Coordination``)."""
+    shared = {name: getattr(options, name) for name in SHARED_OPTIONS}
+    if shared["source_data"] is not None:
+        shared["source_data"] = str(shared["source_data"])
+    return Coordination(data=str(dataset.path), options=shared, splits=splits_digest(dataset), **measured)
 
 
 def publish(study: optuna.Study, plan: Coordination, deadline: float) -> None:

@@ -146,6 +146,12 @@ class CostModel:
         """(epochs, seconds) of trials on cached features, by (source, strategy)."""
         self.trial_times: dict[str, list[tuple[float, float]]] = {}
         """(modelled, real) seconds of each source's end-to-end trials so far."""
+        self.fitting_batch: dict[tuple[str, int], int] = {}
+        """The batch size a candidate trained at after a larger one ran out of device memory, by
+        (candidate, input size): its later trials start there rather than fail at the larger one again."""
+
+    def batch_that_fits(self, label: str, image_size: int, batch_size: int) -> int:
+        return min(batch_size, self.fitting_batch.get((label, image_size), batch_size))
 
     def predicted(self, candidate, params) -> float:
         """Seconds one fit should take. A head's: fitted to its earlier trials' epochs and seconds

@@ -128,31 +128,17 @@ class Search:
 
     def open_to_workers(self) -> None:
         """Publishes in the study what ``autotl worker`` processes need to run its trials."""
-        trials, costs = self.trials, self.trials.costs
-        chosen = self.options
-        plan = coordination.Coordination(
-            data=str(trials.dataset.path),
-            options={
-                "models": chosen.models,
-                "strategies": chosen.strategies,
-                "regularizers": chosen.regularizers,
-                "metric": chosen.metric,
-                "seed": chosen.seed,
-                "cv": chosen.cv,
-                "experiment": chosen.experiment,
-                "text_column": chosen.text_column,
-                "label_column": chosen.label_column,
-                "skip_bad_files": chosen.skip_bad_files,
-                "source_data": None if chosen.source_data is None else str(chosen.source_data),
-            },
+        trials = self.trials
+        plan = coordination.plan_for(
+            trials.dataset,
+            self.options,
             parent_run_id=mlflow.active_run().info.run_id,
             tracking_uri=tracking.masked(mlflow.get_tracking_uri()),
             budget_s=self.budget.seconds,
             kept_sources=self.kept_sources,
-            splits=coordination.splits_digest(trials.dataset),
             scores=trials.scores,
-            num_blocks=costs.num_blocks,
-            inference_s=costs.inference_s,
+            num_blocks=trials.costs.num_blocks,
+            inference_s=trials.costs.inference_s,
         )
         coordination.publish(self.study, plan, self.trials_end_in())
 

@@ -28,7 +28,7 @@ from autotl.selection.leaderboard import Row, TrialKey
 from autotl.selection.noise import binomial_se, fold_se, one_standard_error
 from autotl.selection.study import settle
 from autotl.training.classifier import predict_proba
-from autotl.training.device import release_memory, retry_at_half_batch
+from autotl.training.device import peak_memory_mb, release_memory, reset_peak_memory, retry_at_half_batch
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainedModel, TrainingJob
 
@@ -103,11 +103,13 @@ class Trials:
         self, candidate: Candidate, lr_scale: float = 1.0, epochs_scale: float = 1.0, settings: dict | None = None
     ) -> TrainParams:
         base = TrainParams.from_strings({}, candidate.strategy.defaults, candidate.settings)
+        size = image_size(self.dataset, candidate.source)
         return replace(
             base,
             lr=base.lr * lr_scale,
             epochs=max(1, round(base.epochs * epochs_scale)),
-            image_size=image_size(self.dataset, candidate.source),
+            image_size=size,
+            batch_size=self.costs.batch_that_fits(candidate.label, size, base.batch_size),
             extra=base.extra | (settings or {}),
         )
 
@@ -215,6 +217,7 @@ class Trials:
                 mlflow.log_params(
                     {"source": row.source, "strategy": row.strategy, "regularizer": row.regularizer, **params.as_dict()}
                 )
+                reset_peak_memory(self.device)
                 fits = []
                 for fold, splits in enumerate(trial_folds):
                     trained, batch_size = retry_at_half_batch(
@@ -228,6 +231,7 @@ class Trials:
                     if batch_size != row.params["batch_size"]:
                         row.reason = f"out of memory at batch size {row.params['batch_size']}, retried at {batch_size}"
                         row.params["batch_size"] = batch_size
+                        self.costs.fitting_batch[(candidate.label, params.image_size)] = batch_size
                         mlflow.set_tag("autotl.batch_size_after_oom", batch_size)
                     fits.append(trained.fit)
                     if len(trial_folds) > 1:
@@ -235,6 +239,9 @@ class Trials:
                     if fold == 0:
                         first = trained, self.job(candidate, replace(params, batch_size=batch_size), splits)
                     del trained
+                peak = peak_memory_mb(self.device)
+                if peak is not None:
+                    mlflow.log_metric("peak_gpu_memory_mb", peak)
                 values, best_epoch = scored_folds(fits)
                 validated = sum(len(splits["val"]) for splits in trial_folds)
                 val_metric = float(np.mean(values))

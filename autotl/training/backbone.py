@@ -24,7 +24,9 @@ class Preprocessor(Protocol):
 
 
 class ImagePreprocessor:
-    """Resize the shorter side, centre-crop, scale to 0..1 and normalise (torchvision's eval transform)."""
+    """Resize the shorter side, centre-crop, scale to 0..1 and normalise (torchvision's eval
+    transform), in two steps: ``decode`` to uint8 pixels, which a training job does once for its
+    epochs (``training.batches``), and ``normalize``, each batch."""
 
     def __init__(self, size: int, mean: tuple[float, ...], std: tuple[float, ...], resize: int | None = None):
         from torchvision import transforms
@@ -32,19 +34,27 @@ class ImagePreprocessor:
         self.size, self.mean, self.std = size, tuple(mean), tuple(std)
         self.resize = resize or round(size / 0.875)
         self.key = f"image:resize{self.resize}:crop{size}:mean{self.mean}:std{self.std}"
-        self._transform = transforms.Compose(
-            [
-                transforms.Resize(self.resize, antialias=True),
-                transforms.CenterCrop(size),
-                transforms.ToTensor(),
-                transforms.Normalize(self.mean, self.std),
-            ]
+        self._decode = transforms.Compose(
+            [transforms.Resize(self.resize, antialias=True), transforms.CenterCrop(size), transforms.PILToTensor()]
         )
+        self._mean = torch.tensor(self.mean).view(1, -1, 1, 1)
+        self._std = torch.tensor(self.std).view(1, -1, 1, 1)
 
     def __call__(self, inputs: list[str]) -> torch.Tensor:
+        return self.normalize(self.decode(inputs))
+
+    def decode(self, inputs: list[str]) -> torch.Tensor:
+        """(N, 3, size, size) uint8 pixels."""
         from autotl.data.image_files import open_rgb
 
-        return torch.stack([self._transform(open_rgb(path)) for path in inputs])
+        return torch.stack([self._decode(open_rgb(path)) for path in inputs])
+
+    def decoded_bytes(self, count: int) -> int:
+        return count * 3 * self.size * self.size
+
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Float inputs from uint8 pixels, as ``ToTensor`` and ``Normalize`` compute them."""
+        return (pixels.float().div_(255) - self._mean.to(pixels.device)).div_(self._std.to(pixels.device))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
