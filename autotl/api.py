@@ -353,8 +353,7 @@ def select_with(
     if gpus:
         options = replace(options, device=gpus[0])
     metric, seed = options.metric, options.seed
-    names = {"sources": options.models, "strategies": options.strategies, "regularizers": options.regularizers}
-    setup = _setup(data, options, names, transfer_only=True)
+    setup = _setup(data, options, options.candidate_names, transfer_only=True)
     dataset, target_device, candidates, left_out = setup.dataset, setup.device, setup.candidates, setup.left_out
     baselines = [s for s in setup.registry.items("strategies") if s.baseline]
     if not candidates:

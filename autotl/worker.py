@@ -55,9 +55,8 @@ def work_with(options: WorkerOptions, progress: Callable[[str], None] = lines) -
         tracking_uri=uri,
         trust_remote_code=options.trust_remote_code,
     )
-    names = {"sources": chosen.models, "strategies": chosen.strategies, "regularizers": chosen.regularizers}
     data = options.data or plan.data
-    setup = _setup(data, chosen, names, transfer_only=True)
+    setup = _setup(data, chosen, chosen.candidate_names, transfer_only=True)
     if splits_digest(setup.dataset) != plan.splits:
         raise AutotlError(
             f"--data {data}: not the examples the coordinator split (its data is {plan.data}); give --data the "

@@ -88,7 +88,8 @@ def test_the_mlflow_ui_shows_the_selection_its_trials_and_its_leaderboard(ui_aft
 
     browser.get(f"{url}/#/experiments/{experiment}/runs")
     parent = wait.until(lambda driver: driver.find_element(By.XPATH, f"//a[contains(@href, '{result.run_id}')]"))
-    assert "autotl" in page() and parent.text == "select colours"
+    wait.until(lambda driver: "autotl" in page())  # the experiment's name, which may render after its runs
+    assert parent.text == "select colours"
     assert "trial 0:" not in page()  # nested runs start folded under their parent
     row = parent.find_element(By.XPATH, "./ancestor::div[@role='row']")
     row.find_element(By.XPATH, ".//button[contains(@data-component-id, 'runnamecellrenderer')]").click()

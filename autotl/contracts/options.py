@@ -76,6 +76,11 @@ class SelectOptions(RunOptions):
     gpus: Sequence[int] | None = None
     """CUDA devices to work on: the select itself on the first, an ``autotl worker`` on each other."""
 
+    @property
+    def candidate_names(self) -> dict[str, Sequence[str] | None]:
+        """The names given for each kind of plugin that candidates are built from."""
+        return {"sources": self.models, "strategies": self.strategies, "regularizers": self.regularizers}
+
 
 @dataclass(frozen=True)
 class TrainOptions(RunOptions):

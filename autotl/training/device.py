@@ -55,9 +55,9 @@ def keep_freed_memory() -> bool:
     at its top for reuse, rather than map fresh pages for each large tensor and unmap them when it
     is freed. A training step frees its activations and allocates them again; with glibc's
     defaults every large one was a new mapping whose pages fault in one by one. On 10 fine-tuning
-    steps of EfficientNet-Lite0 (128 px, batch 32, one thread) that was 2.2 million page faults
-    and 24 % of the CPU time in the kernel; with this, 31 thousand, under 1 %, and the steps 34 %
-    faster at the same peak memory (docs/benchmarks.md, "Memory churn"). Returns whether it was
+    steps of EfficientNet-Lite0 (128 px, batch 32, two threads) that was 2 million page faults and
+    22 % of the CPU time in the kernel; with this, 37 thousand and 1 %, and the steps took 32 %
+    less time, at a peak 4 % higher (docs/benchmarks.md, "Memory churn"). Returns whether it was
     applied: not off Linux's glibc, nor with ``AUTOTL_MALLOC=system``."""
     import ctypes
     import os
