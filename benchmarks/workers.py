@@ -25,6 +25,7 @@ FIELDS = [
     "seed",
     "budget_s",
     "elapsed_s",
+    "exhausted",
     "complete",
     "pruned",
     "end_to_end",
@@ -35,7 +36,7 @@ FIELDS = [
 ]
 
 
-def run(data: Path, budget: str, processes: int, threads: int, seed: int, folder: Path) -> dict:
+def run(data: Path, budget: str, processes: int, threads: int, seed: int, folder: Path, extra: list[str]) -> dict:
     """One select, with ``processes - 1`` workers started before it on its study."""
     env = {
         **os.environ,
@@ -57,7 +58,7 @@ def run(data: Path, budget: str, processes: int, threads: int, seed: int, folder
         for n in range(processes - 1)
     ]
     command = [*autotl, "select", "--data", str(data), "--budget", budget, "--seed", str(seed), "--device", "cpu"]
-    command += ["--study", study, "--storage", storage, "--json"]
+    command += ["--study", study, "--storage", storage, "--json", *extra]
     with open(folder / "select.log", "w") as log:
         done = subprocess.run(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=folder, check=True)
     for worker in workers:
@@ -72,6 +73,7 @@ def run(data: Path, budget: str, processes: int, threads: int, seed: int, folder
         "seed": seed,
         "budget_s": report["budget_s"],
         "elapsed_s": round(report["elapsed_s"], 1),
+        "exhausted": report["exhausted"],
         "complete": len(complete),
         "pruned": len(trials) - len(complete),
         "end_to_end": sum("probe" not in r["strategy"] for r in complete),  # the built-in probes train a head alone
@@ -89,6 +91,7 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["1x1", "1x2", "2x1"], help="PROCESSESxTHREADS")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--results", type=Path, required=True)
+    parser.add_argument("--strategies", help="select's --strategies, e.g. to search a space small enough to finish")
     parser.add_argument(
         "--work", type=Path, default=Path(__file__).parent / ".work" / "workers", help="runs' stores and logs"
     )
@@ -105,7 +108,8 @@ def main() -> None:
             if folder.exists():
                 shutil.rmtree(folder)  # a stopped run's: this script made it
             folder.mkdir(parents=True)
-            row = run(args.data.resolve(), args.budget, processes, threads, seed, folder)
+            extra = ["--strategies", args.strategies] if args.strategies else []
+            row = run(args.data.resolve(), args.budget, processes, threads, seed, folder, extra)
             print(f"{row} ({time.monotonic() - started:.0f}s)", file=sys.stderr, flush=True)
             new = not args.results.is_file()
             with args.results.open("a", newline="") as handle:
@@ -115,14 +119,15 @@ def main() -> None:
                 writer.writerow(row)
             done.append({k: str(v) for k, v in row.items()})
     print(
-        "| target | processes x threads | seed | elapsed / budget | trials complete | pruned | end-to-end complete "
-        "| by the worker | choice | val | test accuracy |"
+        "| target | processes x threads | seed | elapsed / budget | space exhausted | trials complete | pruned "
+        "| end-to-end complete | by the worker | choice | val | test accuracy |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in done:
         print(
             f"| {r['target']} | {r['processes']} x {r['threads']} | {r['seed']} | "
-            f"{float(r['elapsed_s']):.0f}s / {float(r['budget_s']):.0f}s | {r['complete']} | {r['pruned']} | "
+            f"{float(r['elapsed_s']):.0f}s / {float(r['budget_s']):.0f}s | {r.get('exhausted', '')} | "
+            f"{r['complete']} | {r['pruned']} | "
             f"{r['end_to_end']} | {r['by_workers']} | {r['choice']} | {r['val']} | {r['test_accuracy']} |"
         )
 
