@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from autotl.contracts.capabilities import Capability
 from autotl.contracts.data import Dataset, IntakeOptions
-from autotl.contracts.options import DEFAULT_BUDGET, RunOptions, SelectOptions, TrainOptions, remote_code_allowed
+from autotl.contracts.options import (
+    AUTO_METRIC,
+    DEFAULT_BUDGET,
+    RunOptions,
+    SelectOptions,
+    TrainOptions,
+    remote_code_allowed,
+)
 from autotl.errors import AutotlError
 from autotl.progress import bar, lines
 from autotl.registry import Candidate, LeftOut, Registry, summarise_left_out
@@ -66,9 +73,17 @@ class _Setup:
     left_out: "list[LeftOut]"
     device: "torch.device"
     source_data: "Dataset | None" = None
+    metric: str = "accuracy"
+    """``--metric``, with ``auto`` resolved for the data."""
 
 
-def _setup(data, options: RunOptions, names: dict[str, Sequence[str] | None], transfer_only: bool = False) -> _Setup:
+def _setup(
+    data,
+    options: RunOptions,
+    names: dict[str, Sequence[str] | None],
+    transfer_only: bool = False,
+    progress: Callable[[str], None] = lines,
+) -> _Setup:
     """What ``train`` and ``select`` both start from; names are checked before the data is read.
     ``transfer_only``: no candidate of a no-transfer baseline strategy (``select`` runs those beside
     its choice), nor any left out."""
@@ -77,8 +92,8 @@ def _setup(data, options: RunOptions, names: dict[str, Sequence[str] | None], tr
     from autotl.training.device import keep_freed_memory, resolve_device
     from autotl.training.metrics import METRICS
 
-    if options.metric not in METRICS:
-        raise AutotlError(f"--metric {options.metric!r} is not known: choose from {', '.join(METRICS)}")
+    if options.metric not in (AUTO_METRIC, *METRICS):
+        raise AutotlError(f"--metric {options.metric!r} is not known: choose from {', '.join((AUTO_METRIC, *METRICS))}")
     registry = build_registry()
     chosen = {kind: registry.pick(kind, value) for kind, value in names.items()}
     if transfer_only:
@@ -89,7 +104,24 @@ def _setup(data, options: RunOptions, names: dict[str, Sequence[str] | None], tr
     source = _source_data(options.source_data, options.intake, registry, dataset.modality)
     given = frozenset({Capability.SOURCE_TASK}) if source else frozenset()
     candidates, left_out = registry.candidates(dataset.modality, **chosen, given=given)
-    return _Setup(registry, dataset, candidates, left_out, target, source)
+    return _Setup(registry, dataset, candidates, left_out, target, source, _metric(options.metric, dataset, progress))
+
+
+def _metric(given: str, dataset: "Dataset", progress: Callable[[str], None]) -> str:
+    """``--metric auto``: accuracy, or macro-F1 on imbalanced data, where accuracy rewards
+    predicting the large classes; said in one line."""
+    from autotl.data.profile import IMBALANCED, imbalance_ratio
+
+    if given != AUTO_METRIC:
+        return given
+    ratio = imbalance_ratio(dataset)
+    if ratio <= IMBALANCED:
+        return "accuracy"
+    progress(
+        f"Imbalanced classes (largest / smallest training class {ratio:.1f}, above {IMBALANCED}): judging by "
+        "f1_macro; --metric accuracy judges by accuracy"
+    )
+    return "f1_macro"
 
 
 def _source_data(path: str | Path | None, intake: IntakeOptions, registry: Registry, modality: str) -> "Dataset | None":
@@ -138,8 +170,10 @@ def train_with(data: str | Path, options: TrainOptions, progress: Callable[[str]
 
     started = time.monotonic()
     model, strategy, regularizer = options.model, options.strategy, options.regularizer
+    names = {"sources": [model], "strategies": [strategy], "regularizers": [regularizer]}
+    setup = _setup(data, options, names, progress=progress)
+    options = replace(options, metric=setup.metric)
     metric, seed = options.metric, options.seed
-    setup = _setup(data, options, {"sources": [model], "strategies": [strategy], "regularizers": [regularizer]})
     dataset, target_device = setup.dataset, setup.device
     if not setup.candidates:
         raise AutotlError(f"cannot train {model} + {strategy} + {regularizer}: {setup.left_out[0].reason}")
@@ -352,8 +386,9 @@ def select_with(
     gpus = gpu_devices(options.gpus) if options.gpus else []
     if gpus:
         options = replace(options, device=gpus[0])
+    setup = _setup(data, options, options.candidate_names, transfer_only=True, progress=progress)
+    options = replace(options, metric=setup.metric)
     metric, seed = options.metric, options.seed
-    setup = _setup(data, options, options.candidate_names, transfer_only=True)
     dataset, target_device, candidates, left_out = setup.dataset, setup.device, setup.candidates, setup.left_out
     baselines = [s for s in setup.registry.items("strategies") if s.baseline]
     if not candidates:

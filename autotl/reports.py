@@ -17,10 +17,25 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from autotl.training.loop import Epoch  # noqa: E402
 
 
+def log_class_recall(labels: Sequence[int], predictions: Sequence[int], classes: Sequence[str]) -> None:
+    """Each class's test recall: a metric ``test_recall/<class>`` per class (the name kept to the
+    characters MLflow takes), and ``class_recall.json`` with the class names as they are. On
+    imbalanced data, overall accuracy hides a small class that is never predicted."""
+    import re
+
+    from sklearn.metrics import recall_score
+
+    recall = recall_score(labels, predictions, labels=list(range(len(classes))), average=None, zero_division=0)
+    by_class = {name: float(value) for name, value in zip(classes, recall)}
+    mlflow.log_metrics({"test_recall/" + re.sub(r"[^\w.\- ]", "_", name): value for name, value in by_class.items()})
+    mlflow.log_dict(by_class, "class_recall.json")
+
+
 def log_training(
     history: Sequence[Epoch], metric: str, labels: Sequence[int], predictions: Sequence[int], classes: Sequence[str]
 ) -> None:
-    """The learning curve of the logged model and its confusion matrix on the test split."""
+    """The learning curve of the logged model, its confusion matrix and each class's recall on the test split."""
+    log_class_recall(labels, predictions, classes)
     figure, loss_axis = plt.subplots(figsize=(6, 4))
     epochs = [e.epoch for e in history]
     loss_axis.plot(epochs, [e.train_loss for e in history], "o-", color="tab:red", label="train loss")

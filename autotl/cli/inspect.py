@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from autotl.cli import options
+from autotl.data.profile import IMBALANCED
 from autotl.registry import group_by_source, summarise_left_out
 
 
@@ -60,7 +61,12 @@ def _print(report: dict[str, Any], left_out: list) -> None:
     for label, counts in report["counts"].items():
         table.add_row(label, *(str(counts[split]) for split in ("train", "val", "test")))
     console.print(table)
-    console.print(f"Imbalance (largest / smallest train class): {report['imbalance']:.2f}")
+    imbalanced = (
+        f" (above {IMBALANCED}: select judges by f1_macro and searches class-weighted losses)"
+        if report["imbalance"] > IMBALANCED
+        else ""
+    )
+    console.print(f"Imbalance (largest / smallest train class): {report['imbalance']:.2f}{imbalanced}")
     console.print("Problems: " + ("none" if not report["problems"] else ""))
     for problem in report["problems"]:
         console.print(f"  - {problem}")

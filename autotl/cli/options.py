@@ -64,7 +64,12 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
-Metric = Annotated[str, typer.Option(help="What to maximise on validation: accuracy or f1_macro.")]
+Metric = Annotated[
+    str,
+    typer.Option(
+        help="What to maximise on validation: accuracy, f1_macro, or auto (f1_macro when classes are imbalanced)."
+    ),
+]
 Device = Annotated[str, typer.Option(help="auto (a GPU when there is one), cpu, cuda or cuda:N.")]
 TrackingUri = Annotated[
     str | None,

@@ -14,7 +14,7 @@ def select_command(
     models: options.Models = None,
     strategies: options.Strategies = None,
     regularizers: options.Regularizers = None,
-    metric: options.Metric = "accuracy",
+    metric: options.Metric = "auto",
     seed: options.Seed = 0,
     device: options.Device = "auto",
     tracking_uri: options.TrackingUri = None,

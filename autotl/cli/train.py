@@ -22,7 +22,7 @@ def train_command(
     strategy: Annotated[str, typer.Option(help="Transfer strategy: linear_probe, finetune, scratch, ...")],
     regularizer: Annotated[str, typer.Option(help="Regularizer.")] = "none",
     set: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
-    metric: options.Metric = "accuracy",
+    metric: options.Metric = "auto",
     seed: options.Seed = 0,
     device: options.Device = "auto",
     tracking_uri: options.TrackingUri = None,

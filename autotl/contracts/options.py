@@ -13,6 +13,7 @@ from autotl.errors import AutotlError
 MAX_SEED = 2**32 - 1
 """numpy's and scikit-learn's seeds are unsigned 32-bit integers."""
 DEFAULT_BUDGET = "15m"
+AUTO_METRIC = "auto"
 
 remote_code_allowed: ContextVar[bool] = ContextVar("remote_code_allowed", default=False)
 """Whether a model may run code from its own repository (``--trust-remote-code``): set for the
@@ -23,7 +24,8 @@ length of one run, so that it neither outlives the run nor reaches another one i
 class RunOptions:
     """What ``train`` and ``select`` share."""
 
-    metric: str = "accuracy"
+    metric: str = AUTO_METRIC
+    """``auto``: accuracy, or f1_macro on imbalanced data (``autotl.data.profile.IMBALANCED``)."""
     seed: int = 0
     """One seed for the splits, the search and training."""
     device: str = "auto"

@@ -30,6 +30,17 @@ class Setting:
         return int(text) if self.integer else float(text)
 
 
+CLASS_WEIGHT = Setting(
+    "class_weight",
+    0.0,
+    (0.0, 1.0),
+    "exponent of the inverse class frequency that weights each class's loss: 0 plain, 1 balanced",
+)
+"""A strategy that trains through autotl's helpers (``training.loop.fit``, ``train_head``,
+``train_end_to_end``, the convex probe) honours this by declaring it; ``select`` searches it only on
+imbalanced data (``autotl.data.profile.IMBALANCED``)."""
+
+
 RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "lr": (lambda v: v > 0, "a learning rate above 0, e.g. 1e-3"),
     "epochs": (lambda v: v >= 1, "at least 1 epoch"),

@@ -5,10 +5,21 @@ from typing import Any
 
 from autotl.contracts.data import SPLITS, Dataset
 
+IMBALANCED = 1.5
+"""The imbalance ratio (largest over smallest training class) above which a dataset counts as
+imbalanced: the threshold of the imbalanced-learning literature and of the KEEL repository's
+imbalanced collection (Fernandez et al. 2018, "Learning from Imbalanced Data Sets", ch. 1). Above
+it, ``select`` judges by macro-F1 unless ``--metric`` says otherwise, and searches class-weighted
+losses."""
+
+
+def imbalance_ratio(dataset: Dataset) -> float:
+    train = Counter(e.label for e in dataset.splits["train"])
+    return max(train.values()) / min(train.values())
+
 
 def profile(dataset: Dataset) -> dict[str, Any]:
     counts = {split: Counter(e.label for e in dataset.splits[split]) for split in SPLITS}
-    train = counts["train"]
     return {
         "path": str(dataset.path),
         "format": dataset.format,
@@ -19,7 +30,7 @@ def profile(dataset: Dataset) -> dict[str, Any]:
         "split_sizes": {split: len(dataset.splits[split]) for split in SPLITS},
         "split_origin": dataset.split_origin,
         "counts": {c: {split: counts[split][c] for split in SPLITS} for c in dataset.classes},
-        "imbalance": max(train.values()) / min(train.values()),
+        "imbalance": imbalance_ratio(dataset),
         "inputs": dataset.summary,
         "problems": dataset.problems + _overlaps(dataset),
     }

@@ -78,7 +78,16 @@ class Search:
         trials, study = self.trials, self.study
         trials.progress(
             f"Searching {len(self.pool)} candidates: probes on every source first, then the portfolio; "
-            + ", ".join(filter(None, (self.reserved, f"cheapest trial ~{self.cheapest:.0f}s")))
+            + ", ".join(
+                filter(
+                    None,
+                    (
+                        "class-weighted losses too (imbalanced classes)" if trials.weigh_classes else "",
+                        self.reserved,
+                        f"cheapest trial ~{self.cheapest:.0f}s",
+                    ),
+                )
+            )
         )
         self.open_to_workers()
         trial, waiting = None, False
@@ -172,9 +181,8 @@ class Search:
             study.tell(trial, state=TrialState.PRUNED)
             self.queue_untried(self.spare)
             return
-        blocks = trials.costs.num_blocks.get(candidate.source.name, 0)
         chosen = {
-            s.name: trial.suggest_categorical(_param_name(candidate, s.name), list(s.values(blocks)))
+            s.name: trial.suggest_categorical(_param_name(candidate, s.name), list(trials.searched(s, candidate)))
             for s in candidate.settings
         }
         scheduled = candidate.strategy.schedule

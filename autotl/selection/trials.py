@@ -18,7 +18,8 @@ from optuna.trial import TrialState
 from autotl import tracking
 from autotl.contracts.data import Dataset, Example
 from autotl.contracts.options import SelectOptions
-from autotl.contracts.settings import TrainParams
+from autotl.contracts.settings import CLASS_WEIGHT, Setting, TrainParams
+from autotl.data.profile import IMBALANCED, imbalance_ratio
 from autotl.progress import Advance, bar
 from autotl.registry import Candidate
 from autotl.selection.budget import Budget
@@ -61,6 +62,8 @@ class Trials:
         self.cv_folds = [{**fold, "test": []} for fold in folds(dataset, cv or auto_folds(dataset), self.seed) or []]
         """Stratified folds of train+val: every trial's with ``--cv K``, else the probes' alone."""
         self.forced_cv = cv > 0
+        self.weigh_classes = imbalance_ratio(dataset) > IMBALANCED
+        """Whether class-weighted losses are searched."""
         self.costs = CostModel(
             dataset,
             lambda candidate, params: self.job(candidate, params),
@@ -120,11 +123,19 @@ class Trials:
             return self.cv_folds
         return [self.unseen_test]
 
+    def searched(self, setting: Setting, candidate: Candidate) -> tuple[float, ...]:
+        """The values of ``setting`` that the search tries: its choices, except for a class-weighted
+        loss on balanced data, which is the plain loss (its default)."""
+        if setting.name == CLASS_WEIGHT.name and not self.weigh_classes:
+            return (setting.default,)
+        return tuple(setting.values(self.costs.num_blocks.get(candidate.source.name, 0)))
+
     def setting_grid(self, candidate: Candidate) -> list[dict[str, float]]:
-        """Every combination of the candidate's declared settings' choices."""
-        blocks = self.costs.num_blocks.get(candidate.source.name, 0)
+        """Every combination of the candidate's declared settings' searched values."""
         names = [s.name for s in candidate.settings]
-        return [dict(zip(names, values)) for values in product(*(s.values(blocks) for s in candidate.settings))]
+        return [
+            dict(zip(names, values)) for values in product(*(self.searched(s, candidate) for s in candidate.settings))
+        ]
 
     def keys_of(self, candidate: Candidate) -> list[TrialKey]:
         """Every setting of ``candidate``; one learning rate and epoch count for a strategy without a schedule."""

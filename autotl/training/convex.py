@@ -52,18 +52,21 @@ class LinearFit:
         return exp / exp.sum(axis=1, keepdims=True)
 
 
-def fit_logistic(features, labels: np.ndarray, num_classes: int, seed: int = 0) -> LinearFit:
+def fit_logistic(
+    features, labels: np.ndarray, num_classes: int, seed: int = 0, weights: np.ndarray | None = None
+) -> LinearFit:
     """Fits on ``features`` (n x d, dense or sparse) and integer ``labels`` in [0, num_classes); a
-    class absent from ``labels`` gets a bias that rules it out. One BLAS thread: L-BFGS makes
-    thousands of small products, which threads waiting on a busy core slow down fivefold (2 s
-    against 11 s for 1,000 x 1,280 features on a shared 2-core machine)."""
+    class absent from ``labels`` gets a bias that rules it out. ``weights``: each class's weight in
+    the loss (``training.loop.class_weights``). One BLAS thread: L-BFGS makes thousands of small
+    products, which threads waiting on a busy core slow down fivefold (2 s against 11 s for
+    1,000 x 1,280 features on a shared 2-core machine)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        return _fit_logistic(features, labels, num_classes, seed)
+        return _fit_logistic(features, labels, num_classes, seed, weights)
 
 
-def _fit_logistic(features, labels: np.ndarray, num_classes: int, seed: int) -> LinearFit:
+def _fit_logistic(features, labels: np.ndarray, num_classes: int, seed: int, weights: np.ndarray | None) -> LinearFit:
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
@@ -79,10 +82,15 @@ def _fit_logistic(features, labels: np.ndarray, num_classes: int, seed: int) -> 
     present, counts = np.unique(labels, return_counts=True)
     folds = min(INNER_FOLDS, int(counts.min()))
     coordinates, basis = row_space(scaled) if scaled.shape[0] < scaled.shape[1] else (scaled, None)
-    c, cv_log_loss = _choose_strength(coordinates, labels, folds, seed) if folds >= 2 else (UNTUNED_C, None)
+    per_example = None if weights is None else weights[labels]
+    c, cv_log_loss = (
+        _choose_strength(coordinates, labels, folds, seed, per_example) if folds >= 2 else (UNTUNED_C, None)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence at the weakest strengths
-        model = LogisticRegression(C=c, max_iter=MAX_ITER, tol=FINAL_TOLERANCE).fit(coordinates, labels)
+        model = LogisticRegression(C=c, max_iter=MAX_ITER, tol=FINAL_TOLERANCE).fit(
+            coordinates, labels, sample_weight=per_example
+        )
     coef, intercept = model.coef_, model.intercept_
     if basis is not None:
         coef = coef @ basis
@@ -102,7 +110,9 @@ def root_mean_square_length(features) -> float:
     return length if length > 0 else 1.0
 
 
-def _choose_strength(features, labels: np.ndarray, folds: int, seed: int) -> tuple[float, float]:
+def _choose_strength(
+    features, labels: np.ndarray, folds: int, seed: int, weights: np.ndarray | None = None
+) -> tuple[float, float]:
     """The strength with the lowest mean log-loss over stratified inner folds, and that loss. The
     strengths go from strong to weak, each fit warm-started from the last; the path stops once
     the loss rises, since weaker regularisation past the minimum only overfits more, and the
@@ -122,7 +132,9 @@ def _choose_strength(features, labels: np.ndarray, folds: int, seed: int) -> tup
         for c in STRENGTHS:
             losses = []
             for model, (train, val) in zip(models, splits):
-                model.set_params(C=c).fit(features[train], labels[train])
+                model.set_params(C=c).fit(
+                    features[train], labels[train], sample_weight=None if weights is None else weights[train]
+                )
                 losses.append(
                     log_loss(model.predict_proba(features[val]), np.searchsorted(model.classes_, labels[val]))
                 )

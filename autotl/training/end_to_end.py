@@ -87,6 +87,7 @@ def train_end_to_end(
             job.on_epoch,
             terms=terms,
             groups=groups,
+            weights=job.class_weights(),
         )
     finally:
         for term in terms:

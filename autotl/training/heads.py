@@ -31,7 +31,15 @@ def train_head(job: "TrainingJob", classifier: "Classifier", params: "TrainParam
         for split in features
     }
     result = fit(
-        classifier.head, batches["train"], batches["val"], params, job.device, job.metric, len(job.classes), on_epoch
+        classifier.head,
+        batches["train"],
+        batches["val"],
+        params,
+        job.device,
+        job.metric,
+        len(job.classes),
+        on_epoch,
+        weights=job.class_weights(),
     )
     probabilities = {
         split: evaluate(classifier.head, batches[split], job.device)[0] for split in ("val", "test") if split in batches

@@ -47,6 +47,12 @@ class TrainingJob:
         index = {label: i for i, label in enumerate(self.classes)}
         return [index[e.label] for e in self.splits[split]]
 
+    def class_weights(self) -> np.ndarray | None:
+        """The loss weight of each class at the ``class_weight`` setting, from the training split."""
+        from autotl.training.loop import class_weights
+
+        return class_weights(self.labels("train"), len(self.classes), self.params.extra.get("class_weight", 0.0))
+
 
 @dataclass
 class TrainedModel:

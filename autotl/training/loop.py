@@ -33,6 +33,18 @@ class FitResult:
 Batches = Iterable[tuple[Any, torch.Tensor]]
 
 
+def class_weights(labels: list[int], num_classes: int, exponent: float) -> np.ndarray | None:
+    """Each class's loss weight, ``(n / (k * count)) ** exponent``: at 1, every class weighs as much
+    in the loss as the others (scikit-learn's "balanced"); None at 0, the plain loss."""
+    if not exponent:
+        return None
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes).astype(float)
+    present = counts > 0
+    weights = np.ones(num_classes)
+    weights[present] = (counts.sum() / (present.sum() * counts[present])) ** exponent
+    return weights
+
+
 @dataclass
 class ParamGroup:
     """Parameters trained at ``lr_factor`` times the learning rate (discriminative fine-tuning)."""
@@ -62,12 +74,14 @@ def fit(
     on_epoch: Callable[[Epoch], None] = lambda epoch: None,
     terms: Iterable[Term] = (),
     groups: list[ParamGroup] | None = None,
+    weights: np.ndarray | None = None,
 ) -> FitResult:
     """Trains the parameters that require grad; leaves ``model`` at its best validation epoch.
 
     ``terms`` are added to the loss at every step (a regularizer's penalty, a
     second task). ``groups`` give parts of the model their own learning rate;
-    by default every trainable parameter shares one.
+    by default every trainable parameter shares one. ``weights``: each class's
+    weight in the loss (``class_weights``).
     """
     model.to(device)
     terms = [term for term in terms if term is not None]
@@ -75,6 +89,7 @@ def fit(
     total_steps = params.epochs * max(1, len(train))
     scheduler = _warmup_cosine(optimizer, total_steps, params.warmup)
     autocast, scaler = mixed_precision(device)
+    loss_weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
     best: tuple[Epoch, dict] | None = None
     history = []
     for epoch in range(1, params.epochs + 1):
@@ -83,7 +98,7 @@ def fit(
         for inputs, labels in train:
             inputs, labels = move_batch(inputs, device, non_blocking=True), labels.to(device, non_blocking=True)
             with autocast():
-                loss = nn.functional.cross_entropy(model(inputs), labels)
+                loss = nn.functional.cross_entropy(model(inputs), labels, weight=loss_weights)
                 for term in terms:
                     loss = loss + term(inputs)
             if not torch.isfinite(loss):

@@ -8,6 +8,7 @@ only the head's fit.
 from dataclasses import dataclass
 
 import autotl
+from autotl.contracts.settings import CLASS_WEIGHT
 from autotl.contracts.strategies import Strategy
 
 
@@ -33,7 +34,7 @@ class LogisticProbe(Strategy):
             if job.splits[split]
         }  # select's trials leave test empty
         train_labels, val_labels = np.asarray(job.labels("train")), np.asarray(job.labels("val"))
-        linear = fit_logistic(features["train"], train_labels, len(job.classes), job.seed)
+        linear = fit_logistic(features["train"], train_labels, len(job.classes), job.seed, job.class_weights())
         with torch.no_grad():
             classifier.head.weight.copy_(torch.from_numpy(linear.weight))
             classifier.head.bias.copy_(torch.from_numpy(linear.bias))
@@ -64,5 +65,6 @@ def register_strategies(register):
             cached_features=True,
             depth=0.0,
             schedule=False,
+            settings=(CLASS_WEIGHT,),
         )
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import autotl
 from autotl.contracts.capabilities import Capability
-from autotl.contracts.settings import Setting
+from autotl.contracts.settings import CLASS_WEIGHT, Setting
 from autotl.contracts.strategies import Strategy
 from autotl.training.end_to_end import train_end_to_end
 
@@ -116,7 +116,7 @@ def register_strategies(register):
             needs=frozenset({Capability.BLOCKS}),
             provides=frozenset({Capability.ADAPTED_FEATURES}),
             defaults={"lr": 5e-4, "epochs": 5},
-            settings=(RANK,),
+            settings=(RANK, CLASS_WEIGHT),
             depth=0.4,
         )
     )

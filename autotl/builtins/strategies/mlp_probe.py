@@ -4,7 +4,7 @@ features; the backbone runs once per input ever (the feature cache keeps the res
 from dataclasses import dataclass
 
 import autotl
-from autotl.contracts.settings import Setting
+from autotl.contracts.settings import CLASS_WEIGHT, Setting
 from autotl.contracts.strategies import Strategy
 from autotl.training.heads import PROBE_DEFAULTS, train_head
 
@@ -32,7 +32,7 @@ def register_strategies(register):
             "mlp_probe",
             "a new MLP head (one hidden layer, dropout 0.2) trained on frozen, cached features",
             defaults=PROBE_DEFAULTS | {"lr": 3e-3},
-            settings=(HIDDEN,),
+            settings=(HIDDEN, CLASS_WEIGHT),
             cached_features=True,
             depth=0.1,
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import autotl
 from autotl.contracts.capabilities import Capability
 from autotl.contracts.regularizers import Term
-from autotl.contracts.settings import Setting
+from autotl.contracts.settings import CLASS_WEIGHT, Setting
 from autotl.contracts.strategies import StepCost, Strategy
 from autotl.training.end_to_end import BACKBONE_LR_RATIO, TUNED, backbone_groups, train_end_to_end
 
@@ -92,7 +92,7 @@ def register_strategies(register):
             needs=frozenset({Capability.SOURCE_TASK}),
             provides=TUNED,
             defaults={"lr": 1e-3, "epochs": 5},
-            settings=(TASK_WEIGHT, BACKBONE_LR_RATIO),
+            settings=(TASK_WEIGHT, BACKBONE_LR_RATIO, CLASS_WEIGHT),
             depth=0.9,
         )
     )
