@@ -381,8 +381,7 @@ def select_with(
     from autotl.training.classifier import save
     from autotl.worker import gpu_devices, local_workers, worker_command, worker_environment
 
-    budget = options.budget
-    clock_budget = Budget(parse_budget(budget) if isinstance(budget, str) else float(budget), clock)
+    clock_budget = Budget(parse_budget(options.budget), clock)
     gpus = gpu_devices(options.gpus) if options.gpus else []
     if gpus:
         options = replace(options, device=gpus[0])

@@ -41,10 +41,7 @@ def work_with(options: WorkerOptions, progress: Callable[[str], None] = lines) -
     study = _check_study(options.study)
     storage = _check_storage(options.storage)
     heartbeat_seconds()  # a usage error now, not after the wait
-    wait = options.wait
-    plan, seconds_left = wait_for_coordinator(
-        storage, study, parse_budget(wait) if isinstance(wait, str) else float(wait), progress
-    )
+    plan, seconds_left = wait_for_coordinator(storage, study, parse_budget(options.wait, "--wait"), progress)
     uri = _tracking_uri(options.tracking_uri, plan.tracking_uri)
     chosen = SelectOptions(
         **plan.options,

@@ -10,11 +10,13 @@ from autotl.errors import AutotlError
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
-def parse_budget(text: str) -> float:
-    """Seconds from ``90s``, ``15m``, ``2h``, ``1.5h`` or a plain number of seconds."""
+def parse_budget(value: str | float, option: str = "--budget") -> float:
+    """Seconds from ``90s``, ``15m``, ``2h``, ``1.5h`` or a plain number of seconds (a number too, as
+    the Python API takes it)."""
+    text = value if isinstance(value, str) else str(value)
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
     if not match or float(match[1]) <= 0:
-        raise AutotlError(f"--budget {text!r}: give a duration such as 90s, 15m or 2h")
+        raise AutotlError(f"{option} {value!r}: give a duration such as 90s, 15m or 2h")
     return float(match[1]) * _UNITS[match[2] or "s"]
 
 

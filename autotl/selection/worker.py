@@ -6,6 +6,7 @@ no trial fits before the coordinator's deadline.
 
 import time
 import zlib
+from collections import Counter
 
 import optuna
 
@@ -97,7 +98,4 @@ def work(trials: Trials, options: SelectOptions, plan: Coordination, seconds_lef
     trials.budget.follow(seconds_left)
     search = WorkerSearch(trials, options, [], plan.kept_sources)
     search.run()
-    states: dict[str, int] = {}
-    for row in search.ran:
-        states[row.state] = states.get(row.state, 0) + 1
-    return states
+    return dict(Counter(row.state for row in search.ran))
