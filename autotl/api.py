@@ -238,7 +238,7 @@ def train_with(data: str | Path, options: TrainOptions, progress: Callable[[str]
             }
         )
         model_uri = tracking.log_model(
-            partial(save, trained.classifier, candidate.source, dataset.classes),
+            partial(save, trained.classifier, candidate.source, dataset.classes, job.record()),
             job.inputs("test")[:3],
             options.register,
         )
@@ -469,7 +469,7 @@ def select_with(
         else:
             final = selection.final_job
             model_uri = tracking.log_model(
-                partial(save, selection.final.classifier, final.source, dataset.classes),
+                partial(save, selection.final.classifier, final.source, dataset.classes, final.record()),
                 test_inputs[:3],
                 options.register,
             )

@@ -39,8 +39,9 @@ class Candidate:
 
     @property
     def settings(self) -> tuple[Setting, ...]:
-        """The strategy's and the regularizer's own hyperparameters."""
-        return self.strategy.settings + self.regularizer.settings
+        """The strategy's and the regularizer's own hyperparameters that apply to the source's modality."""
+        both = self.strategy.settings + self.regularizer.settings
+        return tuple(s for s in both if s.applies_to(self.source.spec.modality))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ class Setting:
     """A hyperparameter a strategy or regularizer reads from ``TrainParams.extra``.
 
     ``choices`` are the values ``select`` searches: a tuple, or a function of the
-    source's number of blocks when the sensible values depend on its depth.
+    source's number of blocks when the sensible values depend on its depth. ``names`` spell
+    the values of a setting that picks one of a few policies (``augment=light``), and only
+    those values are allowed. ``modality`` restricts a setting to the sources of one modality.
     """
 
     name: str
@@ -22,12 +24,29 @@ class Setting:
     choices: tuple[float, ...] | Callable[[int], tuple[float, ...]]
     help: str
     integer: bool = False
+    names: tuple[tuple[int, str], ...] = ()
+    modality: str | None = None
 
     def values(self, num_blocks: int) -> tuple[float, ...]:
         return self.choices(num_blocks) if callable(self.choices) else self.choices
 
     def parse(self, text: str) -> float:
-        return int(text) if self.integer else float(text)
+        named = {name: value for value, name in self.names}
+        if text in named:
+            return named[text]
+        value = int(text) if self.integer else float(text)
+        if self.names and value not in dict(self.names):
+            raise ValueError(text)
+        return value
+
+    def expected(self) -> str:
+        """What ``parse`` takes, for an error message."""
+        if self.names:
+            return "one of " + ", ".join(f"{name} ({value})" for value, name in self.names)
+        return "an integer" if self.integer else "a number"
+
+    def applies_to(self, modality: str) -> bool:
+        return self.modality in (None, modality)
 
 
 CLASS_WEIGHT = Setting(
@@ -88,8 +107,11 @@ class TrainParams:
                 else:
                     setattr(params, key, types[key](value))
             except ValueError:
-                integer = declared[key].integer if key in declared else types[key] is int
-                raise AutotlError(f"--set {key}={value}: expected {'an integer' if integer else 'a number'}") from None
+                if key in declared:
+                    expected = declared[key].expected()
+                else:
+                    expected = "an integer" if types[key] is int else "a number"
+                raise AutotlError(f"--set {key}={value}: expected {expected}") from None
         for key, value in params.as_dict().items():
             if not math.isfinite(value):
                 raise AutotlError(f"--set {key}={value}: expected a finite number")

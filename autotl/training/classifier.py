@@ -47,13 +47,16 @@ def predict_proba(
     return np.concatenate(chunks) if chunks else np.zeros((0, 0))
 
 
-def save(classifier: Classifier, source: Source, classes: tuple[str, ...], folder: Path) -> Path:
-    """Writes weights, labels and preprocessing: everything ``load`` needs."""
+def save(classifier: Classifier, source: Source, classes: tuple[str, ...], trained_with: dict, folder: Path) -> Path:
+    """Writes weights, labels and preprocessing: everything ``load`` needs; and, for whoever reads
+    the manifest, the settings it was trained with (``TrainingJob.record``: its augmentation, for
+    one, which prediction never applies)."""
     folder.mkdir(parents=True, exist_ok=True)
     manifest = {
         "source": source.name,
         "classes": list(classes),
         "hidden": classifier.hidden,
+        "trained_with": trained_with,
         "autotl_version": __version__,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))

@@ -47,6 +47,7 @@ def train_end_to_end(
     fine-tuning advice): their statistics describe what the layers above were trained on, and
     small target batches estimate them badly. From random weights they train, and catch up fast.
     """
+    from autotl.training.augmentation import augmenter
     from autotl.training.batches import raw_batches
     from autotl.training.job import TrainedModel
     from autotl.training.layers import freeze_batch_norm
@@ -57,6 +58,8 @@ def train_end_to_end(
     else:
         _default_batch_norm_momentum(classifier)
     preprocess = classifier.backbone.preprocessor
+    policy = job.augmentation()
+    augment = augmenter(policy, preprocess.size) if policy != "none" else None
     batches = {
         split: raw_batches(
             job.inputs(split),
@@ -66,6 +69,7 @@ def train_end_to_end(
             job.device,
             shuffle=split == "train",
             seed=job.seed,
+            augment=augment if split == "train" else None,
         )
         for split in ("train", "val", "test")
         if job.splits[split]  # select's trials leave test empty

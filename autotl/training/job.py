@@ -53,6 +53,19 @@ class TrainingJob:
 
         return class_weights(self.labels("train"), len(self.classes), self.params.extra.get("class_weight", 0.0))
 
+    def augmentation(self) -> str:
+        """The policy that augments the training images (``training.augmentation``): ``none`` for
+        text, and where the strategy declares no ``augment`` setting."""
+        from autotl.training.augmentation import policy
+
+        if "augment" not in self.params.extra or self.source.spec.modality != "image":
+            return "none"
+        return policy(self.params.extra["augment"], len(self.splits["train"]))
+
+    def record(self) -> dict:
+        """The settings the model was trained with, as its manifest keeps them: ``augment`` by its policy's name."""
+        return self.params.as_dict() | ({"augment": self.augmentation()} if "augment" in self.params.extra else {})
+
 
 @dataclass
 class TrainedModel:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import autotl
 from autotl.contracts.settings import CLASS_WEIGHT
 from autotl.contracts.strategies import Strategy
+from autotl.training.augmentation import AUGMENT
 from autotl.training.end_to_end import BACKBONE_LR_RATIO, LAYER_DECAY, TUNED, backbone_groups, train_end_to_end
 
 
@@ -29,7 +30,7 @@ def register_strategies(register):
             "backbone_lr_ratio x the head's learning rate, lower blocks slower by layer_decay",
             provides=TUNED,
             defaults={"lr": 1e-3, "epochs": 5},
-            settings=(BACKBONE_LR_RATIO, LAYER_DECAY, CLASS_WEIGHT),
+            settings=(BACKBONE_LR_RATIO, LAYER_DECAY, CLASS_WEIGHT, AUGMENT),
             depth=1.0,
         )
     )

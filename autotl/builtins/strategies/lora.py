@@ -9,6 +9,7 @@ import autotl
 from autotl.contracts.capabilities import Capability
 from autotl.contracts.settings import CLASS_WEIGHT, Setting
 from autotl.contracts.strategies import Strategy
+from autotl.training.augmentation import AUGMENT
 from autotl.training.end_to_end import train_end_to_end
 
 RANK = Setting("lora_rank", 8, (4, 8, 16), "rank of each low-rank adapter", integer=True)
@@ -116,7 +117,7 @@ def register_strategies(register):
             needs=frozenset({Capability.BLOCKS}),
             provides=frozenset({Capability.ADAPTED_FEATURES}),
             defaults={"lr": 5e-4, "epochs": 5},
-            settings=(RANK, CLASS_WEIGHT),
+            settings=(RANK, CLASS_WEIGHT, AUGMENT),
             depth=0.4,
         )
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import autotl
 from autotl.contracts.settings import CLASS_WEIGHT, Setting
 from autotl.contracts.strategies import Strategy
+from autotl.training.augmentation import AUGMENT
 from autotl.training.end_to_end import TUNED, train_end_to_end
 from autotl.training.heads import PROBE_DEFAULTS, train_head
 
@@ -36,7 +37,7 @@ def register_strategies(register):
             "a linear probe on cached features, then every weight fine-tuned from that head",
             provides=TUNED,
             defaults={"lr": 1e-4, "epochs": 5},
-            settings=(PROBE_EPOCHS, CLASS_WEIGHT),
+            settings=(PROBE_EPOCHS, CLASS_WEIGHT, AUGMENT),
             depth=0.8,
         )
     )

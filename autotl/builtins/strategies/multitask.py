@@ -13,6 +13,7 @@ from autotl.contracts.capabilities import Capability
 from autotl.contracts.regularizers import Term
 from autotl.contracts.settings import CLASS_WEIGHT, Setting
 from autotl.contracts.strategies import StepCost, Strategy
+from autotl.training.augmentation import AUGMENT
 from autotl.training.end_to_end import BACKBONE_LR_RATIO, TUNED, backbone_groups, train_end_to_end
 
 TASK_WEIGHT = Setting("task_weight", 1.0, (0.3, 1.0, 3.0), "weight of the source task's loss")
@@ -92,7 +93,7 @@ def register_strategies(register):
             needs=frozenset({Capability.SOURCE_TASK}),
             provides=TUNED,
             defaults={"lr": 1e-3, "epochs": 5},
-            settings=(TASK_WEIGHT, BACKBONE_LR_RATIO, CLASS_WEIGHT),
+            settings=(TASK_WEIGHT, BACKBONE_LR_RATIO, CLASS_WEIGHT, AUGMENT),
             depth=0.9,
         )
     )

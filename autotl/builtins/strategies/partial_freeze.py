@@ -11,6 +11,7 @@ import autotl
 from autotl.contracts.capabilities import Capability
 from autotl.contracts.settings import CLASS_WEIGHT, Setting
 from autotl.contracts.strategies import StepCost, Strategy
+from autotl.training.augmentation import AUGMENT
 from autotl.training.end_to_end import BACKBONE_LR_RATIO, TUNED, backbone_groups, train_end_to_end
 
 
@@ -58,7 +59,7 @@ def register_strategies(register):
             needs=frozenset({Capability.BLOCKS}),
             provides=TUNED,
             defaults={"lr": 1e-3, "epochs": 5},
-            settings=(FROZEN_BLOCKS, BACKBONE_LR_RATIO, CLASS_WEIGHT),
+            settings=(FROZEN_BLOCKS, BACKBONE_LR_RATIO, CLASS_WEIGHT, AUGMENT),
             depth=0.5,
         )
     )
