@@ -38,7 +38,9 @@ def run(name: str, strategy: str, policy: str, seed: int, uri: str, results: Pat
     from autotl.selection.trials import image_size
 
     data = materialise(name)
-    setup = _setup(data, RunOptions(device="cpu"), {"sources": [SOURCE], "strategies": [strategy]})
+    setup = _setup(
+        data, RunOptions(device="cpu"), {"sources": [SOURCE], "strategies": [strategy], "regularizers": ["none"]}
+    )
     size = image_size(setup.dataset, setup.candidates[0].source)
     started = time.monotonic()
     result = autotl.train(
@@ -104,7 +106,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     deadline = time.monotonic() + args.cap_minutes * 60
-    uri = f"sqlite:///{WORK / 'augmentation-mlflow.db'}"
+    uri = f"sqlite:///{WORK / f'augmentation-{args.results.name}.db'}"  # one per process: sqlite locks
     done = {(r["target"], r["strategy"], r["augment"], r["seed"]) for r in read_rows(args.results / "augmentation.csv")}
     plan = [
         (name, strategy, policy, seed)
