@@ -139,7 +139,7 @@ def _lower_half(backbone):
         body._conv_head = nn.Conv2d(width, body._conv_head.out_channels, 1, bias=False)
         body._bn1 = nn.BatchNorm2d(body._conv_head.out_channels)
         backbone.blocks = list(body._blocks)
-    else:  # a transformer encoder under MeanPooled
+    else:  # a transformer encoder under PooledStates
         layers = body.encoder.encoder.layer
         body.encoder.encoder.layer = nn.ModuleList(list(layers)[:kept])
         body.encoder.config.num_hidden_layers = kept

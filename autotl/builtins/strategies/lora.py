@@ -28,8 +28,9 @@ class Lora(Strategy):
 
 
 def adapter_targets(backbone) -> list[str]:
-    """The layers inside the blocks that peft can adapt: linear layers and ungrouped convolutions
-    (a depthwise convolution has too few weights per channel to need a low-rank update)."""
+    """The layers inside the blocks that peft can adapt: linear layers (GPT-2's ``Conv1D`` too, a
+    linear layer with its weight transposed) and ungrouped convolutions (a depthwise convolution
+    has too few weights per channel to need a low-rank update)."""
     from torch import nn
 
     _plain_convolutions(backbone)
@@ -37,8 +38,19 @@ def adapter_targets(backbone) -> list[str]:
     return [
         name
         for name, module in backbone.body.named_modules()
-        if id(module) in inside and (type(module) is nn.Linear or (type(module) is nn.Conv2d and module.groups == 1))
+        if id(module) in inside
+        and (
+            type(module) is nn.Linear
+            or _transposed_linear(module)
+            or (type(module) is nn.Conv2d and module.groups == 1)
+        )
     ]
+
+
+def _transposed_linear(module) -> bool:
+    """transformers' ``Conv1D`` (GPT-2), which peft adapts with ``fan_in_fan_out``."""
+    kind = type(module)
+    return kind.__name__ == "Conv1D" and kind.__module__.startswith("transformers.")
 
 
 def _plain_convolutions(backbone) -> None:
@@ -97,7 +109,10 @@ def add_adapters(backbone, rank: int) -> None:
     targets = adapter_targets(backbone)
     if not targets:
         raise AutotlError("lora: the blocks of this source have no linear or convolution layer to adapt")
-    config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=targets)
+    transposed = any(_transposed_linear(backbone.body.get_submodule(name)) for name in targets)
+    config = LoraConfig(
+        r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=targets, fan_in_fan_out=transposed
+    )
     backbone.body = get_peft_model(backbone.body, config)
 
 
