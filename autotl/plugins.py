@@ -36,6 +36,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = tuple(
             "lp_ft",
             "lora",
             "multitask",
+            "setfit",
         ),
         "regularizers": ("none", "l2sp", "kl", "delta", "bss"),
         "scorers": ("logme", "hscore", "knn", "leep", "nce", "source_confidence"),

@@ -276,8 +276,9 @@ def tiny_bert(folder: Path) -> Path:
         "[SEP]",
         "[MASK]",
     ] + "good bad great awful fine poor nice terrible film plot the a is was very".split()
-    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    tokenizer = BertTokenizerFast(vocab={word: i for i, word in enumerate(words)})
+    assert tokenizer.unk_token_id not in tokenizer("the film was very good")["input_ids"]
+    tokenizer.save_pretrained(folder)
     config = BertConfig(
         vocab_size=len(words),
         hidden_size=16,

@@ -14,6 +14,7 @@ class Capability(str, Enum):
     TRAINED_BACKBONE = "trained_backbone"
     ADAPTED_FEATURES = "adapted_features"
     SOURCE_TASK = "source_task"
+    TEXT_ENCODER = "text_encoder"
 
     @property
     def description(self) -> str:
@@ -26,6 +27,7 @@ _DESCRIPTIONS = {
     Capability.TRAINED_BACKBONE: "pretrained backbone weights that training updates",
     Capability.ADAPTED_FEATURES: "pretrained features that training adapts",
     Capability.SOURCE_TASK: "a source task (a source head, or labelled --source-data)",
+    Capability.TEXT_ENCODER: "a text encoder (one vector per text)",
 }
 
 IMPLIED = {Capability.SOURCE_HEAD: frozenset({Capability.SOURCE_TASK})}

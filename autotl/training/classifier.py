@@ -34,17 +34,26 @@ class Classifier(nn.Module):
 
 
 @torch.no_grad()
-def predict_proba(
-    model: nn.Module, inputs: list[str], preprocess, device: torch.device, batch_size: int = 64
-) -> np.ndarray:
-    """Class probabilities for raw inputs (image paths or texts), in order."""
+def outputs(model: nn.Module, inputs: list[str], preprocess, device: torch.device, batch_size: int = 64) -> np.ndarray:
+    """What ``model`` gives for raw inputs (image paths or texts), in order: logits from a
+    classifier, features from a backbone."""
     model.eval().to(device)
     batch_size = inference_batch_size(device, batch_size)
     chunks = []
     for start in range(0, len(inputs), batch_size):
         batch = move_batch(preprocess(inputs[start : start + batch_size]), device)
-        chunks.append(torch.softmax(model(batch).float(), dim=-1).cpu().numpy())
+        chunks.append(model(batch).float().cpu().numpy())
     return np.concatenate(chunks) if chunks else np.zeros((0, 0))
+
+
+def predict_proba(
+    model: nn.Module, inputs: list[str], preprocess, device: torch.device, batch_size: int = 64
+) -> np.ndarray:
+    """Class probabilities for raw inputs (image paths or texts), in order."""
+    from scipy.special import softmax
+
+    logits = outputs(model, inputs, preprocess, device, batch_size)
+    return softmax(logits, axis=1) if len(logits) else logits
 
 
 def save(classifier: Classifier, source: Source, classes: tuple[str, ...], trained_with: dict, folder: Path) -> Path:

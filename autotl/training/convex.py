@@ -158,6 +158,8 @@ def row_space(features) -> tuple[np.ndarray, np.ndarray]:
     gram = gram.toarray() if sparse.issparse(gram) else np.asarray(gram)
     values, vectors = np.linalg.eigh(gram)
     kept = values > values.max() * 1e-10
+    if not kept.any():  # every row zero: features that do not vary, one coordinate that is zero
+        return np.zeros((features.shape[0], 1)), np.zeros((1, features.shape[1]))
     singular = np.sqrt(values[kept])
     coordinates = vectors[:, kept] * singular
     basis = np.asarray((features.T @ (vectors[:, kept] / singular)).T)

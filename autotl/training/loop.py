@@ -85,9 +85,9 @@ def fit(
     """
     model.to(device)
     terms = [term for term in terms if term is not None]
-    optimizer = _optimizer(model, groups, params, terms)
+    optimizer = adamw(model, groups, params, terms)
     total_steps = params.epochs * max(1, len(train))
-    scheduler = _warmup_cosine(optimizer, total_steps, params.warmup)
+    scheduler = warmup_cosine(optimizer, total_steps, params.warmup)
     autocast, scaler = mixed_precision(device)
     loss_weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
     best: tuple[Epoch, dict] | None = None
@@ -142,7 +142,7 @@ def evaluate(model: nn.Module, batches: Batches, device: torch.device) -> tuple[
     return np.concatenate(probabilities), np.concatenate(labels)
 
 
-def _optimizer(
+def adamw(
     model: nn.Module, groups: list[ParamGroup] | None, params: TrainParams, terms: list[Term]
 ) -> torch.optim.AdamW:
     """AdamW over the trainable parameters, each group at its learning rate; parameters a term
@@ -161,7 +161,7 @@ def _optimizer(
     return torch.optim.AdamW(options, lr=params.lr)
 
 
-def _warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float):
+def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float):
     from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 
     warmup_steps = min(max(1, round(warmup * total_steps)), max(1, total_steps - 1))

@@ -139,7 +139,7 @@ def _transformer(
             pretraining_data=data,
             license=license,
             weights=location,
-            offers=frozenset({C.BLOCKS}),
+            offers=frozenset({C.BLOCKS, C.TEXT_ENCODER}),
             description=f"transformer, {pooled}; FLOPs estimated as 2 x parameters x tokens",
         ),
         location,
