@@ -168,7 +168,10 @@ def _source_unusable(source: Source, modality: Modality) -> str:
     if source.spec.modality != modality:
         return f"{source.spec.modality} model; the data is {modality}"
     availability = source.availability()
-    return "" if availability.available else f"weights not available: {availability.reason}"
+    if availability.available:
+        return ""
+    pull = f" (`autotl models pull {source.name}` fetches them)" if source.pull_from() else ""
+    return f"weights not available: {availability.reason}{pull}"
 
 
 def _unmet_needs(candidate: Candidate, given: Needs, who: str) -> str:

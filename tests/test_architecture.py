@@ -16,7 +16,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # lowest first
     ("contracts", ("autotl.contracts",)),
     ("data", ("autotl.data",)),
     ("training", ("autotl.training",)),
-    ("builtins", ("autotl.builtins", "autotl.transferability")),
+    ("builtins", ("autotl.builtins", "autotl.transferability", "autotl.pulling")),
     ("plugins", ("autotl.registry", "autotl.plugins")),
     ("tracking", ("autotl.tracking", "autotl.reports", "autotl.logged_model")),
     ("selection", ("autotl.selection",)),

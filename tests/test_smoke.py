@@ -69,6 +69,12 @@ def test_models():
     assert "models" in json.loads(result.stdout)
 
 
+def test_models_pull():
+    result = autotl("models", "pull", "no-such-model")
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: unknown source model 'no-such-model'; `autotl models` lists them: ")
+
+
 def test_train_then_predict(colour_images, tmp_path):
     env = tiny_env(tmp_path)
     trained = autotl(

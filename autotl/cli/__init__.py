@@ -71,12 +71,13 @@ add_command(train.train_command, "train")
 add_command(predict.predict_command, "predict")
 add_command(inspect.inspect_command, "inspect")
 add_command(catalog.plugins_command, "plugins")
-add_command(catalog.models_command, "models")
 add_command(ui.ui_command, "ui")
 add_command(worker.worker_command, "worker")
-for _command in cache.app.registered_commands:
-    _command.callback = _user_errors_exit_2(_command.callback)
-app.add_typer(cache.app, name="cache")
+for _group, _name in ((catalog.models_app, "models"), (cache.app, "cache")):
+    for _command in [*_group.registered_commands, _group.registered_callback]:
+        if _command is not None:
+            _command.callback = _user_errors_exit_2(_command.callback)
+    app.add_typer(_group, name=_name)
 
 _logger = logging.getLogger("autotl")
 _logger.addHandler(_WarningLine())

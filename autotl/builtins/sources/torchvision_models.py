@@ -1,8 +1,9 @@
 """Built-in sources: torchvision's ImageNet classifiers, weights from the local torch hub cache.
 
-Weights are never downloaded here: a model whose checkpoint is not in
-``torch.hub.get_dir()/checkpoints`` is reported unavailable, with the file to
-fetch, and skipped.
+Weights are downloaded only by ``autotl models pull NAME``, through torchvision's weights API,
+which checks the file's hash against the one in its name; otherwise a model whose checkpoint is
+not in ``torch.hub.get_dir()/checkpoints`` is reported unavailable, with the file to fetch, and
+skipped.
 """
 
 from functools import cached_property
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import autotl
 from autotl.contracts.capabilities import Capability as C
+from autotl.pulling import torch_hub_checkpoint
 from autotl.contracts.sources import Availability, Source, SourceSpec
 
 OFFERS = frozenset({C.SOURCE_HEAD, C.BLOCKS})
@@ -62,9 +64,13 @@ class TorchvisionSource(Source):
         )
 
     def checkpoint(self) -> Path:
-        import torch
+        return torch_hub_checkpoint(self.weights.url)
 
-        return Path(torch.hub.get_dir()) / "checkpoints" / Path(self.weights.url).name
+    def pull_from(self) -> str:
+        return self.weights.url
+
+    def pull(self) -> None:
+        self.weights.get_state_dict(progress=True, check_hash=True)
 
     def availability(self) -> Availability:
         path = self.checkpoint()

@@ -1,7 +1,7 @@
 """autotl-timm: timm's image models as autotl sources, and L1-SP as an autotl regularizer.
 
-A source's weights load the normal timm way (its Hugging Face or URL cache, downloading when
-the network allows), or from a local file named after the model in ``$AUTOTL_TIMM_WEIGHTS``
+A source's weights load the normal timm way (its Hugging Face or URL cache; ``autotl models pull
+NAME`` fetches them there through timm's loaders), or from a local file named after the model in ``$AUTOTL_TIMM_WEIGHTS``
 (``resnet18.safetensors``, ``.pth`` or ``.bin``), through timm's ``pretrained_cfg_overlay``.
 ``$AUTOTL_TIMM_MODELS`` (a comma list of timm names) adds models to the ones listed here.
 """
@@ -101,8 +101,22 @@ class TimmModel(Source):
         return Availability(
             False,
             f"no {self.model} weights on disk: put {self.model}.safetensors in $AUTOTL_TIMM_WEIGHTS, "
-            f"or run timm.create_model({self.model!r}, pretrained=True) once online",
+            f"or pull them once online",
         )
+
+    def pull_from(self) -> str | None:
+        """timm's own origin for the weights: a Hugging Face hub repository, or a URL."""
+        if self.cfg.hf_hub_id:
+            from huggingface_hub import constants
+
+            return f"{constants.ENDPOINT}/{self.cfg.hf_hub_id.removeprefix('hf-hub:')}"
+        return self.cfg.url or None
+
+    def pull(self) -> None:
+        """Through timm's loaders, into the caches ``cached`` looks in."""
+        import timm
+
+        timm.create_model(self.model, pretrained=True)
 
     def load(self, pretrained: bool = True, folder: Path | None = None):
         import timm

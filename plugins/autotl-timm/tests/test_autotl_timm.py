@@ -30,6 +30,7 @@ def test_weights_that_are_nowhere_make_the_source_unavailable_with_what_to_do(mo
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     found = lite0().availability()
     assert not found.available and "$AUTOTL_TIMM_WEIGHTS" in found.reason
+    assert lite0().pull_from().endswith("/timm/tf_efficientnet_lite0.in1k")  # where `autotl models pull` gets them
 
 
 def test_blocks_are_listed_lowest_first_whatever_the_family():
