@@ -10,9 +10,9 @@ Name = Annotated[str, typer.Argument(help="A source model's name, as `autotl mod
 
 def pull_command(name: Name) -> None:
     """Fetch a source model's weights, hash-checked where its library can, for select and train to find offline."""
-    from autotl.pulling import fetching
     from autotl.errors import AutotlError
     from autotl.plugins import build_registry
+    from autotl.pulling import fetching
 
     sources = {source.name: source for source in build_registry().items("sources")}
     if name not in sources:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import autotl
 from autotl.contracts.capabilities import Capability as C
-from autotl.pulling import torch_hub_checkpoint
 from autotl.contracts.sources import Availability, Source, SourceSpec
+from autotl.pulling import torch_hub_checkpoint
 
 OFFERS = frozenset({C.SOURCE_HEAD, C.BLOCKS})
 MODELS: dict[str, int] = {

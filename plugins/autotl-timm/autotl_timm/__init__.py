@@ -1,8 +1,9 @@
 """autotl-timm: timm's image models as autotl sources, and L1-SP as an autotl regularizer.
 
 A source's weights load the normal timm way (its Hugging Face or URL cache; ``autotl models pull
-NAME`` fetches them there through timm's loaders), or from a local file named after the model in ``$AUTOTL_TIMM_WEIGHTS``
-(``resnet18.safetensors``, ``.pth`` or ``.bin``), through timm's ``pretrained_cfg_overlay``.
+NAME`` fetches them there through timm's loaders), or from a local file named after the model in
+``$AUTOTL_TIMM_WEIGHTS`` (``resnet18.safetensors``, ``.pth`` or ``.bin``), through timm's
+``pretrained_cfg_overlay``.
 ``$AUTOTL_TIMM_MODELS`` (a comma list of timm names) adds models to the ones listed here.
 """
 
