@@ -57,6 +57,9 @@ class Result:
     final_note: str = ""
     """Empty when the chosen trial was refit on train+val; else why the model is that trial's own."""
     exhausted: bool = False
+    calibration: dict[str, float] | None = None
+    """The logged model's ``temperature``, fitted on held-out predictions, and the test expected
+    calibration error without it (``test_ece_before``) and with it (``test_ece_after``)."""
     leaderboard_text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,11 +162,13 @@ def train_with(data: str | Path, options: TrainOptions, progress: Callable[[str]
     """Fine-tunes one source x strategy x regularizer, keeps the best validation
     epoch, evaluates once on test and logs everything to MLflow."""
     import mlflow
+    import numpy as np
     import torch
 
     from autotl import reports, tracking
     from autotl.contracts.settings import TrainParams
     from autotl.data.profile import profile
+    from autotl.training.calibration import calibrate
     from autotl.training.classifier import save
     from autotl.training.job import TrainingJob
     from autotl.training.metrics import score
@@ -227,6 +232,14 @@ def train_with(data: str | Path, options: TrainOptions, progress: Callable[[str]
             trained = candidate.strategy.train(job)
         test_labels = job.labels("test")
         test_predictions = trained.probabilities["test"].argmax(1)
+        calibration = calibrate(
+            trained.probabilities["val"],
+            np.asarray(job.labels("val")),
+            trained.probabilities["test"],
+            np.asarray(test_labels),
+        )
+        trained.classifier.temperature = calibration.temperature
+        reports.log_calibration(calibration)
         test_metric = score(metric, test_labels, test_predictions, len(dataset.classes))
         test_accuracy = score("accuracy", test_labels, test_predictions, len(dataset.classes))
         mlflow.log_metrics(
@@ -267,6 +280,7 @@ def train_with(data: str | Path, options: TrainOptions, progress: Callable[[str]
         train_command=command,
         best_epoch=trained.fit.best_epoch,
         leaderboard=[entry],
+        calibration=asdict(calibration),
     )
 
 
@@ -473,6 +487,7 @@ def select_with(
                 test_inputs[:3],
                 options.register,
             )
+            reports.log_calibration(selection.calibration)
             reports.log_training(
                 selection.final.fit.history,
                 metric,
@@ -543,6 +558,7 @@ def select_with(
         budget_s=clock_budget.seconds,
         leaderboard=board,
         exhausted=selection.exhausted,
+        calibration=asdict(selection.calibration) if selection.calibration else None,
         leaderboard_text=table,
     )
 

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from autotl.training.calibration import Calibration  # noqa: E402
 from autotl.training.loop import Epoch  # noqa: E402
 
 
@@ -140,3 +141,16 @@ def _scores_against_results(trials: Sequence[dict], combined: dict[str, float], 
 def _log(figure, name: str) -> None:
     mlflow.log_figure(figure, name)
     plt.close(figure)
+
+
+def log_calibration(calibration: Calibration | None) -> None:
+    """The logged model's temperature and the test ECE without and with it (``training.calibration``)."""
+    if calibration is None:
+        return
+    mlflow.log_metrics(
+        {
+            "temperature": calibration.temperature,
+            "test_ece_uncalibrated": calibration.test_ece_before,
+            "test_ece": calibration.test_ece_after,
+        }
+    )

@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from autotl.cli import options
+from autotl.cli.train import calibration_line
 from autotl.contracts.options import DEFAULT_BUDGET, SelectOptions
 
 
@@ -83,6 +84,8 @@ def summary(result) -> list[str]:
         f"Final model: {result.final_note or 'refit on train+val'}",
         f"Test accuracy {result.test_accuracy:.4f}",
     ]
+    if result.source is not None:
+        lines.append(calibration_line(result.calibration))
     for baseline in result.baselines:
         outcome = f"{baseline['test_accuracy']:.4f}" if baseline["test_accuracy"] is not None else baseline["note"]
         lines.append(f"  no-transfer baseline {baseline['name']}: {outcome}")

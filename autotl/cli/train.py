@@ -52,7 +52,17 @@ def train_command(
         f"  val {result.metric} {result.val_metric:.4f}, test {result.metric} {result.test_metric:.4f}, test "
         f"accuracy {result.test_accuracy:.4f}"
     )
+    typer.echo(f"  {calibration_line(result.calibration)}")
     typer.echo(f"  model: {result.model_uri}  ({result.elapsed_s:.0f}s)")
+
+
+def calibration_line(calibration: dict | None) -> str:
+    if calibration is None:
+        return "Not calibrated: no held-out predictions of the chosen model in this process"
+    return (
+        f"Calibrated: temperature {calibration['temperature']:.2f}, fitted on {calibration['held_out']} held-out "
+        f"predictions; test ECE {calibration['test_ece_before']:.3f} -> {calibration['test_ece_after']:.3f}"
+    )
 
 
 def _settings(pairs: list[str]) -> dict[str, str]:

@@ -15,6 +15,7 @@ baselines in :mod:`.baselines` and the table in :mod:`.leaderboard`.
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import optuna
 
 from autotl.contracts.data import Dataset
@@ -26,12 +27,13 @@ from autotl.registry import Candidate
 from autotl.selection import baselines as no_transfer
 from autotl.selection.baselines import Baseline, ClassicalResult
 from autotl.selection.budget import Budget
-from autotl.selection.final_model import final_model
+from autotl.selection.final_model import final_model, held_out
 from autotl.selection.leaderboard import Row
 from autotl.selection.noise import beats_every, one_standard_error
 from autotl.selection.scoring import score_sources
 from autotl.selection.search import Search
 from autotl.selection.trials import Trials
+from autotl.training.calibration import Calibration, calibrate
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainedModel, TrainingJob
 from autotl.training.metrics import score
@@ -53,6 +55,9 @@ class Selection:
     exhausted: bool = False
     final_note: str = ""
     """Empty when the final model was refit on train+val; else which trial's model it is, and why."""
+    calibration: Calibration | None = None
+    """The final model's temperature, from the chosen trial's held-out predictions (None when
+    there were none here, or the classical baseline won)."""
 
     @property
     def classical_won(self) -> bool:
@@ -129,6 +134,12 @@ class Selector:
         final, job, final_note = final_model(trials, chosen)
         labels, classes = job.labels("test"), len(trials.dataset.classes)
         predictions = final.probabilities["test"].argmax(1)
+        validated = held_out(trials, chosen)
+        calibration = (
+            None if validated is None else calibrate(*validated, final.probabilities["test"], np.asarray(labels))
+        )
+        if calibration is not None:
+            final.classifier.temperature = calibration.temperature
         baselines += no_transfer.no_transfer(trials, self.baselines, chosen)
         return Selection(
             trials.rows,
@@ -142,6 +153,7 @@ class Selector:
             baselines,
             exhausted,
             final_note,
+            calibration,
         )
 
     def classical_choice(

@@ -16,12 +16,14 @@ MANIFEST = "autotl_model.json"
 
 
 class Classifier(nn.Module):
-    """``hidden``: 0 for a linear head, else the width of a one-hidden-layer MLP head."""
+    """``hidden``: 0 for a linear head, else the width of a one-hidden-layer MLP head.
+    ``temperature`` divides the logits (``training.calibration``); 1 until a model is calibrated."""
 
     def __init__(self, backbone: Backbone, num_classes: int, hidden: int = 0):
         super().__init__()
         self.backbone = backbone
         self.hidden = hidden
+        self.temperature = 1.0
         if hidden:
             self.head = nn.Sequential(
                 nn.Linear(backbone.feature_dim, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, num_classes)
@@ -30,7 +32,8 @@ class Classifier(nn.Module):
             self.head = nn.Linear(backbone.feature_dim, num_classes)
 
     def forward(self, batch) -> torch.Tensor:
-        return self.head(self.backbone(batch))
+        logits = self.head(self.backbone(batch))
+        return logits if self.temperature == 1.0 else logits / self.temperature
 
 
 @torch.no_grad()
@@ -65,6 +68,7 @@ def save(classifier: Classifier, source: Source, classes: tuple[str, ...], train
         "source": source.name,
         "classes": list(classes),
         "hidden": classifier.hidden,
+        "temperature": classifier.temperature,
         "trained_with": trained_with,
         "autotl_version": __version__,
     }
@@ -84,5 +88,6 @@ def load(folder: Path, sources: dict[str, Source]) -> tuple[Classifier, tuple[st
         backbone.preprocessor = ImagePreprocessor(**json.loads(settings.read_text()))
     classes = tuple(manifest["classes"])
     classifier = Classifier(backbone, len(classes), manifest.get("hidden", 0))
+    classifier.temperature = manifest.get("temperature", 1.0)
     classifier.load_state_dict(torch.load(folder / "weights.pt", map_location="cpu", weights_only=True))
     return classifier.eval(), classes
