@@ -54,8 +54,14 @@ class AutotlModel:
         return predict_proba(self.classifier, inputs, self.classifier.backbone.preprocessor, self.device, batch_size)
 
     def predict(self, model_input, params=None) -> pd.DataFrame:
-        """MLflow's pyfunc interface: a list of inputs, or a DataFrame whose first column holds them."""
+        """MLflow's pyfunc interface: a list of inputs, or a DataFrame whose first column holds them.
+        An image model takes file paths and images' bytes, raw or in base64 (what a request to
+        ``mlflow models serve`` carries)."""
+        from autotl.data.image_files import image_input
+
         inputs = list(model_input.iloc[:, 0]) if isinstance(model_input, pd.DataFrame) else list(model_input)
+        if self.modality == "image":
+            inputs = [image_input(value) for value in inputs]
         probabilities = self.probabilities(inputs)
         return pd.DataFrame(
             {"prediction": [self.classes[i] for i in probabilities.argmax(1)], "confidence": probabilities.max(1)}

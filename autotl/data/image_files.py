@@ -48,9 +48,32 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def open_rgb(path: str | Path) -> Image.Image:
+def open_rgb(path: str | Path | io.BytesIO) -> Image.Image:
     with Image.open(path) as image:
         return to_rgb(image)
+
+
+def image_input(value: str | bytes) -> str | io.BytesIO:
+    """One input of a loaded or served image model: a file path, the image's bytes, or those bytes
+    in base64, as JSON carries them to ``mlflow models serve``. Bytes are checked against the
+    decompression-bomb limit before anything is decoded."""
+    import base64
+    import binascii
+
+    if isinstance(value, str) and len(value) < 4096 and Path(value).is_file():
+        return value
+    try:
+        data = value if isinstance(value, bytes) else base64.b64decode(value, validate=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except (binascii.Error, ValueError, OSError, Image.DecompressionBombError):
+        shown = value[:40] if isinstance(value, str) else f"{len(value)} bytes"
+        raise AutotlError(f"input {shown!r}: neither an image file nor an image's bytes (raw or base64)") from None
+    if width * height > max_pixels():
+        raise AutotlError(f"an input image of {width} x {height} pixels is over the limit (AUTOTL_MAX_IMAGE_PIXELS)")
+    return io.BytesIO(data)
 
 
 def inspect_image(path: Path, limit: int = DEFAULT_MAX_PIXELS) -> tuple[tuple[int, int, str, str] | None, str | None]:
