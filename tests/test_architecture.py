@@ -12,7 +12,7 @@ import autotl
 PACKAGE = Path(autotl.__file__).parent
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [  # lowest first
-    ("foundation", ("autotl", "autotl.errors", "autotl.progress", "autotl.processes")),
+    ("foundation", ("autotl", "autotl.errors", "autotl.files", "autotl.progress", "autotl.processes")),
     ("contracts", ("autotl.contracts",)),
     ("data", ("autotl.data",)),
     ("training", ("autotl.training",)),
@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # lowest first
     ("plugins", ("autotl.registry", "autotl.plugins")),
     ("tracking", ("autotl.tracking", "autotl.reports", "autotl.logged_model")),
     ("selection", ("autotl.selection",)),
-    ("api", ("autotl.api", "autotl.worker")),
+    ("api", ("autotl.api", "autotl.worker", "autotl.exporting")),
     ("cli", ("autotl.cli", "autotl.__main__")),
 ]
 FACADE = {("autotl", "autotl.api")}

@@ -69,6 +69,12 @@ def test_models():
     assert "models" in json.loads(result.stdout)
 
 
+def test_export(tmp_path):
+    result = autotl("export", "--model", tmp_path / "no-model", "--format", "onnx", "--output", tmp_path / "m.onnx")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"Error: --model {tmp_path / 'no-model'}: give runs:/")
+
+
 def test_models_pull():
     result = autotl("models", "pull", "no-such-model")
     assert result.returncode == 2

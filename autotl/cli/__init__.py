@@ -13,7 +13,7 @@ from typing import Callable
 import typer
 
 from autotl import __version__, plugins
-from autotl.cli import cache, catalog, inspect, predict, select, train, ui, worker
+from autotl.cli import cache, catalog, export, inspect, predict, select, train, ui, worker
 from autotl.errors import AutotlError, WriteError
 
 
@@ -69,6 +69,7 @@ def add_command(function: Callable, name: str | None = None) -> None:
 add_command(select.select_command, "select")
 add_command(train.train_command, "train")
 add_command(predict.predict_command, "predict")
+add_command(export.export_command, "export")
 add_command(inspect.inspect_command, "inspect")
 add_command(catalog.plugins_command, "plugins")
 add_command(ui.ui_command, "ui")

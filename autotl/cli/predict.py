@@ -10,6 +10,7 @@ import typer
 
 from autotl.cli import options
 from autotl.errors import AutotlError, WriteError, listing
+from autotl.files import publish
 
 
 def predict_command(
@@ -80,18 +81,18 @@ def predict_command(
         typer.echo(f"Accuracy: {correct / len(examples):.4f} ({correct}/{len(examples)})", err=True)
 
 
-def check_output(output: Path, data: Path, force: bool) -> None:
+def check_output(output: Path, data: Path | None, force: bool) -> None:
     """Before any work: the output's folder exists, and the output is neither inside the data nor,
     without ``--force``, an existing file."""
     from autotl.data import within
 
     target = output.resolve()
-    if within(output, data):
+    if data is not None and within(output, data):
         raise AutotlError(f"--output {output}: it is inside --data {data}; write the predictions somewhere else")
     if not target.parent.is_dir():
         raise AutotlError(f"--output {output}: the folder {output.parent} does not exist; create it first")
     if target.is_dir():
-        raise AutotlError(f"--output {output}: it is a folder; give a file name such as {output / 'predictions.csv'}")
+        raise AutotlError(f"--output {output}: it is a folder; give a file name in it")
     if target.exists() and not force:
         raise AutotlError(f"--output {output}: the file exists; give --force to replace it")
 
@@ -105,10 +106,7 @@ def write_csv(output: Path, header: list[str], rows: list[list]) -> None:
             writer = csv.writer(stream)
             writer.writerow(header)
             writer.writerows(rows)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would have made it, not mkstemp's owner-only
-        os.replace(temporary, output)
+        publish(temporary, output)
     except OSError as error:
         raise WriteError(f"could not write {output}: {error.strerror or error}") from None
     finally:
