@@ -55,7 +55,15 @@ def train_contrastive(job: "TrainingJob", classifier: "Classifier") -> "TrainedM
     from autotl.training.backbone import move_batch
     from autotl.training.classifier import outputs
     from autotl.training.job import TrainedModel
-    from autotl.training.loop import FitResult, adamw, mixed_precision, train_unfrozen, warmup_cosine
+    from autotl.training.loop import (
+        FitResult,
+        adamw,
+        improves,
+        mixed_precision,
+        optimisation_step,
+        train_unfrozen,
+        warmup_cosine,
+    )
 
     backbone, params, device = classifier.backbone.to(job.device), job.params, job.device
     texts, labels = job.inputs("train"), job.labels("train")
@@ -79,19 +87,12 @@ def train_contrastive(job: "TrainingJob", classifier: "Classifier") -> "TrainedM
                 loss = loss_of.compute_loss_from_embeddings(
                     [e.float() for e in embeddings], torch.tensor([pair[2] for pair in batch], device=device)
                 )
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the training loss became {loss.item()} at epoch {epoch}; try a lower lr")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            losses.append(loss.item())
+            losses.append(optimisation_step(loss, epoch, optimizer, scaler, scheduler))
         embedded = {split: outputs(backbone, job.inputs(split), preprocess, device) for split in ("train", "val")}
         head, result = _judged_head(job, embedded, epoch, float(np.mean(losses)))
         history.append(result)
         job.on_epoch(result)
-        if best is None or (result.val_metric, -result.val_loss) > (best[0].val_metric, -best[0].val_loss):
+        if improves(result, best and best[0]):
             best = (result, head, {k: v.detach().clone() for k, v in backbone.state_dict().items()})
     chosen, head, state = best
     backbone.load_state_dict(state)

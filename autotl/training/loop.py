@@ -101,14 +101,7 @@ def fit(
                 loss = nn.functional.cross_entropy(model(inputs), labels, weight=loss_weights)
                 for term in terms:
                     loss = loss + term(inputs)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the training loss became {loss.item()} at epoch {epoch}; try a lower lr")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            losses.append(loss.item())
+            losses.append(optimisation_step(loss, epoch, optimizer, scaler, scheduler))
         probabilities, labels = evaluate(model, val, device)
         predictions = probabilities.argmax(1)
         result = Epoch(
@@ -120,12 +113,29 @@ def fit(
         )
         history.append(result)
         on_epoch(result)
-        # Ties on a small validation split are common: the lower validation loss breaks them, so the
-        # best epoch (which a refit trains for) is not the first to reach a plateau.
-        if best is None or (result.val_metric, -result.val_loss) > (best[0].val_metric, -best[0].val_loss):
+        if improves(result, best and best[0]):
             best = (result, {k: v.detach().clone() for k, v in model.state_dict().items()})
     model.load_state_dict(best[1])
     return FitResult(best_epoch=best[0].epoch, val_metric=best[0].val_metric, history=history)
+
+
+def optimisation_step(loss: torch.Tensor, epoch: int, optimizer, scaler, scheduler) -> float:
+    """One step on ``loss``, checked finite, through the loss scaler and the schedule; its value."""
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"the training loss became {loss.item()} at epoch {epoch}; try a lower lr")
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+    return loss.item()
+
+
+def improves(result: Epoch, best: Epoch | None) -> bool:
+    """Whether an epoch beats the best so far. Ties on a small validation split are common: the
+    lower validation loss breaks them, so the best epoch (which a refit trains for) is not the
+    first to reach a plateau."""
+    return best is None or (result.val_metric, -result.val_loss) > (best.val_metric, -best.val_loss)
 
 
 @torch.no_grad()
