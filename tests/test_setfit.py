@@ -52,7 +52,7 @@ def test_setfit_pulls_each_class_together_and_its_model_predicts(tiny, text_file
         settings={"epochs": "10", "lr": "3e-3", "batch_size": "8"},
         progress=lambda message: None,
     )
-    assert 1 <= result.best_epoch <= 10
+    assert result.best_epoch == 10  # the last, as SetFit keeps it
     texts, labels = [text for text, _ in rows], [int(label == "pos") for _, label in rows]
     before = separation(user_encoder(str(folder)).load(), texts, labels)
     after = separation(load(result.model_uri).classifier.backbone, texts, labels)

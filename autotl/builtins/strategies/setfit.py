@@ -30,7 +30,7 @@ def register_strategies(register):
         Setfit(
             "setfit",
             "the text encoder tuned on pairs of texts (same class: cosine 1, two classes: 0), "
-            "then a logistic-regression head on its embeddings, the epoch picked by val",
+            "then a logistic-regression head on its embeddings, the last epoch kept (SetFit's practice)",
             needs=frozenset({Capability.TEXT_ENCODER}),
             defaults={"lr": 2e-5, "epochs": 20, "batch_size": 16},
             settings=(CLASS_WEIGHT,),
