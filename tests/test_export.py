@@ -8,15 +8,9 @@ import onnx
 import onnxruntime
 import pytest
 import torch
-from test_train_predict import tiny_bert
+from test_train_predict import tiny_bert, train_json
 
 from autotl.logged_model import load
-
-
-def train_json(cli, *args) -> dict:
-    result = cli("train", *args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def run_onnx(path, inputs: dict) -> np.ndarray:

