@@ -58,8 +58,15 @@ class Result:
     """Empty when the chosen trial was refit on train+val; else why the model is that trial's own."""
     exhausted: bool = False
     calibration: dict[str, float] | None = None
-    """The logged model's ``temperature``, fitted on held-out predictions, and the test expected
-    calibration error without it (``test_ece_before``) and with it (``test_ece_after``)."""
+    """The logged model's ``temperature``, fitted on held-out predictions (``fitted`` false, and
+    1, when there were fewer than the minimum), and the test expected calibration error without
+    it (``test_ece_before``) and with it (``test_ece_after``), on ``test_examples``."""
+    expected_accuracy: dict[str, Any] | None = None
+    """What to expect of the chosen model on new data: the bias-corrected estimate (``accuracy``,
+    with ``low`` and ``high``, a 95 % interval), the ``examples`` and number of configurations
+    (``compared``) it rests on, and the ``method``."""
+    members: list[dict[str, Any]] | None = None
+    """When the final model is an ensemble (``strategy`` ``ensemble``): each member and its weight."""
     leaderboard_text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -480,6 +487,9 @@ def select_with(
         test_inputs = [e.input for e in dataset.splits["test"]]
         if selection.classical_won:
             model_uri = tracking.log_model(selection.classical.model.save, test_inputs[:3], options.register)
+        elif selection.ensemble is not None:
+            model_uri = tracking.log_model(selection.ensemble.save, test_inputs[:3], options.register)
+            reports.log_calibration(selection.calibration)
         else:
             final = selection.final_job
             model_uri = tracking.log_model(
@@ -515,6 +525,8 @@ def select_with(
                 "autotl.decision": selection.decision[:5000],
                 "autotl.final_model": "classical baseline"
                 if selection.classical_won
+                else "ensemble"
+                if selection.ensemble is not None
                 else "trial"
                 if selection.final_note
                 else "refit on train+val",
@@ -524,9 +536,14 @@ def select_with(
         run_id = run.info.run_id
     if selection.exhausted:
         progress("The search space was exhausted before the budget ran out.")
+    members = None
     if selection.classical_won:
         params, command, best_epoch = {"model": selection.classical.model.description}, "", 1
         source, strategy, regularizer = None, "classical", None
+    elif selection.ensemble is not None:
+        members = [{"candidate": m.name, "weight": m.weight} for m in selection.ensemble.members]
+        params, command, best_epoch = {"model": selection.ensemble.description}, "", 1
+        source, strategy, regularizer = None, "ensemble", None
     else:
         params = {k: v for k, v in chosen.params.items() if k != "best_epoch"} | {"epochs": chosen.params["best_epoch"]}
         command = _train_command(data, chosen.source, chosen.strategy, chosen.regularizer, params, options)
@@ -559,6 +576,8 @@ def select_with(
         leaderboard=board,
         exhausted=selection.exhausted,
         calibration=asdict(selection.calibration) if selection.calibration else None,
+        expected_accuracy=asdict(selection.expected) if selection.expected else None,
+        members=members,
         leaderboard_text=table,
     )
 

@@ -62,6 +62,12 @@ def export(model: AutotlModel, form: str, output: Path) -> Exported:
     """Writes ``model`` to ``output`` in format ``form``, whole or not at all, once it is checked."""
     if model.classical is not None:
         raise AutotlError("the classical baseline is not a neural network; its arrays are in the logged bundle")
+    if model.ensemble is not None:
+        raise AutotlError(
+            "an ensemble is not exported as one file: export its members one by one (the member-N folders of its "
+            "bundle are model folders that --model takes) and average their probabilities with the weights in its "
+            "autotl_model.json"
+        )
     classifier = model.classifier.eval()
     preprocess = classifier.backbone.preprocessor
     image = model.modality == "image"

@@ -17,9 +17,21 @@ from autotl.errors import AutotlError
 
 class AutotlModel:
     def load(self, folder: Path) -> "AutotlModel":
-        """A fine-tuned classifier rebuilt from its source's code, or the classical baseline."""
-        from autotl.training import classical
+        """A fine-tuned classifier rebuilt from its source's code, the classical baseline, or an
+        ensemble of those."""
+        from autotl.training import classical, ensemble
 
+        self.classical = self.classifier = self.ensemble = None
+        if ensemble.is_ensemble(folder):
+            self.classes, temperature, listed = ensemble.listed_members(folder)
+            self.members = [_member(path, name, self.classes) for name, _, path in listed]
+            members = [
+                ensemble.Member(name, weight, m.probabilities) for (name, weight, _), m in zip(listed, self.members)
+            ]
+            self.ensemble = ensemble.EnsembleModel(members, self.classes, temperature)
+            if len({m.modality for m in self.members}) > 1:
+                raise AutotlError(f"{folder}: an ensemble's members must all take images or all take texts")
+            return self
         if classical.is_classical(folder):
             self.classical = classical.load(folder)
             self.classes = self.classical.classes
@@ -31,7 +43,6 @@ class AutotlModel:
 
         sources = {source.name: source for source in build_registry().items("sources")}
         self.classifier, self.classes = classifier.load(folder, sources)
-        self.classical = None
         self.device = torch.device("cpu")
         return self
 
@@ -40,6 +51,8 @@ class AutotlModel:
         """``image`` or ``text``: what the model takes."""
         from autotl.training.classical import RawPixels
 
+        if self.ensemble is not None:
+            return self.members[0].modality
         if self.classical is not None:
             return "image" if isinstance(self.classical.representation, RawPixels) else "text"
         from autotl.training.backbone import ImagePreprocessor  # torch: only a fine-tuned model needs it
@@ -47,6 +60,8 @@ class AutotlModel:
         return "image" if isinstance(self.classifier.backbone.preprocessor, ImagePreprocessor) else "text"
 
     def probabilities(self, inputs: list[str], batch_size: int = 64) -> np.ndarray:
+        if self.ensemble is not None:
+            return self.ensemble.probabilities(inputs)
         if self.classical is not None:
             return self.classical.probabilities(inputs)
         from autotl.training.classifier import predict_proba
@@ -66,6 +81,27 @@ class AutotlModel:
         return pd.DataFrame(
             {"prediction": [self.classes[i] for i in probabilities.argmax(1)], "confidence": probabilities.max(1)}
         )
+
+
+def _member(folder: Path, name: str, classes: tuple[str, ...]) -> AutotlModel:
+    """One member of an ensemble, loaded like any model; one that cannot be read (corrupt, a
+    pickle where weights belong, another ensemble, other classes) is refused by name."""
+    from autotl.training import ensemble
+
+    if ensemble.is_ensemble(folder):
+        raise AutotlError(f"ensemble member {name!r} ({folder.name}) is itself an ensemble, which autotl never saves")
+    try:
+        member = AutotlModel().load(folder)
+    except AutotlError:
+        raise
+    except Exception as error:  # a damaged or tampered member names itself, with no traceback
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise AutotlError(
+            f"cannot load ensemble member {name!r} ({folder.name}): {type(error).__name__}: {first}"
+        ) from None
+    if tuple(member.classes) != tuple(classes):
+        raise AutotlError(f"ensemble member {name!r} ({folder.name}) predicts other classes than the ensemble")
+    return member
 
 
 def _load_pyfunc(path: str) -> AutotlModel:

@@ -12,7 +12,7 @@ import autotl
 from autotl.builtins.strategies.finetune import Finetune
 from autotl.builtins.strategies.mlp_probe import GradientProbe
 from autotl.selection.leaderboard import Row
-from autotl.selection.noise import beats_by_more_than_noise, beats_every, binomial_se, fold_se, one_standard_error
+from autotl.selection.noise import binomial_se, fold_se
 
 CLOCK = FakeClock()
 
@@ -100,38 +100,6 @@ def test_every_sources_probes_run_cross_validated_before_any_end_to_end_trial(st
     assert result.decision
 
 
-def row(candidate: str, value: float, se: float, depth: float, seconds: float = 1.0) -> Row:
-    return Row(candidate, "s", candidate, "none", val_metric=value, val_se=se, seconds=seconds, params={"depth": depth})
-
-
-def simplicity(r: Row) -> tuple:
-    return (r.params["depth"], r.seconds)
-
-
-def test_a_fine_tune_ahead_by_less_than_the_noise_loses_to_the_probe():
-    probe, finetune = row("probe", 0.80, 0.05, depth=0.0), row("finetune", 0.84, 0.06, depth=1.0, seconds=60)
-    chosen, why = one_standard_error([probe, finetune], simplicity)
-    assert chosen is probe and "within one standard error (0.0600) of the best, finetune at 0.8400" in why
-
-
-def test_a_fine_tune_ahead_by_more_than_the_noise_wins():
-    probe, finetune = row("probe", 0.80, 0.05, depth=0.0), row("finetune", 0.93, 0.03, depth=1.0, seconds=60)
-    chosen, why = one_standard_error([probe, finetune], simplicity)
-    assert chosen is finetune and "more than one standard error behind" in why
-
-
-def test_the_no_transfer_baseline_wins_only_by_more_than_its_noise():
-    transfer = row("probe", 0.50, 0.05, depth=0.0)
-    assert not beats_by_more_than_noise(row("classical", 0.54, 0.05, depth=0.0), transfer)
-    assert beats_by_more_than_noise(row("classical", 0.60, 0.05, depth=0.0), transfer)
-
-
-def test_the_no_transfer_baseline_must_beat_the_best_transfer_candidate_not_just_the_simplest():
-    probe, freeze = row("probe", 0.9526, 0.0115, depth=0.0), row("freeze", 0.9582, 0.0109, depth=0.5)  # digits, 90 s
-    classical = row("classical", 0.9638, 0.0102, depth=0.0)
-    assert beats_by_more_than_noise(classical, probe) and not beats_every(classical, [probe, freeze])
-
-
 def test_standard_errors_never_claim_certainty_on_a_few_examples():
     assert binomial_se(1.0, 15) > 0.05  # 15 out of 15 is not proof
     assert binomial_se(0.5, 10_000) == pytest.approx(0.005, rel=0.01)
@@ -184,7 +152,7 @@ def test_the_classical_baseline_is_in_the_json_and_can_be_the_final_model(cli, t
         b["test_accuracy"] for b in report["baselines"] if b["test_accuracy"] is not None
     )
     assert report["strategy"] == "classical"
-    assert report["source"] is None and "beats every transfer candidate" in report["decision"]
+    assert report["source"] is None and "leads every transfer candidate by more than the noise" in report["decision"]
     model = load(report["model_uri"])
     images = sorted(str(p) for p in colour_images.rglob("*.png"))
     assert list(model.predict(images)["prediction"]) == [p.split("/")[-2] for p in images]

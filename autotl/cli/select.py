@@ -73,18 +73,25 @@ def select_command(
 def summary(result) -> list[str]:
     """What the user chose and what it bought, after the leaderboard."""
     se = f" ± {result.val_se:.4f}" if result.val_se is not None else ""
-    chosen = (
-        f"{result.source} + {result.strategy} + {result.regularizer}"
-        if result.source is not None
-        else f"no transfer: {result.params['model']}"
-    )
+    if result.source is not None:
+        chosen = f"{result.source} + {result.strategy} + {result.regularizer}"
+    elif result.members:
+        chosen = result.params["model"]
+    else:
+        chosen = f"no transfer: {result.params['model']}"
     lines = [
         f"Chosen: {chosen} (val {result.metric} {result.val_metric:.4f}{se})",
         f"Why: {result.decision}",
         f"Final model: {result.final_note or 'refit on train+val'}",
         f"Test accuracy {result.test_accuracy:.4f}",
     ]
-    if result.source is not None:
+    expected = result.expected_accuracy
+    if expected:
+        lines.append(
+            f"Expected accuracy on new data: {expected['accuracy']:.4f} ({expected['low']:.4f} to "
+            f"{expected['high']:.4f}; {expected['method']}, {expected['examples']} examples)"
+        )
+    if result.strategy != "classical":
         lines.append(calibration_line(result.calibration))
     for baseline in result.baselines:
         outcome = f"{baseline['test_accuracy']:.4f}" if baseline["test_accuracy"] is not None else baseline["note"]

@@ -57,11 +57,20 @@ def train_command(
 
 
 def calibration_line(calibration: dict | None) -> str:
+    from autotl.training.calibration import MIN_HELD_OUT
+
     if calibration is None:
-        return "Not calibrated: no held-out predictions of the chosen model in this process"
+        return "Not calibrated: the classical baseline is a logistic regression, calibrated by its own loss"
+    if not calibration["fitted"]:
+        return (
+            f"Not calibrated: {calibration['held_out']} held-out predictions, fewer than the {MIN_HELD_OUT} a "
+            f"temperature needs; test ECE {calibration['test_ece_before']:.3f} on {calibration['test_examples']} "
+            "examples"
+        )
     return (
         f"Calibrated: temperature {calibration['temperature']:.2f}, fitted on {calibration['held_out']} held-out "
-        f"predictions; test ECE {calibration['test_ece_before']:.3f} -> {calibration['test_ece_after']:.3f}"
+        f"predictions; test ECE {calibration['test_ece_before']:.3f} -> {calibration['test_ece_after']:.3f} on "
+        f"{calibration['test_examples']} examples"
     )
 
 

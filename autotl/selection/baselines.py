@@ -47,6 +47,8 @@ class ClassicalResult:
     test_metric: float
     fold_seconds: float
     """The mean time of one fold's fit and validation: what a probe on cached features is first priced at."""
+    validated: list[np.ndarray]
+    """Its probabilities on each fold's validation examples."""
 
 
 def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metric: str, seed: int) -> ClassicalResult:
@@ -67,19 +69,20 @@ def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metri
             family,
         )
 
-    def scored(model: classical.ClassicalModel, examples: list[Example], name: str) -> float:
-        predictions = model.probabilities([e.input for e in examples]).argmax(1)
-        return score(name, [index[e.label] for e in examples], predictions, len(classes))
+    def scored(probabilities: np.ndarray, examples: list[Example], name: str) -> float:
+        return score(name, [index[e.label] for e in examples], probabilities.argmax(1), len(classes))
 
     final = fitted(dataset.splits["train"] + dataset.splits["val"])
     family = getattr(final.representation, "family", None)
     started = time.monotonic()
-    values = [scored(fitted(fold["train"], family), fold["val"], metric) for fold in folds]
+    validated = [fitted(fold["train"], family).probabilities([e.input for e in fold["val"]]) for fold in folds]
+    values = [scored(probabilities, fold["val"], metric) for probabilities, fold in zip(validated, folds)]
     fold_seconds = (time.monotonic() - started) / len(folds)
-    validated = sum(len(fold["val"]) for fold in folds)
+    examples = sum(len(fold["val"]) for fold in folds)
     mean = float(np.mean(values))
-    se = fold_se(values, validated) if len(folds) > 1 else binomial_se(mean, validated)
+    se = fold_se(values, examples) if len(folds) > 1 else binomial_se(mean, examples)
     test = dataset.splits["test"]
+    tested = final.probabilities([e.input for e in test])
     row = Row(
         f"{CLASSICAL}: {final.description}",
         "",
@@ -93,7 +96,9 @@ def run_classical(dataset: Dataset, folds: list[dict[str, list[Example]]], metri
         if len(folds) > 1
         else "no-transfer baseline, on the same validation split as the candidates",
     )
-    return ClassicalResult(row, final, scored(final, test, "accuracy"), scored(final, test, metric), fold_seconds)
+    return ClassicalResult(
+        row, final, scored(tested, test, "accuracy"), scored(tested, test, metric), fold_seconds, validated
+    )
 
 
 def median_side(dataset: Dataset) -> int:
@@ -110,6 +115,8 @@ def classical_baseline(trials: "Trials") -> ClassicalResult:
     started = trials.budget.clock()
     result = run_classical(trials.dataset, trials.cv_folds or [trials.unseen_test], trials.metric, trials.seed)
     result.row.seconds = trials.budget.clock() - started
+    folds = trials.cv_folds or [trials.unseen_test]
+    result.row.predictions = trials.on_footing.gather([fold["val"] for fold in folds], result.validated)
     trials.costs.frozen_guess_s = result.fold_seconds
     trials.rows.append(result.row)
     trials.progress(

@@ -2,8 +2,6 @@
 and tested once, or, when the search spent the refit's time on that very trial, the trial's own
 model (the refit is allowed a little past the budget before that happens)."""
 
-import numpy as np
-
 from autotl.selection.budget import REFIT_OVERRUN
 from autotl.selection.leaderboard import Row
 from autotl.selection.trials import Trials, refit_params
@@ -40,13 +38,3 @@ def refit(trials: Trials, chosen: Row) -> tuple[TrainedModel, TrainingJob]:
     epochs = f" for {params.epochs} epochs" if candidate.strategy.schedule else ""
     trials.progress(f"Refitting {candidate.label} on train+val{epochs}")
     return candidate.strategy.train(job), job
-
-
-def held_out(trials: Trials, chosen: Row) -> tuple[np.ndarray, np.ndarray] | None:
-    """The chosen trial's probabilities on the validation split it did not train on, and its
-    labels, for the final model's temperature (a refit has seen val); None when this process does
-    not hold that trial's model (a worker ran it)."""
-    if trials.kept is None or trials.kept[0] is not chosen:
-        return None
-    _, trained, job = trials.kept
-    return trained.probabilities["val"], np.asarray(job.labels("val"))

@@ -5,7 +5,7 @@ import numpy as np
 
 from autotl.contracts.data import Dataset, Example
 from autotl.errors import AutotlError
-from autotl.selection.noise import folds_for_size
+from autotl.selection.noise import MAX_FOLDS, folds_for_size
 from autotl.training.loop import FitResult
 
 
@@ -55,3 +55,54 @@ def folds(dataset: Dataset, k: int, seed: int) -> list[dict[str, list[Example]]]
         {"train": [pool[i] for i in train], "val": [pool[i] for i in val], "test": dataset.splits["test"]}
         for train, val in splitter.split(np.zeros((len(pool), 1)), labels)
     ]
+
+
+class OnFooting:
+    """The examples every contender is judged on (:class:`.decision.Footing`): train+val, out of
+    fold, when the probes are cross-validated, else the validation split; and where a trial's
+    validation predictions fall among them."""
+
+    def __init__(self, dataset: Dataset, cv_folds: list[dict[str, list[Example]]], seed: int):
+        from autotl.selection.decision import Footing
+
+        index = {label: i for i, label in enumerate(dataset.classes)}
+        pool = [e for fold in cv_folds for e in fold["val"]] if cv_folds else dataset.splits["val"]
+        self.position = {id(e): i for i, e in enumerate(pool)}
+        labels = np.array([index[e.label] for e in pool])
+        if cv_folds:
+            fold_of = np.concatenate([np.full(len(fold["val"]), k) for k, fold in enumerate(cv_folds)])
+            what = f"out-of-fold predictions over train+val ({len(pool)} examples, {len(cv_folds)} folds)"
+        else:
+            fold_of = _fold_of(labels, seed)
+            what = f"the validation split ({len(pool)} examples)"
+        self.footing = Footing(labels, fold_of, what, len(dataset.classes))
+
+    def gather(self, validated: list[list[Example]], probabilities: list[np.ndarray]) -> list[list[float]] | None:
+        """A trial's predictions on its folds' (or split's) validation examples, in the footing's
+        order, as a row keeps them (:attr:`.leaderboard.Row.predictions`); None unless they cover
+        every example of the footing."""
+        examples = [e for split in validated for e in split]
+        positions = [self.position.get(id(e)) for e in examples]
+        if len(examples) != len(self.footing) or None in positions or len(set(positions)) != len(positions):
+            return None
+        gathered = np.zeros((len(examples), self.footing.classes))
+        gathered[positions] = np.concatenate(probabilities)
+        return np.round(gathered, 5).tolist()
+
+
+def _fold_of(labels: np.ndarray, seed: int) -> np.ndarray:
+    """Folds of a validation split, for choosing an ensemble's weights on some and scoring it on
+    the others: stratified when every class has two examples, else plain."""
+    from collections import Counter
+
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if len(labels) < 2:
+        return np.zeros(len(labels), dtype=int)
+    k = min(MAX_FOLDS, len(labels))
+    rarest = min(Counter(labels.tolist()).values())
+    splitter = StratifiedKFold(min(k, rarest), shuffle=True, random_state=seed) if rarest >= 2 else KFold(k)
+    fold_of = np.zeros(len(labels), dtype=int)
+    for fold, (_, held) in enumerate(splitter.split(np.zeros((len(labels), 1)), labels)):
+        fold_of[held] = fold
+    return fold_of

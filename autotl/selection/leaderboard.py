@@ -47,6 +47,10 @@ class Row:
     state: str = "candidate"
     reason: str = ""
     run_id: str | None = None
+    predictions: list[list[float]] | None = None
+    """Its class probabilities on the examples every contender is judged on (out of fold, in the
+    order of :class:`.folds.OnFooting`), when it ran on all of them: what the final decision compares.
+    They travel with the row through the study to other processes; the leaderboard leaves them out."""
 
 
 def row_for(candidate: Candidate, scores: dict[str, dict[str, float]], **fields: Any) -> Row:
@@ -61,12 +65,21 @@ def row_for(candidate: Candidate, scores: dict[str, dict[str, float]], **fields:
     )
 
 
-ORDER = {"complete": 0, "baseline": 1, "pruned": 2, "failed": 3, "skipped": 4, "untried": 5, "dropped": 6}
+ORDER = {
+    "ensemble": 0,
+    "complete": 0,
+    "baseline": 1,
+    "pruned": 2,
+    "failed": 3,
+    "skipped": 4,
+    "untried": 5,
+    "dropped": 6,
+}
 
 
 def leaderboard(rows: list[Row]) -> list[dict[str, Any]]:
     ranked = sorted(rows, key=lambda r: (ORDER.get(r.state, 7), -(r.val_metric or -1), r.trial or 0))
-    return [asdict(r) for r in ranked]
+    return [{k: v for k, v in asdict(r).items() if k != "predictions"} for r in ranked]
 
 
 def format_scores(scores: dict[str, float]) -> str:

@@ -1,13 +1,10 @@
-"""Deciding under noise: every validation score carries its standard error, and a costlier or
-deeper candidate wins only by more than that (the one-standard-error rule of Breiman et al. 1984,
-Hastie et al., The Elements of Statistical Learning, 7.10). A 15-example validation split cannot
-tell two candidates apart by one example.
+"""How much noise a validation score carries: its standard error, and how many folds a small
+validation split calls for instead. A 15-example validation split cannot tell two candidates
+apart by one example. The decision between candidates is :mod:`.decision`'s.
 """
 
 import math
-from typing import Callable, Sequence
-
-from autotl.selection.leaderboard import Row
+from typing import Sequence
 
 MAX_SPLIT_SE = 0.05
 """A validation split decides alone when its binomial standard error at 50 % accuracy is at most
@@ -44,38 +41,3 @@ def folds_for_size(validation_examples: int, rarest: int) -> int:
     if binomial_se(0.5, validation_examples) <= MAX_SPLIT_SE or rarest < 2:
         return 0
     return min(MAX_FOLDS, rarest)
-
-
-def one_standard_error(rows: list[Row], cost: Callable[[Row], tuple]) -> tuple[Row, str]:
-    """The cheapest of ``rows`` (by ``cost``: depth of adaptation, then seconds) whose score is
-    within one standard error of the best score, and why it was chosen."""
-    best = max(rows, key=lambda r: r.val_metric)
-    margin = best.val_se or 0.0
-    chosen = min((r for r in rows if r.val_metric >= best.val_metric - margin), key=cost)
-    if chosen is best:
-        runner = max((r for r in rows if r is not best), key=lambda r: r.val_metric, default=None)
-        if runner is None:
-            return best, "the only result"
-        return best, (
-            f"the best validation score, {best.val_metric:.4f} ± {margin:.4f}; the next best, "
-            f"{runner.candidate} ({runner.val_metric:.4f}), is cheaper or shallower but more than one standard error "
-            "behind"
-            if cost(runner) < cost(best)
-            else f"the best validation score, {best.val_metric:.4f} ± {margin:.4f}, and the cheapest within one "
-            "standard error"
-        )
-    return chosen, (
-        f"{chosen.val_metric:.4f} is within one standard error ({margin:.4f}) of the best, "
-        f"{best.candidate} at {best.val_metric:.4f}, and it is cheaper or shallower: the difference is noise"
-    )
-
-
-def beats_by_more_than_noise(challenger: Row, incumbent: Row) -> bool:
-    """Whether ``challenger`` leads ``incumbent`` by more than the challenger's standard error."""
-    return challenger.val_metric - (challenger.val_se or 0.0) > incumbent.val_metric
-
-
-def beats_every(challenger: Row, rows: list[Row]) -> bool:
-    """Whether ``challenger`` leads each of ``rows``, the best too, by more than its standard error
-    (not merely the one the one-standard-error rule would pick among them)."""
-    return all(beats_by_more_than_noise(challenger, row) for row in rows)

@@ -27,13 +27,14 @@ from autotl.registry import Candidate
 from autotl.selection import baselines as no_transfer
 from autotl.selection.baselines import Baseline, ClassicalResult
 from autotl.selection.budget import Budget
-from autotl.selection.final_model import final_model, held_out
+from autotl.selection.decision import ENSEMBLE, Decision, Expected, decide
+from autotl.selection.final_model import final_model, refit
 from autotl.selection.leaderboard import Row
-from autotl.selection.noise import beats_every, one_standard_error
 from autotl.selection.scoring import score_sources
 from autotl.selection.search import Search
 from autotl.selection.trials import Trials
-from autotl.training.calibration import Calibration, calibrate
+from autotl.training.calibration import MIN_HELD_OUT, Calibration, calibrate
+from autotl.training.ensemble import EnsembleModel, Member
 from autotl.training.features import FeatureCache
 from autotl.training.job import TrainedModel, TrainingJob
 from autotl.training.metrics import score
@@ -43,10 +44,12 @@ from autotl.training.metrics import score
 class Selection:
     rows: list[Row]
     chosen: Row
-    """The winning trial, or the classical baseline's row when it won or no transfer trial finished."""
+    """The winning trial, the ensemble's row, or the classical baseline's row when it won or no
+    transfer trial finished."""
     decision: str
     """Why the winner won."""
     final: TrainedModel | None
+    """The chosen trial's final model (None when the classical baseline or an ensemble won)."""
     final_job: TrainingJob | None
     classical: ClassicalResult | None
     test_metric: float | None
@@ -56,8 +59,12 @@ class Selection:
     final_note: str = ""
     """Empty when the final model was refit on train+val; else which trial's model it is, and why."""
     calibration: Calibration | None = None
-    """The final model's temperature, from the chosen trial's held-out predictions (None when
-    there were none here, or the classical baseline won)."""
+    """The final model's temperature, from the choice's out-of-fold predictions (None when there
+    were too few, or the classical baseline won)."""
+    expected: Expected | None = None
+    """The chosen configuration's bias-corrected expected accuracy (None when nothing was compared)."""
+    ensemble: EnsembleModel | None = None
+    """The final model when an ensemble won."""
 
     @property
     def classical_won(self) -> bool:
@@ -112,64 +119,174 @@ class Selector:
             search = Search(trials, self.options, self.baselines, kept)
             self.study = search.study
             exhausted = search.run()
-        complete = [r for r in trials.rows if r.state == "complete" and r.trial is not None]
         baselines = [Baseline(classical.row.candidate, classical.test_accuracy)]
-        if not complete:
+        judged = trials.judged()
+        for row in trials.rows:
+            if row.state == "complete" and row.trial is not None and all(row is not j for j in judged):
+                row.reason = "; ".join(
+                    filter(
+                        None, (row.reason, f"not compared: it has no predictions on {trials.on_footing.footing.what}")
+                    )
+                )
+        if not judged:
             decision = (
                 f"no transfer: no transfer trial finished within the budget of {trials.budget.seconds:.0f}s "
                 "(give a larger --budget to try transfer); the classical baseline is the final model"
             )
             return self.classical_choice(classical, decision, baselines, exhausted)
-        chosen, decision = one_standard_error(complete, trials.simplicity)
-        if beats_every(classical.row, complete):
-            best = max(complete, key=lambda row: row.val_metric)
-            decision = (
-                f"no transfer: the classical baseline's {classical.row.val_metric:.4f} ± {classical.row.val_se:.4f} "
-                f"beats every transfer candidate by more than the noise (the best, {best.candidate}, "
-                f"{best.val_metric:.4f})"
-            )
-            baselines += no_transfer.no_transfer(trials, self.baselines, chosen)
-            return self.classical_choice(classical, decision, baselines, exhausted)
-        trials.progress(f"Chosen: {chosen.candidate}: {decision}")
+        compared = [*judged, classical.row] if classical.row.predictions is not None else judged
+        rows = {trials.contender(row).name: row for row in compared}
+        decided = decide(
+            trials.on_footing.footing,
+            [trials.contender(row) for row in compared],
+            self.options.metric,
+            trials.prior_depth(),
+            self.options.seed,
+        )
+        for name, note in decided.notes.items():
+            if name in rows and rows[name] is not classical.row:
+                rows[name].reason = "; ".join(filter(None, (rows[name].reason, note)))
+        expected = decided.expected
+        trials.progress(
+            f"Expected accuracy on new data: {expected.accuracy:.4f} ({expected.low:.4f} to {expected.high:.4f}), "
+            f"{expected.method}"
+        )
+        if rows[decided.single] is classical.row and decided.chosen != ENSEMBLE:
+            baselines += no_transfer.no_transfer(trials, self.baselines, max(judged, key=lambda r: r.val_metric))
+            return self.classical_choice(classical, decided.why, baselines, exhausted, expected)
+        single = rows[decided.single]
+        if decided.chosen == ENSEMBLE:
+            ensembled = self.ensemble_choice(decided, rows, classical)
+            if ensembled is not None:
+                ensembled.baselines = baselines + no_transfer.no_transfer(trials, self.baselines, single)
+                ensembled.exhausted = exhausted
+                return ensembled
+            decided.why = f"{decided.single}: the ensemble won, but refitting its members no longer fits the budget"
+        chosen = single
+        trials.progress(f"Chosen: {chosen.candidate}: {decided.why}")
         final, job, final_note = final_model(trials, chosen)
         labels, classes = job.labels("test"), len(trials.dataset.classes)
         predictions = final.probabilities["test"].argmax(1)
-        validated = held_out(trials, chosen)
-        calibration = (
-            None if validated is None else calibrate(*validated, final.probabilities["test"], np.asarray(labels))
-        )
-        if calibration is not None:
-            final.classifier.temperature = calibration.temperature
+        calibration = self.calibrate(decided.probabilities, final.probabilities["test"], np.asarray(labels))
+        final.classifier.temperature = calibration.temperature
         baselines += no_transfer.no_transfer(trials, self.baselines, chosen)
         return Selection(
-            trials.rows,
-            chosen,
-            decision,
-            final,
-            job,
-            classical,
-            score(self.options.metric, labels, predictions, classes),
-            score("accuracy", labels, predictions, classes),
-            baselines,
-            exhausted,
-            final_note,
-            calibration,
+            rows=trials.rows,
+            chosen=chosen,
+            decision=decided.why,
+            final=final,
+            final_job=job,
+            classical=classical,
+            test_metric=score(self.options.metric, labels, predictions, classes),
+            test_accuracy=score("accuracy", labels, predictions, classes),
+            baselines=baselines,
+            exhausted=exhausted,
+            final_note=final_note,
+            calibration=calibration,
+            expected=expected,
+        )
+
+    def calibrate(self, held_out: np.ndarray, test: np.ndarray, test_labels: np.ndarray) -> Calibration:
+        """The temperature fitted on the choice's out-of-fold predictions (none on too few of them)."""
+        calibration = calibrate(held_out, self.trials.on_footing.footing.labels, test, test_labels)
+        if not calibration.fitted:
+            self.trials.progress(
+                f"Not calibrated: {calibration.held_out} held-out predictions, fewer than the {MIN_HELD_OUT} a "
+                "temperature needs"
+            )
+        return calibration
+
+    def ensemble_choice(
+        self, decided: Decision, rows: dict[str, Row], classical: ClassicalResult
+    ) -> "Selection | None":
+        """The ensemble, each member refit on train+val (the classical baseline already is) and
+        tested once; None when the refits no longer fit the time left."""
+        trials = self.trials
+        members = {name: rows[name] for name in decided.ensemble.weights}
+        needed = sum(trials.refit_seconds(row) for row in members.values() if row is not classical.row)
+        if not trials.budget.fits(needed):
+            trials.progress(f"Not the ensemble: refitting its members {trials.short_of_time(needed)}")
+            return None
+        trials.progress(f"Chosen: {decided.why}")
+        test = trials.dataset.splits["test"]
+        inputs = [e.input for e in test]
+        fitted, test_probabilities = [], []
+        for name, row in members.items():
+            weight = decided.ensemble.weights[name]
+            if row is classical.row:
+                fitted.append(Member(name, weight, classical.model.probabilities, classical.model.save))
+                test_probabilities.append(classical.model.probabilities(inputs))
+                continue
+            trained, job = refit(trials, row)
+            fitted.append(Member(name, weight, _probabilities_of(trained, trials.device), _save(trained, job)))
+            test_probabilities.append(trained.probabilities["test"])
+        classes = trials.dataset.classes
+        labels = np.asarray([classes.index(e.label) for e in test])
+        averaged = sum(m.weight * p for m, p in zip(fitted, test_probabilities))
+        calibration = self.calibrate(decided.probabilities, averaged, labels)
+        model = EnsembleModel(fitted, classes, calibration.temperature)
+        chosen = Row(
+            f"ensemble: {', '.join(f'{m.name} x{m.weight:.2f}' for m in fitted)}",
+            "",
+            ENSEMBLE,
+            "",
+            val_metric=decided.ensemble.score,
+            folds=int(len(set(trials.on_footing.footing.folds))),
+            state=ENSEMBLE,
+            reason=decided.notes[ENSEMBLE],
+        )
+        trials.rows.append(chosen)
+        predictions = averaged.argmax(1)
+        return Selection(
+            rows=trials.rows,
+            chosen=chosen,
+            decision=decided.why,
+            final=None,
+            final_job=None,
+            classical=classical,
+            test_metric=score(self.options.metric, labels, predictions, len(classes)),
+            test_accuracy=score("accuracy", labels, predictions, len(classes)),
+            final_note="each member refit on train+val",
+            calibration=calibration,
+            expected=decided.expected,
+            ensemble=model,
         )
 
     def classical_choice(
-        self, classical: ClassicalResult, decision: str, baselines: list[Baseline], exhausted: bool
+        self,
+        classical: ClassicalResult,
+        decision: str,
+        baselines: list[Baseline],
+        exhausted: bool,
+        expected: Expected | None = None,
     ) -> Selection:
         self.trials.progress(f"Chosen: {decision}")
         return Selection(
-            self.trials.rows,
-            classical.row,
-            decision,
-            None,
-            None,
-            classical,
-            classical.test_metric,
-            classical.test_accuracy,
-            baselines,
-            exhausted,
-            "the classical baseline, fitted on train+val",
+            rows=self.trials.rows,
+            chosen=classical.row,
+            decision=decision,
+            final=None,
+            final_job=None,
+            classical=classical,
+            test_metric=classical.test_metric,
+            test_accuracy=classical.test_accuracy,
+            baselines=baselines,
+            exhausted=exhausted,
+            final_note="the classical baseline, fitted on train+val",
+            expected=expected,
         )
+
+
+def _probabilities_of(trained: TrainedModel, device) -> Callable[[list[str]], np.ndarray]:
+    from autotl.training.classifier import predict_proba
+
+    classifier = trained.classifier
+    return lambda inputs: predict_proba(classifier, inputs, classifier.backbone.preprocessor, device)
+
+
+def _save(trained: TrainedModel, job: TrainingJob) -> Callable:
+    from functools import partial
+
+    from autotl.training.classifier import save
+
+    return partial(save, trained.classifier, job.source, job.classes, job.record())

@@ -1,8 +1,9 @@
 """What a trial is and how one runs: a candidate's training jobs, its settings and their grid,
-its folds (cross-validation for probes on cached features, or with ``--cv``), its predicted
-seconds, and one trial's training on each fold, reported to the study and to MLflow. The rows
-of finished trials, and which of them leads under the one-standard-error rule, live here too:
-every stage of a selection reads them.
+its folds (train+val's, when the validation split is too small to decide alone, or with
+``--cv``), its predicted seconds, and one trial's training on each fold, raced against the
+leader and reported to the study and to MLflow. The rows of finished trials, with their
+out-of-fold predictions, and which of them leads, live here too: every stage of a selection
+reads them.
 """
 
 import math
@@ -22,11 +23,13 @@ from autotl.contracts.settings import CLASS_WEIGHT, Setting, TrainParams
 from autotl.data.profile import IMBALANCED, imbalance_ratio
 from autotl.progress import Advance, bar
 from autotl.registry import Candidate
+from autotl.selection import priors
 from autotl.selection.budget import Budget
 from autotl.selection.costs import CostModel
-from autotl.selection.folds import auto_folds, folds, scored_folds
+from autotl.selection.decision import Contender, resamples, single_choice
+from autotl.selection.folds import OnFooting, auto_folds, folds, scored_folds
 from autotl.selection.leaderboard import Row, TrialKey
-from autotl.selection.noise import binomial_se, fold_se, one_standard_error
+from autotl.selection.noise import binomial_se, fold_se
 from autotl.selection.study import settle
 from autotl.training.classifier import predict_proba
 from autotl.training.device import peak_memory_mb, release_memory, reset_peak_memory, retry_at_half_batch
@@ -36,6 +39,10 @@ from autotl.training.job import TrainedModel, TrainingJob
 LR_SCALES = (0.3, 1.0, 3.0)
 EPOCH_SCALES = (0.5, 1.0, 2.0)
 STALE = "another process failed this trial: its heartbeats stopped for longer than the grace period"
+RACING_Z = 1.645
+"""A trial on the folds stops once its paired lead over the leader, on the examples of the folds
+it has done, has a one-sided 95 % upper bound below zero (racing: Maron and Moore 1994,
+Birattari et al. 2002)."""
 
 
 class Trials:
@@ -60,8 +67,10 @@ class Trials:
         """The splits with test left out: nothing before the final model looks at it (nor pays to)."""
         cv = options.cv
         self.cv_folds = [{**fold, "test": []} for fold in folds(dataset, cv or auto_folds(dataset), self.seed) or []]
-        """Stratified folds of train+val: every trial's with ``--cv K``, else the probes' alone."""
-        self.forced_cv = cv > 0
+        """Stratified folds of train+val (``--cv K``, or as many as a small validation split calls
+        for): every trial runs on them, so that every result is out of fold on the same examples."""
+        self.on_footing = OnFooting(dataset, self.cv_folds, self.seed)
+        """The examples every contender of the final decision is judged on."""
         self.weigh_classes = imbalance_ratio(dataset) > IMBALANCED
         """Whether class-weighted losses are searched."""
         self.costs = CostModel(
@@ -78,6 +87,8 @@ class Trials:
         """Each scored source's transferability scores, by scorer."""
         self.parent_run_id: str | None = None
         """The run that trial runs nest under: the active run, or on a worker its coordinator's select run."""
+        self._leading: tuple[tuple, Row | None] = ((), None)
+        """The rows the leader was last decided among, and that leader."""
         self.kept: tuple[Row, TrainedModel, TrainingJob] | None = None
         """The leading trial's model (on the CPU), the final model when a refit will not fit."""
 
@@ -117,11 +128,10 @@ class Trials:
         )
 
     def folds_for(self, candidate: Candidate) -> list[dict[str, list[Example]]]:
-        """Cross-validation for probes on cached features (seconds each), and for every trial with
-        ``--cv``; else the validation split."""
-        if self.cv_folds and (self.forced_cv or candidate.strategy.cached_features):
-            return self.cv_folds
-        return [self.unseen_test]
+        """The folds of train+val when the validation split is too small to decide alone (or with
+        ``--cv``), for every trial: only on the same examples can a fine-tune be compared with the
+        probes and the baseline, example by example. Else the validation split."""
+        return self.cv_folds or [self.unseen_test]
 
     def searched(self, setting: Setting, candidate: Candidate) -> tuple[float, ...]:
         """The values of ``setting`` that the search tries: its choices, except for a class-weighted
@@ -156,26 +166,81 @@ class Trials:
         if row is None:
             return 0.0
         candidate = self.candidate(row.candidate)
-        grown = (len(self.dataset.splits["train"]) + len(self.dataset.splits["val"])) / len(
-            self.folds_for(candidate)[0]["train"]
-        )
+        trained_on = self.folds_for(candidate)[0]
+        grown = (len(self.dataset.splits["train"]) + len(self.dataset.splits["val"])) / len(trained_on["train"])
         return self.costs.predicted(candidate, refit_params(row)) * grown + self.costs.test_seconds(row.source)
 
     def candidate(self, label: str) -> Candidate:
         return next(c for c in self.candidates if c.label == label)
 
-    def simplicity(self, row: Row) -> tuple[float, float]:
-        """What the one-standard-error rule prefers: less adaptation of the source, then less time."""
+    def judged(self) -> list[Row]:
+        """The finished trials with predictions on the footing: the contenders of the final decision."""
+        return [r for r in self.rows if r.state == "complete" and r.trial is not None and r.predictions is not None]
+
+    def contender(self, row: Row) -> Contender:
+        """A row as the decision sees it: a trial, or (without one) the no-transfer baseline."""
+        name = row.candidate if row.trial is None else f"trial {row.trial}: {row.candidate}"
+        if row.trial is None:
+            return Contender(name, np.asarray(row.predictions), 0.0, transfers=False)
         depth = self.candidate(row.candidate).strategy.depth
-        return (1.0 if depth is None else depth, row.seconds or 0.0)
+        return Contender(name, np.asarray(row.predictions), 1.0 if depth is None else depth)
+
+    def prior_depth(self) -> float:
+        """How deeply the data's size and the most similar source's frozen features say to adapt."""
+        classes = len(self.dataset.classes)
+        per_class = len(self.dataset.splits["train"]) / classes
+        similar = [priors.knn_similarity(s.get("knn"), classes) for s in self.scores.values()]
+        return priors.prior(per_class, max((s for s in similar if s is not None), default=None)).depth
 
     def leader(self) -> Row | None:
-        complete = [r for r in self.rows if r.state == "complete" and r.trial is not None]
-        return one_standard_error(complete, self.simplicity)[0] if complete else None
+        """The single trial the decision would choose now (:func:`.decision.single_choice`): its
+        model is kept, and its refit kept time for."""
+        judged = self.judged()
+        if not judged:
+            return None
+        key = tuple(id(row) for row in judged)
+        if self._leading[0] != key:
+            footing = self.on_footing.footing
+            named = {self.contender(row).name: row for row in judged}
+            chosen = single_choice(
+                footing,
+                [self.contender(row) for row in judged],
+                self.metric,
+                self.prior_depth(),
+                resamples(len(footing), self.seed),
+            )[0]
+            self._leading = key, named[chosen.name]
+        return self._leading[1]
 
-    def run(self, study, trial, candidate: Candidate, params: TrainParams, row: Row, keep: float = 0.0) -> None:
-        """Trains one trial, on each of its folds. A trial predicted short may run long: once an earlier
-        trial has a result, this one stops before an epoch that would not end with ``keep`` seconds left."""
+    def race(self, done: list[dict[str, list[Example]]], probabilities: list[np.ndarray]) -> None:
+        """Stops a trial (pruned) whose predictions on the folds ``done`` are surely behind the
+        leader's out-of-fold predictions on the same examples, paired per example."""
+        leader = self.leader()
+        if leader is None:
+            return
+        positions = [self.on_footing.position[id(e)] for split in done for e in split["val"]]
+        labels = self.on_footing.footing.labels[positions]
+        mine = np.concatenate(probabilities).argmax(1) == labels
+        theirs = np.asarray(leader.predictions)[positions].argmax(1) == labels
+        lead = mine.astype(float) - theirs
+        if len(lead) > 1 and lead.mean() + RACING_Z * lead.std(ddof=1) / math.sqrt(len(lead)) < 0:
+            raise optuna.TrialPruned(
+                f"raced out after fold {len(done)}: accuracy {mine.mean():.3f} against the leader's "
+                f"{theirs.mean():.3f} ({leader.candidate}) on the same {len(lead)} examples"
+            )
+
+    def run(
+        self,
+        study,
+        trial,
+        candidate: Candidate,
+        params: TrainParams,
+        row: Row,
+        keep: float = 0.0,
+    ) -> None:
+        """Trains one trial, on each of its folds, raced against the leader fold by fold. A trial
+        predicted short may run long: once an earlier trial has a result, this one stops before an
+        epoch that would not end with ``keep`` seconds left."""
         started = self.budget.clock()
         epochs_run, mark = 0, started
         trial_folds = self.folds_for(candidate)
@@ -229,7 +294,7 @@ class Trials:
                     {"source": row.source, "strategy": row.strategy, "regularizer": row.regularizer, **params.as_dict()}
                 )
                 reset_peak_memory(self.device)
-                fits = []
+                fits, validated_probabilities = [], []
                 for fold, splits in enumerate(trial_folds):
                     trained, batch_size = retry_at_half_batch(
                         lambda size, splits=splits, fold=fold: candidate.strategy.train(
@@ -245,11 +310,14 @@ class Trials:
                         self.costs.fitting_batch[(candidate.label, params.image_size)] = batch_size
                         mlflow.set_tag("autotl.batch_size_after_oom", batch_size)
                     fits.append(trained.fit)
+                    validated_probabilities.append(trained.probabilities["val"])
                     if len(trial_folds) > 1:
                         mlflow.log_metric(f"fold_val_{self.metric}", trained.fit.val_metric, step=fold)
                     if fold == 0:
                         first = trained, self.job(candidate, replace(params, batch_size=batch_size), splits)
                     del trained
+                    if fold < len(trial_folds) - 1 and not candidate.strategy.cached_features:
+                        self.race(trial_folds[: fold + 1], validated_probabilities)
                 peak = peak_memory_mb(self.device)
                 if peak is not None:
                     mlflow.log_metric("peak_gpu_memory_mb", peak)
@@ -284,6 +352,7 @@ class Trials:
                     candidate, params, row.seconds / len(trial_folds), max(1, epochs_run // len(trial_folds))
                 )
         row.state, row.val_metric, row.val_se = "complete", val_metric, val_se
+        row.predictions = self.on_footing.gather([splits["val"] for splits in trial_folds], validated_probabilities)
         row.params["best_epoch"] = best_epoch
         if not settle(study, trial, TrialState.COMPLETE, val_metric, row=row):
             row.reason = "; ".join(filter(None, (row.reason, f"{STALE}: in this process's leaderboard only")))

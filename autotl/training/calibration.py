@@ -10,6 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 
 BINS = 15
+MIN_HELD_OUT = 100
+"""A temperature is fitted on at least this many held-out predictions, else the model is left
+uncalibrated. It matches confidence to accuracy, and 100 examples measure an accuracy to within
+5 points (its binomial standard error at 50 %), the bar at which autotl lets a validation split
+decide alone; on 8 predictions that a model got all right, the fit ran to its lower bound and
+every confidence read 1.000. (Niculescu-Mizil and Caruana 2005 calibrate on as few as 128.)"""
 TEMPERATURES = (0.05, 20.0)
 """The range searched: a held-out split that the model gets all right asks for an ever lower
 temperature, which the bound stops well before the confidences are all 1."""
@@ -22,7 +28,11 @@ class Calibration:
     test_ece_before: float
     test_ece_after: float
     held_out: int
-    """How many held-out predictions the temperature was fitted on."""
+    """How many held-out predictions the temperature was fitted on (or too few were there)."""
+    test_examples: int
+    """How many test predictions the ECE was measured on."""
+    fitted: bool = True
+    """False when there were fewer than ``MIN_HELD_OUT`` held-out predictions: the temperature is 1."""
 
 
 def rescaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:
@@ -62,11 +72,15 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
 def calibrate(
     held_out: np.ndarray, held_out_labels: np.ndarray, test: np.ndarray, test_labels: np.ndarray
 ) -> Calibration:
-    """The temperature fitted on held-out probabilities, and the test ECE without and with it."""
-    temperature = fit_temperature(held_out, held_out_labels)
+    """The temperature fitted on held-out probabilities (1 on fewer than ``MIN_HELD_OUT``), and
+    the test ECE without and with it."""
+    fitted = len(held_out_labels) >= MIN_HELD_OUT
+    temperature = fit_temperature(held_out, held_out_labels) if fitted else 1.0
     return Calibration(
         temperature,
         expected_calibration_error(test, test_labels),
         expected_calibration_error(rescaled(test, temperature), test_labels),
         len(held_out_labels),
+        len(test_labels),
+        fitted,
     )

@@ -1,0 +1,295 @@
+"""The final choice, decided under noise on one footing.
+
+Every contender is judged on the same examples: out-of-fold predictions over train+val on the
+same folds (or, when the validation split is large enough to decide alone, the validation
+split), paired per example. From those predictions, one entry point, :func:`decide`:
+
+1. **The prior's pick, unless the data says otherwise.** Among the contenders at the depth of
+   adaptation that the data's size asks for (:mod:`.priors`; Kornblith et al. 2019: small data
+   favours frozen features, larger data fine-tuning), the best-scored is the prior's pick. The
+   best contender overall replaces it only when a paired bootstrap over the examples puts its
+   lead above one standard error. On one footing, a noisy contender gets no edge from its noise;
+   in the tests' simulation of twelve equal contenders, the costlier half is chosen far less
+   often than chance, while one truly 10 points better is found on 100 examples in half the
+   draws, and on 300 in nine out of ten.
+2. **No transfer only by a clear lead**: the classical baseline is chosen only when it leads the
+   best transfer contender in all but ``ALPHA`` of the paired resamples.
+3. **An ensemble of the near-ties**: greedy ensemble selection with replacement over the
+   contenders' probabilities (Caruana et al. 2004, as auto-sklearn and AutoGluon do). Its score
+   is itself out of fold: its weights are chosen on the other folds of the footing and applied to
+   each fold in turn. It becomes the choice when it leads the tie-broken single contender by more
+   than one standard error of their paired difference.
+4. **What to expect**: the bootstrap bias-corrected estimate of the chosen configuration's
+   accuracy (BBC-CV, Tsamardinos et al. 2018): on each bootstrap sample of the examples, the
+   contender that scores best in the bag is scored out of the bag. The best of many noisy scores
+   is biased upward; this estimate is not.
+
+Pure numpy: the simulations in the tests drive it with made-up predictions.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from autotl.training.metrics import log_loss, score
+
+ALPHA = 0.05
+"""How often the classical baseline may be called better than the best transfer contender when it is not."""
+ONE_SE = 0.16
+"""The best contender replaces the prior's pick when it leads in all but this share of the paired
+resamples: by more than one standard error of their paired difference (a normal's one-sided tail
+beyond one standard error; the one-standard-error rule, Breiman et al. 1984, paired)."""
+RESAMPLES = 2000
+"""Bootstrap samples: Efron and Tibshirani (1993) ask for at least 1000 for percentiles."""
+ENSEMBLE_ROUNDS = 25
+"""Greedy steps of ensemble selection (with replacement: weights in 1/25ths), AutoGluon's default."""
+
+
+@dataclass(frozen=True)
+class Footing:
+    """The examples every contender is judged on."""
+
+    labels: np.ndarray
+    folds: np.ndarray
+    """Each example's fold: the ensemble's weights for a fold are chosen on the others."""
+    what: str
+    """How the predictions were made, for the user: 'out-of-fold predictions over train+val (5 folds)'."""
+    classes: int
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class Contender:
+    name: str
+    probabilities: np.ndarray
+    """On the footing's examples, in its order."""
+    depth: float
+    """How much of the source it adapts: 0 (frozen features, or no transfer) to 1 (every weight)."""
+    transfers: bool = True
+    """False for a no-transfer baseline, which wins only when nothing ties with it."""
+
+
+@dataclass
+class Ensemble:
+    weights: dict[str, float]
+    """Each member's weight, summing to 1, largest first."""
+    probabilities: np.ndarray
+    """Out of fold: each fold's weights chosen on the other folds."""
+    score: float
+
+
+@dataclass
+class Expected:
+    """What the user should expect of the chosen model on new data (BBC-CV)."""
+
+    accuracy: float
+    low: float
+    high: float
+    examples: int
+    compared: int
+    method: str
+
+
+@dataclass
+class Decision:
+    chosen: str
+    """The chosen contender's name, or ``ENSEMBLE``."""
+    single: str
+    """The best single contender, ties broken by the prior: the choice, unless the ensemble won."""
+    why: str
+    scores: dict[str, float]
+    """Each contender's score on the footing."""
+    ensemble: Ensemble | None
+    expected: Expected | None
+    probabilities: np.ndarray
+    """The choice's predictions on the footing (out of fold): its temperature is fitted on them."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Why each contender lost, for the leaderboard."""
+
+
+ENSEMBLE = "ensemble"
+
+
+def decide(footing: Footing, contenders: list[Contender], metric: str, prior_depth: float, seed: int = 0) -> Decision:
+    """The choice among ``contenders`` (at least one), and why; ``prior_depth``: how deeply the
+    data's size and the sources' similarity say to adapt (:func:`.priors.prior`)."""
+    weights = resamples(len(footing), seed)
+    scores = {c.name: score(metric, footing.labels, c.probabilities.argmax(1), footing.classes) for c in contenders}
+    resampled = {c.name: resampled_scores(weights, footing, c.probabilities.argmax(1), metric) for c in contenders}
+    transfer = [c for c in contenders if c.transfers] or contenders
+    single, best, prior, p_value = single_choice(footing, transfer, metric, prior_depth, weights)
+    why = _why(single, best, prior, p_value, scores, f"{len(contenders)} contenders on {footing.what}", prior_depth)
+    notes = {
+        c.name: f"not chosen: {scores[c.name]:.4f} against {scores[single.name]:.4f} on the same examples"
+        for c in contenders
+        if c is not single
+    }
+    if best is not single:
+        notes[best.name] = (
+            f"the best score ({scores[best.name]:.4f}), but it does not lead {prior.name}, at the depth the data's "
+            f"size asks for, by more than one standard error (paired bootstrap p = {p_value:.2f})"
+        )
+    baseline = next((c for c in contenders if not c.transfers), None)
+    if baseline is not None and baseline is not single:
+        lead = resampled[baseline.name] - resampled[best.name]
+        if np.quantile(lead, ALPHA) > 0:
+            single = baseline
+            why = (
+                f"no transfer: the classical baseline's {scores[baseline.name]:.4f} leads every transfer candidate by "
+                f"more than the noise (the best, {best.name}, {scores[best.name]:.4f}; paired bootstrap, "
+                f"{len(contenders)} contenders on {footing.what})"
+            )
+    chosen, probabilities = single.name, single.probabilities
+    ensemble = (
+        select_ensemble(footing, contenders, metric) if len(contenders) > 1 and len(set(footing.folds)) > 1 else None
+    )
+    if ensemble is not None:
+        lead = resampled_scores(weights, footing, ensemble.probabilities.argmax(1), metric) - resampled[single.name]
+        margin = f"{ensemble.score - scores[single.name]:+.4f} ± {lead.std():.4f}"
+        members = ", ".join(f"{name} x{w:.2f}" for name, w in ensemble.weights.items())
+        if len(ensemble.weights) > 1 and ensemble.score - scores[single.name] > lead.std():
+            chosen, probabilities = ENSEMBLE, ensemble.probabilities
+            notes[ENSEMBLE] = f"chosen: out of fold it leads {single.name} by {margin} (paired); members {members}"
+            why = (
+                f"an ensemble of {len(ensemble.weights)} ({members}): its out-of-fold {metric} {ensemble.score:.4f} "
+                f"leads the best single choice, {single.name} ({scores[single.name]:.4f}), by more than the noise "
+                f"({margin}) on {footing.what}"
+            )
+        else:
+            notes[ENSEMBLE] = (
+                f"not chosen: out of fold it leads {single.name} by {margin}, within the noise; members {members}"
+                if len(ensemble.weights) > 1
+                else f"not chosen: greedy selection kept one member, {members}"
+            )
+    configurations = {c.name: c.probabilities for c in contenders}
+    if ensemble is not None:
+        configurations[ENSEMBLE] = ensemble.probabilities
+    return Decision(
+        chosen,
+        single.name,
+        why,
+        scores,
+        ensemble,
+        bbc_cv(footing, configurations, metric, weights),
+        probabilities,
+        notes,
+    )
+
+
+def resamples(examples: int, seed: int) -> np.ndarray:
+    """``RESAMPLES`` bootstrap samples of the examples, as how often each example is drawn."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(examples, np.full(examples, 1 / examples), size=RESAMPLES)
+
+
+def single_choice(
+    footing: Footing, contenders: list[Contender], metric: str, prior_depth: float, weights: np.ndarray
+) -> tuple[Contender, Contender, Contender, float]:
+    """The single contender chosen (the prior's pick, or the best when it leads that by more than
+    one standard error), the best, the prior's pick, and the paired bootstrap's p-value. The
+    search keeps the model of the contender this chooses so far."""
+    scores = {c.name: score(metric, footing.labels, c.probabilities.argmax(1), footing.classes) for c in contenders}
+    ranked = sorted(contenders, key=lambda c: (-scores[c.name], log_loss(c.probabilities, footing.labels)))
+    best = ranked[0]
+    prior = min(ranked, key=lambda c: round(abs(c.depth - prior_depth), 2))  # the best-scored at that depth
+    if prior is best:
+        return best, best, prior, 1.0
+    lead = resampled_scores(weights, footing, best.probabilities.argmax(1), metric) - resampled_scores(
+        weights, footing, prior.probabilities.argmax(1), metric
+    )
+    p_value = float(np.mean(lead <= 0))
+    return (best if p_value < ONE_SE else prior), best, prior, p_value
+
+
+def _why(single: Contender, best: Contender, prior: Contender, p_value: float, scores, compared: str, depth: float):
+    if single is not prior:
+        return (
+            f"the best score, {scores[single.name]:.4f}, leads {prior.name} (at the depth the data's size asks for, "
+            f"{depth:.2f}) by more than one standard error, paired over {compared} (bootstrap p = {p_value:.3f})"
+        )
+    if single is best:
+        return (
+            f"the best score, {scores[single.name]:.4f}, at the depth the data's size asks for ({depth:.2f}); "
+            f"{compared}"
+        )
+    return (
+        f"{scores[single.name]:.4f}, at the depth the data's size asks for ({depth:.2f}): the best, {best.name} at "
+        f"{scores[best.name]:.4f}, does not lead it by more than one standard error, paired over {compared} "
+        f"(bootstrap p = {p_value:.2f})"
+    )
+
+
+def resampled_scores(weights: np.ndarray, footing: Footing, predictions: np.ndarray, metric: str) -> np.ndarray:
+    """``metric`` of ``predictions`` on each bootstrap sample, given as the count of each example
+    in it (rows of ``weights``): accuracy, or macro-F1 from weighted confusion counts."""
+    labels = footing.labels
+    if metric == "accuracy":
+        return weights @ (predictions == labels) / weights.sum(1)
+    f1 = []
+    for k in range(footing.classes):
+        true_positive = weights @ ((predictions == k) & (labels == k))
+        denominator = weights @ (predictions == k) + weights @ (labels == k)
+        f1.append(np.divide(2 * true_positive, denominator, out=np.zeros(len(weights)), where=denominator > 0))
+    return np.mean(f1, axis=0)
+
+
+def greedy_weights(probabilities: dict[str, np.ndarray], labels: np.ndarray, metric: str, classes: int) -> dict:
+    """Caruana et al.'s ensemble selection with replacement: ``ENSEMBLE_ROUNDS`` times, add the
+    member that most improves the average's score (its log-loss breaks ties, which on a few dozen
+    examples are the rule); the weights are how often each was added."""
+    counts = dict.fromkeys(probabilities, 0)
+    total = np.zeros_like(next(iter(probabilities.values())))
+    for step in range(1, ENSEMBLE_ROUNDS + 1):
+
+        def merit(name: str) -> tuple[float, float]:
+            average = (total + probabilities[name]) / step
+            return score(metric, labels, average.argmax(1), classes), -log_loss(average, labels)
+
+        pick = max(probabilities, key=merit)
+        counts[pick] += 1
+        total = total + probabilities[pick]
+    kept = sorted(((n, c / ENSEMBLE_ROUNDS) for n, c in counts.items() if c), key=lambda item: -item[1])
+    return dict(kept)
+
+
+def average(probabilities: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    return sum(w * probabilities[name] for name, w in weights.items())
+
+
+def select_ensemble(footing: Footing, contenders: list[Contender], metric: str) -> Ensemble:
+    """The ensemble's weights on the whole footing, and its out-of-fold predictions and score:
+    the weights used on each fold are chosen on the other folds (the selection is itself a fit)."""
+    probabilities = {c.name: c.probabilities for c in contenders}
+    cross_fitted = np.zeros_like(contenders[0].probabilities)
+    for fold in np.unique(footing.folds):
+        inside = footing.folds != fold
+        weights = greedy_weights(
+            {n: p[inside] for n, p in probabilities.items()}, footing.labels[inside], metric, footing.classes
+        )
+        cross_fitted[~inside] = average({n: p[~inside] for n, p in probabilities.items()}, weights)
+    weights = greedy_weights(probabilities, footing.labels, metric, footing.classes)
+    return Ensemble(weights, cross_fitted, score(metric, footing.labels, cross_fitted.argmax(1), footing.classes))
+
+
+def bbc_cv(footing: Footing, configurations: dict[str, np.ndarray], metric: str, weights: np.ndarray) -> Expected:
+    """Tsamardinos et al.'s bootstrap bias-corrected CV: the accuracy, out of each bootstrap
+    sample, of the configuration that ``metric`` ranks first in it; the mean, and its 2.5 and 97.5
+    percentiles."""
+    labels = footing.labels
+    predictions = {name: p.argmax(1) for name, p in configurations.items()}
+    in_bag = np.stack([resampled_scores(weights, footing, p, metric) for p in predictions.values()])
+    correct = np.stack([p == labels for p in predictions.values()])
+    out_of_bag = weights == 0
+    winners = in_bag.argmax(0)
+    values = np.array([correct[w][oob].mean() for w, oob in zip(winners, out_of_bag) if oob.any()])
+    return Expected(
+        float(values.mean()),
+        float(np.quantile(values, 0.025)),
+        float(np.quantile(values, 0.975)),
+        len(footing),
+        len(configurations),
+        f"BBC-CV (Tsamardinos et al. 2018) over {len(configurations)} configurations' {footing.what}, "
+        f"{len(weights)} bootstrap samples",
+    )
