@@ -67,6 +67,8 @@ class Result:
     (``compared``) it rests on, and the ``method``."""
     members: list[dict[str, Any]] | None = None
     """When the final model is an ensemble (``strategy`` ``ensemble``): each member and its weight."""
+    advice: str = ""
+    """The budget that a candidate the portfolio or the priors favour would need, when it did not run."""
     leaderboard_text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -578,6 +580,7 @@ def select_with(
         calibration=asdict(selection.calibration) if selection.calibration else None,
         expected_accuracy=asdict(selection.expected) if selection.expected else None,
         members=members,
+        advice=selection.advice,
         leaderboard_text=table,
     )
 

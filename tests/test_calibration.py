@@ -10,7 +10,14 @@ import pytest
 from scipy.special import softmax
 
 import autotl
-from autotl.training.calibration import calibrate, expected_calibration_error, fit_temperature, rescaled
+from autotl.training import calibration as calibration_module
+from autotl.training.calibration import (
+    MIN_HELD_OUT,
+    calibrate,
+    expected_calibration_error,
+    fit_temperature,
+    rescaled,
+)
 
 
 def overconfident(temperature: float, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,19 +44,37 @@ def test_a_perfectly_calibrated_model_has_an_ece_near_zero_and_a_confident_wrong
     assert expected_calibration_error(np.array([[0.99, 0.01]] * 10), np.ones(10, dtype=int)) == pytest.approx(0.99)
 
 
-def test_a_trained_model_carries_its_temperature_and_reports_the_ece_before_and_after(tiny, colour_images):
+def test_on_fewer_held_out_predictions_than_the_minimum_the_temperature_stays_one():
+    """Eight held-out predictions, all right, would drive the temperature to its bound and every
+    confidence to 1.000."""
+    held_out, labels = np.tile(np.array([[0.7, 0.3]]), (8, 1)), np.zeros(8, dtype=int)
+    assert fit_temperature(held_out, labels) < 0.1
+    calibration = calibrate(held_out, labels, held_out, labels)
+    assert calibration.temperature == 1.0 and not calibration.fitted and calibration.held_out == 8
+    assert calibration.test_ece_after == calibration.test_ece_before and calibration.test_examples == 8
+
+
+def test_a_trained_model_on_a_small_validation_split_is_left_uncalibrated_and_says_so(cli, tiny, colour_images):
+    result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "mlp_probe", "--set", "epochs=3")
+    assert result.exit_code == 0, result.output
+    assert f"Not calibrated: 6 held-out predictions, fewer than the {MIN_HELD_OUT} a temperature needs" in result.output
+
+
+def test_a_trained_model_carries_its_temperature_and_reports_the_ece_before_and_after(tiny, colour_images, monkeypatch):
+    monkeypatch.setattr(calibration_module, "MIN_HELD_OUT", 6)  # the 6 validation images of this little set
     result = autotl.train(colour_images, "tiny", "mlp_probe", settings={"epochs": "3"}, progress=lambda m: None)
     calibration = result.calibration
-    assert set(calibration) == {"temperature", "test_ece_before", "test_ece_after", "held_out"}
+    assert calibration["fitted"] and calibration["held_out"] == 6 and calibration["test_examples"] == 6
     metrics = mlflow.get_run(result.run_id).data.metrics
-    assert metrics["temperature"] == pytest.approx(calibration["temperature"])
+    assert metrics["temperature"] == pytest.approx(calibration["temperature"]) != 1.0
     assert metrics["test_ece"] == pytest.approx(calibration["test_ece_after"])
     folder = Path(mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/model"))
     [manifest] = folder.rglob("autotl_model.json")
     assert json.loads(manifest.read_text())["temperature"] == pytest.approx(calibration["temperature"])
 
 
-def test_select_calibrates_its_final_model_on_the_chosen_trials_held_out_predictions(tiny, colour_images):
+def test_select_calibrates_its_final_model_on_the_choices_out_of_fold_predictions(tiny, colour_images, monkeypatch):
+    monkeypatch.setattr(calibration_module, "MIN_HELD_OUT", 24)
     result = autotl.select(colour_images, 3600, models=["tiny"], strategies=["linear_probe"], progress=lambda m: None)
-    assert result.calibration["held_out"] > 0 and result.calibration["temperature"] > 0
+    assert result.calibration["held_out"] == 24 and result.calibration["fitted"]  # all of train+val, out of fold
     assert "test_ece" in mlflow.get_run(result.run_id).data.metrics

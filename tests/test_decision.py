@@ -4,7 +4,7 @@ contenders that err partly on the same hard examples, as models of one dataset d
 import numpy as np
 import pytest
 
-from autotl.selection.decision import ENSEMBLE, RESAMPLES, Contender, Footing, bbc_cv, decide, select_ensemble
+from autotl.selection.decision import ENSEMBLE, Contender, Footing, Resamples, bbc_cv, decide, select_ensemble
 
 CLASSES = 4
 SHALLOW, DEEP = 0.0, 1.0
@@ -66,8 +66,7 @@ def test_the_expected_accuracy_corrects_the_winners_curse():
     best, expected = [], []
     for _ in range(20):
         on, contenders = draw(rng, 60, [0.7] * 12, DEPTHS)
-        resamples = rng.multinomial(60, np.full(60, 1 / 60), size=RESAMPLES)
-        estimate = bbc_cv(on, {c.name: c.probabilities for c in contenders}, "accuracy", resamples)
+        estimate = bbc_cv(on, {c.name: c.probabilities for c in contenders}, "accuracy", Resamples(60, seed=len(best)))
         best.append(max(np.mean(c.probabilities.argmax(1) == on.labels) for c in contenders))
         expected.append(estimate.accuracy)
     assert np.mean(best) > 0.74

@@ -76,3 +76,41 @@ def test_lora_adapters_merge_into_weights_the_sources_own_architecture_loads(mod
         reloaded = rebuilt.eval()(batch)
     assert torch.allclose(merged, unmerged, atol=1e-5)
     assert torch.equal(reloaded, merged)
+
+
+def shapes(folder, per_class: int = 9):
+    """Circles, squares and triangles of random colours on random backgrounds: raw pixels cannot
+    tell them apart by colour, pretrained features can by shape."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    for kind in ("circle", "square", "triangle"):
+        (folder / "shapes" / kind).mkdir(parents=True)
+        for i in range(per_class):
+            image = Image.new("RGB", (96, 96), tuple(int(v) for v in rng.integers(0, 256, 3)))
+            x, y = (int(v) for v in rng.integers(30, 66, 2))
+            r, fill = int(rng.integers(14, 28)), tuple(int(v) for v in rng.integers(0, 256, 3))
+            draw = ImageDraw.Draw(image)
+            if kind == "circle":
+                draw.ellipse([x - r, y - r, x + r, y + r], fill=fill)
+            elif kind == "square":
+                draw.rectangle([x - r, y - r, x + r, y + r], fill=fill)
+            else:
+                draw.polygon([(x - r, y + r), (x + r, y + r), (x, y - r)], fill=fill)
+            image.save(folder / "shapes" / kind / f"{i}.png")
+    return folder / "shapes"
+
+
+def test_a_45_second_select_on_27_images_chooses_transfer(cli, tmp_path, monkeypatch):
+    """Every source's probes come first, cross-validated, in seconds: a short budget ends with a
+    transfer candidate chosen, and says what budget the portfolio's fine-tune would need."""
+    monkeypatch.setenv("AUTOTL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = cli("select", "--data", shapes(tmp_path), "--budget", "45s", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["source"] is not None or report["strategy"] == "ensemble", report["decision"]
+    assert report["expected_accuracy"]["examples"] == 21  # train+val, out of fold
+    assert not report["calibration"]["fitted"]  # 21 held-out predictions are too few for a temperature

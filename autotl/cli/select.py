@@ -100,6 +100,8 @@ def summary(result) -> list[str]:
         uplift = 100 * (result.test_accuracy - result.baseline_test_accuracy)
         lines.append(f"Uplift over the best no-transfer baseline: {uplift:+.1f} points of test accuracy")
     lines.append(f"Model: {result.model_uri}   ({result.elapsed_s:.0f}s of {result.budget_s:.0f}s)")
+    if result.advice:
+        lines.append(result.advice)
     if result.train_command:
         lines.append(f"Reproduce: {result.train_command}")
     return lines

@@ -1,5 +1,6 @@
 """The wall-clock budget of a whole ``select`` command."""
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -55,3 +56,13 @@ class Budget:
     def fits(self, seconds: float, keep: float = 0.0) -> bool:
         """Whether work predicted to take ``seconds`` ends with ``keep`` seconds still left."""
         return seconds <= self.left() - keep
+
+
+STEPS = (60, 120, 180, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800, 14400, 21600, 28800, 43200, 86400)
+"""The budgets advice names, in seconds: whole minutes and hours a person would type."""
+
+
+def suggested_budget(needed: float) -> str:
+    """The first budget of ``STEPS`` that covers ``needed`` seconds, as ``--budget`` takes it."""
+    seconds = next((step for step in STEPS if step >= needed), math.ceil(needed / 3600) * 3600)
+    return f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds // 60}m"

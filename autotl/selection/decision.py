@@ -28,6 +28,7 @@ Pure numpy: the simulations in the tests drive it with made-up predictions.
 """
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
@@ -115,11 +116,13 @@ ENSEMBLE = "ensemble"
 def decide(footing: Footing, contenders: list[Contender], metric: str, prior_depth: float, seed: int = 0) -> Decision:
     """The choice among ``contenders`` (at least one), and why; ``prior_depth``: how deeply the
     data's size and the sources' similarity say to adapt (:func:`.priors.prior`)."""
-    weights = resamples(len(footing), seed)
+    resamples = Resamples(len(footing), seed)
     scores = {c.name: score(metric, footing.labels, c.probabilities.argmax(1), footing.classes) for c in contenders}
-    resampled = {c.name: resampled_scores(weights, footing, c.probabilities.argmax(1), metric) for c in contenders}
+    resampled = dict(
+        zip(scores, resampled_scores(resamples, footing, [c.probabilities.argmax(1) for c in contenders], metric))
+    )
     transfer = [c for c in contenders if c.transfers] or contenders
-    single, best, prior, p_value = single_choice(footing, transfer, metric, prior_depth, weights)
+    single, best, prior, p_value = single_choice(footing, transfer, metric, prior_depth, resamples)
     why = _why(single, best, prior, p_value, scores, f"{len(contenders)} contenders on {footing.what}", prior_depth)
     notes = {
         c.name: f"not chosen: {scores[c.name]:.4f} against {scores[single.name]:.4f} on the same examples"
@@ -146,7 +149,8 @@ def decide(footing: Footing, contenders: list[Contender], metric: str, prior_dep
         select_ensemble(footing, contenders, metric) if len(contenders) > 1 and len(set(footing.folds)) > 1 else None
     )
     if ensemble is not None:
-        lead = resampled_scores(weights, footing, ensemble.probabilities.argmax(1), metric) - resampled[single.name]
+        [alone] = resampled_scores(resamples, footing, [ensemble.probabilities.argmax(1)], metric)
+        lead = alone - resampled[single.name]
         margin = f"{ensemble.score - scores[single.name]:+.4f} ± {lead.std():.4f}"
         members = ", ".join(f"{name} x{w:.2f}" for name, w in ensemble.weights.items())
         if len(ensemble.weights) > 1 and ensemble.score - scores[single.name] > lead.std():
@@ -172,20 +176,32 @@ def decide(footing: Footing, contenders: list[Contender], metric: str, prior_dep
         why,
         scores,
         ensemble,
-        bbc_cv(footing, configurations, metric, weights),
+        bbc_cv(footing, configurations, metric, resamples),
         probabilities,
         notes,
     )
 
 
-def resamples(examples: int, seed: int) -> np.ndarray:
-    """``RESAMPLES`` bootstrap samples of the examples, as how often each example is drawn."""
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(examples, np.full(examples, 1 / examples), size=RESAMPLES)
+@dataclass(frozen=True)
+class Resamples:
+    """Bootstrap samples of a footing's examples, each as how often every example is drawn; made
+    block by block from one seed, the same every time, so that a large footing never holds all
+    of them at once (2000 x 20,000 counts would take 320 MB)."""
+
+    examples: int
+    seed: int
+    count: int = RESAMPLES
+    block: int = 100
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        uniform = np.full(self.examples, 1 / self.examples)
+        for start in range(0, self.count, self.block):
+            yield rng.multinomial(self.examples, uniform, size=min(self.block, self.count - start))
 
 
 def single_choice(
-    footing: Footing, contenders: list[Contender], metric: str, prior_depth: float, weights: np.ndarray
+    footing: Footing, contenders: list[Contender], metric: str, prior_depth: float, resamples: Resamples
 ) -> tuple[Contender, Contender, Contender, float]:
     """The single contender chosen (the prior's pick, or the best when it leads that by more than
     one standard error), the best, the prior's pick, and the paired bootstrap's p-value. The
@@ -196,10 +212,10 @@ def single_choice(
     prior = min(ranked, key=lambda c: round(abs(c.depth - prior_depth), 2))  # the best-scored at that depth
     if prior is best:
         return best, best, prior, 1.0
-    lead = resampled_scores(weights, footing, best.probabilities.argmax(1), metric) - resampled_scores(
-        weights, footing, prior.probabilities.argmax(1), metric
+    ahead, behind = resampled_scores(
+        resamples, footing, [best.probabilities.argmax(1), prior.probabilities.argmax(1)], metric
     )
-    p_value = float(np.mean(lead <= 0))
+    p_value = float(np.mean(ahead - behind <= 0))
     return (best if p_value < ONE_SE else prior), best, prior, p_value
 
 
@@ -214,6 +230,11 @@ def _why(single: Contender, best: Contender, prior: Contender, p_value: float, s
             f"the best score, {scores[single.name]:.4f}, at the depth the data's size asks for ({depth:.2f}); "
             f"{compared}"
         )
+    if scores[single.name] == scores[best.name]:
+        return (
+            f"{scores[single.name]:.4f}, tied with the best score, and at the depth the data's size asks for "
+            f"({depth:.2f}); {compared}"
+        )
     return (
         f"{scores[single.name]:.4f}, at the depth the data's size asks for ({depth:.2f}): the best, {best.name} at "
         f"{scores[best.name]:.4f}, does not lead it by more than one standard error, paired over {compared} "
@@ -221,18 +242,26 @@ def _why(single: Contender, best: Contender, prior: Contender, p_value: float, s
     )
 
 
-def resampled_scores(weights: np.ndarray, footing: Footing, predictions: np.ndarray, metric: str) -> np.ndarray:
-    """``metric`` of ``predictions`` on each bootstrap sample, given as the count of each example
-    in it (rows of ``weights``): accuracy, or macro-F1 from weighted confusion counts."""
+def resampled_scores(resamples: Resamples, footing: Footing, predictions: list[np.ndarray], metric: str) -> np.ndarray:
+    """``metric`` of each of ``predictions`` (rows) on each bootstrap sample (columns)."""
+    return np.concatenate([_block_scores(block, footing, predictions, metric) for block in resamples.blocks()], axis=1)
+
+
+def _block_scores(weights: np.ndarray, footing: Footing, predictions: list[np.ndarray], metric: str) -> np.ndarray:
+    """Accuracy, or macro-F1 from weighted confusion counts, on samples given as the count of
+    each example in them (rows of ``weights``)."""
     labels = footing.labels
     if metric == "accuracy":
-        return weights @ (predictions == labels) / weights.sum(1)
-    f1 = []
-    for k in range(footing.classes):
-        true_positive = weights @ ((predictions == k) & (labels == k))
-        denominator = weights @ (predictions == k) + weights @ (labels == k)
-        f1.append(np.divide(2 * true_positive, denominator, out=np.zeros(len(weights)), where=denominator > 0))
-    return np.mean(f1, axis=0)
+        return np.stack([weights @ (p == labels) for p in predictions]) / weights.sum(1)
+    rows = []
+    for p in predictions:
+        f1 = []
+        for k in range(footing.classes):
+            true_positive = weights @ ((p == k) & (labels == k))
+            denominator = weights @ (p == k) + weights @ (labels == k)
+            f1.append(np.divide(2 * true_positive, denominator, out=np.zeros(len(weights)), where=denominator > 0))
+        rows.append(np.mean(f1, axis=0))
+    return np.stack(rows)
 
 
 def greedy_weights(probabilities: dict[str, np.ndarray], labels: np.ndarray, metric: str, classes: int) -> dict:
@@ -273,17 +302,20 @@ def select_ensemble(footing: Footing, contenders: list[Contender], metric: str) 
     return Ensemble(weights, cross_fitted, score(metric, footing.labels, cross_fitted.argmax(1), footing.classes))
 
 
-def bbc_cv(footing: Footing, configurations: dict[str, np.ndarray], metric: str, weights: np.ndarray) -> Expected:
+def bbc_cv(footing: Footing, configurations: dict[str, np.ndarray], metric: str, resamples: Resamples) -> Expected:
     """Tsamardinos et al.'s bootstrap bias-corrected CV: the accuracy, out of each bootstrap
     sample, of the configuration that ``metric`` ranks first in it; the mean, and its 2.5 and 97.5
     percentiles."""
-    labels = footing.labels
-    predictions = {name: p.argmax(1) for name, p in configurations.items()}
-    in_bag = np.stack([resampled_scores(weights, footing, p, metric) for p in predictions.values()])
-    correct = np.stack([p == labels for p in predictions.values()])
-    out_of_bag = weights == 0
-    winners = in_bag.argmax(0)
-    values = np.array([correct[w][oob].mean() for w, oob in zip(winners, out_of_bag) if oob.any()])
+    predictions = [p.argmax(1) for p in configurations.values()]
+    correct = np.stack([p == footing.labels for p in predictions]).astype(float)
+    values = []
+    for weights in resamples.blocks():
+        winners = _block_scores(weights, footing, predictions, metric).argmax(0)
+        out_of_bag = weights == 0
+        counted = out_of_bag.sum(1)
+        right = (correct[winners] * out_of_bag).sum(1)
+        values.extend(right[counted > 0] / counted[counted > 0])
+    values = np.asarray(values)
     return Expected(
         float(values.mean()),
         float(np.quantile(values, 0.025)),
@@ -291,5 +323,5 @@ def bbc_cv(footing: Footing, configurations: dict[str, np.ndarray], metric: str,
         len(footing),
         len(configurations),
         f"BBC-CV (Tsamardinos et al. 2018) over {len(configurations)} configurations' {footing.what}, "
-        f"{len(weights)} bootstrap samples",
+        f"{resamples.count} bootstrap samples",
     )

@@ -20,6 +20,7 @@ from autotl.contracts.strategies import Strategy
 from autotl.processes import this_process
 from autotl.registry import Candidate
 from autotl.selection import baselines, coordination, portfolio, priors
+from autotl.selection.budget import suggested_budget
 from autotl.selection.leaderboard import Row, TrialKey, row_for
 from autotl.selection.pruning import AmongLikeTrials
 from autotl.selection.study import beating, claimed_keys, claims, fail_stale, open_storage, resume, take_up
@@ -61,6 +62,12 @@ class Search:
         self.frozen = portfolio.frozen_stage(self.pool, kept_sources, trials.costs.num_blocks)
         self.plan: list[tuple[TrialKey, str]] = [(key, "stage 1: frozen features, every source") for key in self.frozen]
         self.planned_portfolio = False
+        self.favoured: list[TrialKey] = []
+        """The portfolio and the priors' guesses: what the budget is advised on when they did not run."""
+        self.portfolio_from = 0.0
+        """When the portfolio could start (seconds into the budget)."""
+        self.advice = ""
+        """The budget that the first favoured setting that did not run would need ("" when they all ran)."""
         best_source = next(c for c in self.pool if c.source.name == kept_sources[0])
         self.reserve, self.reserved = baselines.reserve(trials, no_transfer, best_source) if no_transfer else (0.0, "")
         cheapest_pool = [c for c in self.pool if c.strategy.cached_features] or self.pool
@@ -110,6 +117,7 @@ class Search:
                     self.planned_portfolio = True
                     take_up(study, trials.rows, set(self.by_label), mine=False)  # stage 1's trials run elsewhere
                     self.plan = self.after_stage_one()
+                    self.favoured, self.portfolio_from = [key for key, _ in self.plan], self.budget.elapsed()
                 if self.plan:
                     self.enqueue(*self.plan.pop(0))
                 trial = study.ask(self.space)
@@ -124,6 +132,9 @@ class Search:
         self.wait_for_others()
         take_up(study, trials.rows, set(self.by_label), mine=False)
         self.list_left_over()
+        self.advice = self.budget_advice(claimed_keys(study) | self.mine)
+        if self.advice:
+            trials.progress(self.advice)
         tried = len((claimed_keys(study) | self.mine) & set(self.settings))
         if tried < len(self.settings):
             trials.progress(
@@ -312,6 +323,28 @@ class Search:
             if guesses:
                 plan.append((portfolio.default_key(guesses[0], blocks.get(source, 0)), f"prior: {guide.reason}"))
         return [(key, why) for key, why in plan if key not in self.seen]
+
+    def budget_advice(self, tried: set[TrialKey]) -> str:
+        """What budget the first setting of the portfolio or the priors that did not run would need:
+        the time before the portfolio could start, its trial on every fold, its refit and the
+        baselines' reserve, rounded up to a budget a person would type ("" when all of them ran,
+        or none can be priced without timing a step now)."""
+        trials = self.trials
+        for key in self.favoured:
+            candidate = self.by_label[key.candidate]
+            params = trials.params(candidate, key.lr_scale, key.epochs_scale, dict(key.settings))
+            if key in tried or not trials.costs.can_predict(candidate, params):
+                continue
+            trial = trials.predicted(candidate, params)
+            needed = self.portfolio_from + trial + trials.refit_estimate(candidate, params) + self.reserve
+            folds = len(trials.folds_for(candidate))
+            return (
+                f"Budget: {candidate.strategy.name} on {candidate.source.name}, which the portfolio or the priors "
+                f"favour, did not run: it needs ~{trial:.0f}s"
+                + (f" on {folds} folds" if folds > 1 else "")
+                + f" and ~{needed:.0f}s in all; rerun with --budget {suggested_budget(needed)} to try it"
+            )
+        return ""
 
     def list_left_over(self) -> None:
         """Rows for the candidates skipped for time (once each, at their cheapest epoch count) and those never

@@ -1,15 +1,16 @@
 """The selection, in the order a practitioner spends a budget: transferability scores on frozen
 features; a classical no-transfer baseline; every kept source's probes on cached features,
-cross-validated; a proven portfolio of end-to-end settings on the best sources; then an Optuna
-study of the rest. The winner is decided under noise (the one-standard-error rule), refit on
-train+val (or, when that no longer fits, kept as its trial trained it) and tested once, beside
-the baselines.
+cross-validated when the validation split is small; a proven portfolio of end-to-end settings
+on the best sources; then an Optuna study of the rest. The winner is decided under noise on one
+footing (out-of-fold predictions, paired), possibly an ensemble, refit on train+val (or, when
+that no longer fits, kept as its trial trained it) and tested once, beside the baselines.
 
 This module only runs the stages in order. Each lives in its own module: scoring in
 :mod:`.scoring`, the cost model in :mod:`.costs`, trials in :mod:`.trials`, the search in
 :mod:`.search` (its plan in :mod:`.portfolio`, the study's storage and heartbeats in
-:mod:`.study`), the noise rules in :mod:`.noise`, the final model in :mod:`.final_model`, the
-baselines in :mod:`.baselines` and the table in :mod:`.leaderboard`.
+:mod:`.study`), standard errors in :mod:`.noise`, the decision in :mod:`.decision`, the final
+model in :mod:`.final_model`, the baselines in :mod:`.baselines` and the table in
+:mod:`.leaderboard`.
 """
 
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ class Selection:
     """The chosen configuration's bias-corrected expected accuracy (None when nothing was compared)."""
     ensemble: EnsembleModel | None = None
     """The final model when an ensemble won."""
+    advice: str = ""
+    """The budget that a favoured candidate that did not run would need ("" when none)."""
 
     @property
     def classical_won(self) -> bool:
@@ -94,11 +97,14 @@ class Selector:
         self.study: optuna.Study | None = None
         self.combined: dict[str, float] = {}
         """Each scored source's combined transferability score."""
+        self.advice = ""
 
     def run(self) -> Selection:
         trials = self.trials
         with bar(trials.report, "budget", round(trials.budget.seconds), "s") as trials.budget_bar:
-            return self.select()
+            selection = self.select()
+        selection.advice = self.advice
+        return selection
 
     def select(self) -> Selection:
         trials = self.trials
@@ -119,6 +125,7 @@ class Selector:
             search = Search(trials, self.options, self.baselines, kept)
             self.study = search.study
             exhausted = search.run()
+            self.advice = search.advice
         baselines = [Baseline(classical.row.candidate, classical.test_accuracy)]
         judged = trials.judged()
         for row in trials.rows:

@@ -26,7 +26,7 @@ from autotl.registry import Candidate
 from autotl.selection import priors
 from autotl.selection.budget import Budget
 from autotl.selection.costs import CostModel
-from autotl.selection.decision import Contender, resamples, single_choice
+from autotl.selection.decision import Contender, Resamples, single_choice
 from autotl.selection.folds import OnFooting, auto_folds, folds, scored_folds
 from autotl.selection.leaderboard import Row, TrialKey
 from autotl.selection.noise import binomial_se, fold_se
@@ -165,10 +165,13 @@ class Trials:
         epoch count, in proportion to the larger training split (0 when there is no result yet)."""
         if row is None:
             return 0.0
-        candidate = self.candidate(row.candidate)
+        return self.refit_estimate(self.candidate(row.candidate), refit_params(row))
+
+    def refit_estimate(self, candidate: Candidate, params: TrainParams) -> float:
+        """What training ``candidate`` on train+val at ``params`` and testing it should take."""
         trained_on = self.folds_for(candidate)[0]
         grown = (len(self.dataset.splits["train"]) + len(self.dataset.splits["val"])) / len(trained_on["train"])
-        return self.costs.predicted(candidate, refit_params(row)) * grown + self.costs.test_seconds(row.source)
+        return self.costs.predicted(candidate, params) * grown + self.costs.test_seconds(candidate.source.name)
 
     def candidate(self, label: str) -> Candidate:
         return next(c for c in self.candidates if c.label == label)
@@ -207,7 +210,7 @@ class Trials:
                 [self.contender(row) for row in judged],
                 self.metric,
                 self.prior_depth(),
-                resamples(len(footing), self.seed),
+                Resamples(len(footing), self.seed),
             )[0]
             self._leading = key, named[chosen.name]
         return self._leading[1]
