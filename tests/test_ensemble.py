@@ -89,32 +89,38 @@ def test_an_ensemble_of_three_probes_is_one_logged_model(cli, ensemble_of_probes
     assert exported.exit_code == 2 and "an ensemble is not exported as one file" in exported.output
 
 
-@pytest.mark.parametrize(
-    "tamper, refusal",
-    [
-        (lambda bundle: (bundle / "member-1" / "weights.pt").write_bytes(b"not a checkpoint"), "member"),
-        (
-            lambda bundle: (bundle / "member-0" / "weights.pt").write_bytes(pickle.dumps({"planted": object()})),
-            "member",
-        ),
-        (lambda bundle: _edit(bundle, lambda m: m["members"][0].update(folder="../../elsewhere")), "member-N folder"),
-        (lambda bundle: _edit(bundle, lambda m: m["members"][0].update(weight=5)), "weights"),
-    ],
-    ids=["corrupt member", "pickled member", "member outside", "bad weights"],
-)
-def test_a_tampered_ensemble_is_refused_in_one_line(cli, ensemble_of_probes, colour_images, tmp_path, tamper, refusal):
+TAMPERING = {
+    "a corrupt member": (lambda bundle: (bundle / "member-1" / "weights.pt").write_bytes(b"junk"), "member"),
+    "a pickled member": (
+        lambda bundle: (bundle / "member-0" / "weights.pt").write_bytes(pickle.dumps({"planted": object()})),
+        "member",
+    ),
+    "a member outside": (
+        lambda bundle: _edit(bundle, lambda m: m["members"][0].update(folder="../../elsewhere")),
+        "member-N folder",
+    ),
+    "weights that do not sum to 1": (
+        lambda bundle: _edit(bundle, lambda m: m["members"][0].update(weight=5)),
+        "weights",
+    ),
+}
+
+
+def test_a_tampered_ensemble_is_refused_in_one_line(cli, ensemble_of_probes, colour_images, tmp_path):
     import shutil
 
     from autotl.logged_model import bundle_of
 
-    report = select_json(cli, colour_images)
-    folder = tmp_path / "copy"
-    shutil.copytree(mlflow.artifacts.download_artifacts(artifact_uri=report["model_uri"]), folder)
-    bundle = bundle_of(folder, "copy")
-    tamper(bundle)
-    result = cli("predict", "--model", bundle, "--data", colour_images)
-    assert result.exit_code == 2
-    assert result.output.startswith("Error: ") and refusal in result.output and len(result.output.splitlines()) == 1
+    logged = mlflow.artifacts.download_artifacts(artifact_uri=select_json(cli, colour_images)["model_uri"])
+    for case, (tamper, refusal) in TAMPERING.items():
+        folder = tmp_path / case.replace(" ", "-")
+        shutil.copytree(logged, folder)
+        bundle = bundle_of(folder, case)
+        tamper(bundle)
+        result = cli("predict", "--model", bundle, "--data", colour_images)
+        assert result.exit_code == 2, case
+        assert result.output.startswith("Error: ") and refusal in result.output, case
+        assert len(result.output.splitlines()) == 1, case
 
 
 def _edit(bundle, change) -> None:

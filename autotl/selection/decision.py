@@ -4,8 +4,8 @@ Every contender is judged on the same examples: out-of-fold predictions over tra
 same folds (or, when the validation split is large enough to decide alone, the validation
 split), paired per example. From those predictions, one entry point, :func:`decide`:
 
-1. **The prior's pick, unless the data says otherwise.** Among the contenders at the depth of
-   adaptation that the data's size asks for (:mod:`.priors`; Kornblith et al. 2019: small data
+1. **The prior's pick, unless the data says otherwise.** Among the contenders on the side of
+   ``SHALLOW`` that the data's size asks for (:mod:`.priors`; Kornblith et al. 2019: small data
    favours frozen features, larger data fine-tuning), the best-scored is the prior's pick. The
    best contender overall replaces it only when a paired bootstrap over the examples puts its
    lead above one standard error. On one footing, a noisy contender gets no edge from its noise;
@@ -36,6 +36,10 @@ from autotl.training.metrics import log_loss, score
 
 ALPHA = 0.05
 """How often the classical baseline may be called better than the best transfer contender when it is not."""
+SHALLOW = 0.5
+"""The prior's side: below this depth, frozen features and light adaptation (what the priors ask
+for on little data); from it, fine-tuning half the source or more. Within a side the scores
+decide: the priors cannot tell a linear from an MLP probe."""
 ONE_SE = 0.16
 """The best contender replaces the prior's pick when it leads in all but this share of the paired
 resamples: by more than one standard error of their paired difference (a normal's one-sided tail
@@ -131,7 +135,7 @@ def decide(footing: Footing, contenders: list[Contender], metric: str, prior_dep
     }
     if best is not single:
         notes[best.name] = (
-            f"the best score ({scores[best.name]:.4f}), but it does not lead {prior.name}, at the depth the data's "
+            f"the best score ({scores[best.name]:.4f}), but it does not lead {prior.name}, on the side the data's "
             f"size asks for, by more than one standard error (paired bootstrap p = {p_value:.2f})"
         )
     baseline = next((c for c in contenders if not c.transfers), None)
@@ -209,7 +213,7 @@ def single_choice(
     scores = {c.name: score(metric, footing.labels, c.probabilities.argmax(1), footing.classes) for c in contenders}
     ranked = sorted(contenders, key=lambda c: (-scores[c.name], log_loss(c.probabilities, footing.labels)))
     best = ranked[0]
-    prior = min(ranked, key=lambda c: round(abs(c.depth - prior_depth), 2))  # the best-scored at that depth
+    prior = min(ranked, key=lambda c: (c.depth < SHALLOW) != (prior_depth < SHALLOW))  # the best on its side
     if prior is best:
         return best, best, prior, 1.0
     ahead, behind = resampled_scores(
@@ -222,21 +226,20 @@ def single_choice(
 def _why(single: Contender, best: Contender, prior: Contender, p_value: float, scores, compared: str, depth: float):
     if single is not prior:
         return (
-            f"the best score, {scores[single.name]:.4f}, leads {prior.name} (at the depth the data's size asks for, "
+            f"the best score, {scores[single.name]:.4f}, leads {prior.name} (on the side the data's size asks for, "
             f"{depth:.2f}) by more than one standard error, paired over {compared} (bootstrap p = {p_value:.3f})"
         )
     if single is best:
         return (
-            f"the best score, {scores[single.name]:.4f}, at the depth the data's size asks for ({depth:.2f}); "
-            f"{compared}"
+            f"the best score, {scores[single.name]:.4f}, on the side the data's size asks for ({depth:.2f}); {compared}"
         )
     if scores[single.name] == scores[best.name]:
         return (
-            f"{scores[single.name]:.4f}, tied with the best score, and at the depth the data's size asks for "
+            f"{scores[single.name]:.4f}, tied with the best score, and on the side the data's size asks for "
             f"({depth:.2f}); {compared}"
         )
     return (
-        f"{scores[single.name]:.4f}, at the depth the data's size asks for ({depth:.2f}): the best, {best.name} at "
+        f"{scores[single.name]:.4f}, on the side the data's size asks for ({depth:.2f}): the best, {best.name} at "
         f"{scores[best.name]:.4f}, does not lead it by more than one standard error, paired over {compared} "
         f"(bootstrap p = {p_value:.2f})"
     )

@@ -9,18 +9,24 @@ from autotl.selection.noise import MAX_FOLDS, folds_for_size
 from autotl.training.loop import FitResult
 
 
-def scored_folds(fits: list[FitResult]) -> tuple[list[float], int]:
+def scored_folds(fits: list[FitResult]) -> tuple[list[float], int, list[np.ndarray] | None]:
     """Each fold's score at one epoch count for all, the best on the folds' mean curve (as
-    cross-validated early stopping does in gradient boosting, e.g. xgboost's ``cv``), and that
-    count. Each fold's own best epoch would be chosen on the data that scores it: over 50 epochs
-    on 24 examples a fold, that made an MLP probe look 6 points better than a linear one that it
-    then trailed on test. One split alone keeps its best epoch."""
+    cross-validated early stopping does in gradient boosting, e.g. xgboost's ``cv``), that count,
+    and each fold's predictions on its val at that count (None where the epochs kept none). Each
+    fold's own best epoch would be chosen on the data that scores it: over 50 epochs on 24
+    examples a fold, that made an MLP probe look 6 points better than a linear one that it then
+    trailed on test. One split alone keeps its best epoch."""
     if len(fits) == 1 or not all(fit.history for fit in fits):
-        return [fit.val_metric for fit in fits], max(1, round(float(np.median([fit.best_epoch for fit in fits]))))
+        return [fit.val_metric for fit in fits], max(1, round(float(np.median([fit.best_epoch for fit in fits])))), None
     length = min(len(fit.history) for fit in fits)
     curve = [np.mean([fit.history[e].val_metric for fit in fits]) for e in range(length)]
     best = int(np.argmax(curve))
-    return [fit.history[best].val_metric for fit in fits], fits[0].history[best].epoch
+    at_best = [fit.history[best].val_probabilities for fit in fits]
+    return (
+        [fit.history[best].val_metric for fit in fits],
+        fits[0].history[best].epoch,
+        None if any(p is None for p in at_best) else at_best,
+    )
 
 
 def auto_folds(dataset: Dataset) -> int:

@@ -324,7 +324,7 @@ class Trials:
                 peak = peak_memory_mb(self.device)
                 if peak is not None:
                     mlflow.log_metric("peak_gpu_memory_mb", peak)
-                values, best_epoch = scored_folds(fits)
+                values, best_epoch, at_best_epoch = scored_folds(fits)
                 validated = sum(len(splits["val"]) for splits in trial_folds)
                 val_metric = float(np.mean(values))
                 val_se = fold_se(values, validated) if len(fits) > 1 else binomial_se(val_metric, validated)
@@ -355,7 +355,9 @@ class Trials:
                     candidate, params, row.seconds / len(trial_folds), max(1, epochs_run // len(trial_folds))
                 )
         row.state, row.val_metric, row.val_se = "complete", val_metric, val_se
-        row.predictions = self.on_footing.gather([splits["val"] for splits in trial_folds], validated_probabilities)
+        row.predictions = self.on_footing.gather(
+            [splits["val"] for splits in trial_folds], at_best_epoch or validated_probabilities
+        )
         row.params["best_epoch"] = best_epoch
         if not settle(study, trial, TrialState.COMPLETE, val_metric, row=row):
             row.reason = "; ".join(filter(None, (row.reason, f"{STALE}: in this process's leaderboard only")))

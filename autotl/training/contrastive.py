@@ -124,4 +124,5 @@ def _judged_head(job: "TrainingJob", embedded: dict[str, np.ndarray], epoch: int
         score(job.metric, val_labels, predictions, len(job.classes)),
         score("accuracy", val_labels, predictions, len(job.classes)),
         log_loss(probabilities, val_labels),
+        probabilities,
     )

@@ -21,6 +21,8 @@ class Epoch:
     val_metric: float
     val_accuracy: float
     val_loss: float
+    val_probabilities: np.ndarray | None = field(default=None, repr=False)
+    """Its predictions on val: a cross-validated selection compares every fold's at one epoch count."""
 
 
 @dataclass
@@ -110,6 +112,7 @@ def fit(
             score(metric, labels, predictions, num_classes),
             score("accuracy", labels, predictions, num_classes),
             log_loss(probabilities, labels),
+            probabilities,
         )
         history.append(result)
         on_epoch(result)

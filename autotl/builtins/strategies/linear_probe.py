@@ -48,6 +48,7 @@ class LogisticProbe(Strategy):
             score(job.metric, val_labels, predictions, len(job.classes)),
             score("accuracy", val_labels, predictions, len(job.classes)),
             log_loss(probabilities["val"], val_labels),
+            probabilities["val"],
         )
         job.on_epoch(epoch)
         del probabilities["train"]
