@@ -117,6 +117,7 @@ def classical_baseline(trials: "Trials") -> ClassicalResult:
     result.row.seconds = trials.budget.clock() - started
     folds = trials.cv_folds or [trials.unseen_test]
     result.row.predictions = trials.on_footing.gather([fold["val"] for fold in folds], result.validated)
+    result.row.footing = trials.on_footing.digest
     trials.costs.frozen_guess_s = result.fold_seconds
     trials.rows.append(result.row)
     trials.progress(

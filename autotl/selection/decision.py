@@ -19,10 +19,11 @@ split), paired per example. From those predictions, one entry point, :func:`deci
    is itself out of fold: its weights are chosen on the other folds of the footing and applied to
    each fold in turn. It becomes the choice when it leads the tie-broken single contender by more
    than one standard error of their paired difference.
-4. **What to expect**: the bootstrap bias-corrected estimate of the chosen configuration's
-   accuracy (BBC-CV, Tsamardinos et al. 2018): on each bootstrap sample of the examples, the
-   contender that scores best in the bag is scored out of the bag. The best of many noisy scores
-   is biased upward; this estimate is not.
+4. **What to expect**: the bootstrap bias-corrected estimate of the accuracy that choosing among
+   the compared configurations gives on new data (BBC-CV, Tsamardinos et al. 2018): on each
+   bootstrap sample of the examples, the configuration that scores best in the bag is scored out
+   of the bag. The best of many noisy scores is biased upward; this estimate is not. (It replays
+   choosing the best score, not the prior's pick or the ensemble's margin.)
 
 Pure numpy: the simulations in the tests drive it with made-up predictions.
 """
@@ -122,9 +123,8 @@ def decide(footing: Footing, contenders: list[Contender], metric: str, prior_dep
     data's size and the sources' similarity say to adapt (:func:`.priors.prior`)."""
     resamples = Resamples(len(footing), seed)
     scores = {c.name: score(metric, footing.labels, c.probabilities.argmax(1), footing.classes) for c in contenders}
-    resampled = dict(
-        zip(scores, resampled_scores(resamples, footing, [c.probabilities.argmax(1) for c in contenders], metric))
-    )
+    every = resampled_scores(resamples, footing, [c.probabilities.argmax(1) for c in contenders], metric)
+    resampled = {c.name: row for c, row in zip(contenders, every)}
     transfer = [c for c in contenders if c.transfers] or contenders
     single, best, prior, p_value = single_choice(footing, transfer, metric, prior_depth, resamples)
     why = _why(single, best, prior, p_value, scores, f"{len(contenders)} contenders on {footing.what}", prior_depth)
@@ -253,17 +253,18 @@ def resampled_scores(resamples: Resamples, footing: Footing, predictions: list[n
 def _block_scores(weights: np.ndarray, footing: Footing, predictions: list[np.ndarray], metric: str) -> np.ndarray:
     """Accuracy, or macro-F1 from weighted confusion counts, on samples given as the count of
     each example in them (rows of ``weights``)."""
-    labels = footing.labels
+    labels, weights = footing.labels, weights.astype(np.float32)
     if metric == "accuracy":
-        return np.stack([weights @ (p == labels) for p in predictions]) / weights.sum(1)
+        return np.stack([weights @ (p == labels).astype(np.float32) for p in predictions]) / weights.sum(1)
+    truth = np.eye(footing.classes, dtype=np.float32)[labels]
+    per_label = weights @ truth  # samples x classes: how many of each class each sample holds
     rows = []
     for p in predictions:
-        f1 = []
-        for k in range(footing.classes):
-            true_positive = weights @ ((p == k) & (labels == k))
-            denominator = weights @ (p == k) + weights @ (labels == k)
-            f1.append(np.divide(2 * true_positive, denominator, out=np.zeros(len(weights)), where=denominator > 0))
-        rows.append(np.mean(f1, axis=0))
+        predicted = np.eye(footing.classes, dtype=np.float32)[p]
+        denominator = weights @ predicted + per_label
+        true_positive = weights @ (predicted * truth)
+        f1 = np.divide(2 * true_positive, denominator, out=np.zeros_like(denominator), where=denominator > 0)
+        rows.append(f1.mean(1))
     return np.stack(rows)
 
 
@@ -305,10 +306,14 @@ def select_ensemble(footing: Footing, contenders: list[Contender], metric: str) 
     return Ensemble(weights, cross_fitted, score(metric, footing.labels, cross_fitted.argmax(1), footing.classes))
 
 
-def bbc_cv(footing: Footing, configurations: dict[str, np.ndarray], metric: str, resamples: Resamples) -> Expected:
+def bbc_cv(
+    footing: Footing, configurations: dict[str, np.ndarray], metric: str, resamples: Resamples
+) -> Expected | None:
     """Tsamardinos et al.'s bootstrap bias-corrected CV: the accuracy, out of each bootstrap
     sample, of the configuration that ``metric`` ranks first in it; the mean, and its 2.5 and 97.5
-    percentiles."""
+    percentiles. It estimates choosing the best-scored of the configurations compared, the
+    procedure whose optimism it corrects; the prior's pick and the ensemble's margin are not
+    replayed in each sample. None when no sample leaves an example out (a footing of one)."""
     predictions = [p.argmax(1) for p in configurations.values()]
     correct = np.stack([p == footing.labels for p in predictions]).astype(float)
     values = []
@@ -319,6 +324,8 @@ def bbc_cv(footing: Footing, configurations: dict[str, np.ndarray], metric: str,
         right = (correct[winners] * out_of_bag).sum(1)
         values.extend(right[counted > 0] / counted[counted > 0])
     values = np.asarray(values)
+    if not len(values):
+        return None
     return Expected(
         float(values.mean()),
         float(np.quantile(values, 0.025)),

@@ -1,6 +1,8 @@
 """Cross-validation of a selection: the stratified folds of train+val, how many the data calls
 for, and one score per fold at a common epoch count."""
 
+import hashlib
+
 import numpy as np
 
 from autotl.contracts.data import Dataset, Example
@@ -75,6 +77,11 @@ class OnFooting:
         pool = [e for fold in cv_folds for e in fold["val"]] if cv_folds else dataset.splits["val"]
         self.position = {id(e): i for i, e in enumerate(pool)}
         labels = np.array([index[e.label] for e in pool])
+        self.digest = hashlib.sha256(
+            "\n".join(f"{e.fingerprint} {e.label}" for e in pool).encode() + str(len(cv_folds)).encode()
+        ).hexdigest()[:16]
+        """Which examples, labels and folds the footing holds: predictions made on another (an
+        earlier run of the study with another seed, say) are not compared."""
         if cv_folds:
             fold_of = np.concatenate([np.full(len(fold["val"]), k) for k, fold in enumerate(cv_folds)])
             what = f"out-of-fold predictions over train+val ({len(pool)} examples, {len(cv_folds)} folds)"

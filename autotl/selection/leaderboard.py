@@ -51,6 +51,8 @@ class Row:
     """Its class probabilities on the examples every contender is judged on (out of fold, in the
     order of :class:`.folds.OnFooting`), when it ran on all of them: what the final decision compares.
     They travel with the row through the study to other processes; the leaderboard leaves them out."""
+    footing: str = ""
+    """The digest of the examples ``predictions`` are on (:attr:`.folds.OnFooting.digest`)."""
 
 
 def row_for(candidate: Candidate, scores: dict[str, dict[str, float]], **fields: Any) -> Row:
@@ -68,6 +70,7 @@ def row_for(candidate: Candidate, scores: dict[str, dict[str, float]], **fields:
 ORDER = {
     "ensemble": 0,
     "complete": 0,
+    "not chosen": 1,
     "baseline": 1,
     "pruned": 2,
     "failed": 3,
@@ -79,7 +82,7 @@ ORDER = {
 
 def leaderboard(rows: list[Row]) -> list[dict[str, Any]]:
     ranked = sorted(rows, key=lambda r: (ORDER.get(r.state, 7), -(r.val_metric or -1), r.trial or 0))
-    return [{k: v for k, v in asdict(r).items() if k != "predictions"} for r in ranked]
+    return [{k: v for k, v in asdict(r).items() if k not in ("predictions", "footing")} for r in ranked]
 
 
 def format_scores(scores: dict[str, float]) -> str:

@@ -154,27 +154,32 @@ class Selector:
             if name in rows and rows[name] is not classical.row:
                 rows[name].reason = "; ".join(filter(None, (rows[name].reason, note)))
         expected = decided.expected
-        trials.progress(
-            f"Expected accuracy on new data: {expected.accuracy:.4f} ({expected.low:.4f} to {expected.high:.4f}), "
-            f"{expected.method}"
-        )
-        if rows[decided.single] is classical.row and decided.chosen != ENSEMBLE:
-            baselines += no_transfer.no_transfer(trials, self.baselines, max(judged, key=lambda r: r.val_metric))
-            return self.classical_choice(classical, decided.why, baselines, exhausted, expected)
-        single = rows[decided.single]
+        if expected is not None:
+            trials.progress(
+                f"Expected accuracy on new data: {expected.accuracy:.4f} ({expected.low:.4f} to "
+                f"{expected.high:.4f}), {expected.method}"
+            )
+        architecture = max(judged, key=lambda r: r.val_metric)  # what the no-transfer baselines train
+        ensemble = self.ensemble_row(decided) if decided.ensemble is not None else None
         if decided.chosen == ENSEMBLE:
-            ensembled = self.ensemble_choice(decided, rows, classical)
+            ensembled = self.ensemble_choice(decided, rows, classical, ensemble)
             if ensembled is not None:
-                ensembled.baselines = baselines + no_transfer.no_transfer(trials, self.baselines, single)
+                ensembled.baselines = baselines + no_transfer.no_transfer(trials, self.baselines, architecture)
                 ensembled.exhausted = exhausted
                 return ensembled
             decided.why = f"{decided.single}: the ensemble won, but refitting its members no longer fits the budget"
+            ensemble.state, ensemble.reason = "not chosen", f"{ensemble.reason}; but its members' refits did not fit"
+        single = rows[decided.single]
+        if single is classical.row:
+            baselines += no_transfer.no_transfer(trials, self.baselines, architecture)
+            return self.classical_choice(classical, decided.why, baselines, exhausted, expected)
         chosen = single
         trials.progress(f"Chosen: {chosen.candidate}: {decided.why}")
         final, job, final_note = final_model(trials, chosen)
         labels, classes = job.labels("test"), len(trials.dataset.classes)
         predictions = final.probabilities["test"].argmax(1)
-        calibration = self.calibrate(decided.probabilities, final.probabilities["test"], np.asarray(labels))
+        held_out = np.asarray(chosen.predictions)  # its own, also when an ensemble won but could not be refit
+        calibration = self.calibrate(held_out, final.probabilities["test"], np.asarray(labels))
         final.classifier.temperature = calibration.temperature
         baselines += no_transfer.no_transfer(trials, self.baselines, chosen)
         return Selection(
@@ -203,8 +208,24 @@ class Selector:
             )
         return calibration
 
+    def ensemble_row(self, decided: Decision) -> Row:
+        """The ensemble's row in the leaderboard, its members and weights, and why it won or lost."""
+        ensemble = decided.ensemble
+        row = Row(
+            f"ensemble: {', '.join(f'{name} x{weight:.2f}' for name, weight in ensemble.weights.items())}",
+            "",
+            ENSEMBLE,
+            "",
+            val_metric=ensemble.score,
+            folds=len(set(self.trials.on_footing.footing.folds.tolist())),
+            state=ENSEMBLE if decided.chosen == ENSEMBLE else "not chosen",
+            reason=decided.notes[ENSEMBLE],
+        )
+        self.trials.rows.append(row)
+        return row
+
     def ensemble_choice(
-        self, decided: Decision, rows: dict[str, Row], classical: ClassicalResult
+        self, decided: Decision, rows: dict[str, Row], classical: ClassicalResult, chosen: Row
     ) -> "Selection | None":
         """The ensemble, each member refit on train+val (the classical baseline already is) and
         tested once; None when the refits no longer fit the time left."""
@@ -232,17 +253,6 @@ class Selector:
         averaged = sum(m.weight * p for m, p in zip(fitted, test_probabilities))
         calibration = self.calibrate(decided.probabilities, averaged, labels)
         model = EnsembleModel(fitted, classes, calibration.temperature)
-        chosen = Row(
-            f"ensemble: {', '.join(f'{m.name} x{m.weight:.2f}' for m in fitted)}",
-            "",
-            ENSEMBLE,
-            "",
-            val_metric=decided.ensemble.score,
-            folds=int(len(set(trials.on_footing.footing.folds))),
-            state=ENSEMBLE,
-            reason=decided.notes[ENSEMBLE],
-        )
-        trials.rows.append(chosen)
         predictions = averaged.argmax(1)
         return Selection(
             rows=trials.rows,

@@ -9,6 +9,7 @@ reads them.
 import math
 from dataclasses import replace
 from itertools import product
+from statistics import NormalDist
 from typing import Callable
 
 import mlflow
@@ -39,10 +40,11 @@ from autotl.training.job import TrainedModel, TrainingJob
 LR_SCALES = (0.3, 1.0, 3.0)
 EPOCH_SCALES = (0.5, 1.0, 2.0)
 STALE = "another process failed this trial: its heartbeats stopped for longer than the grace period"
-RACING_Z = 1.645
-"""A trial on the folds stops once its paired lead over the leader, on the examples of the folds
-it has done, has a one-sided 95 % upper bound below zero (racing: Maron and Moore 1994,
-Birattari et al. 2002)."""
+RACING_ERROR = 0.05
+"""A trial on the folds stops once its paired lead in accuracy over the leader, on the examples of
+the folds it has done, has a one-sided upper bound below zero at this error, shared among the
+looks it takes (Bonferroni over the folds but the last; racing: Maron and Moore 1994, Birattari
+et al. 2002). Racing compares accuracy whatever the metric: per-example correctness pairs."""
 
 
 class Trials:
@@ -178,7 +180,11 @@ class Trials:
 
     def judged(self) -> list[Row]:
         """The finished trials with predictions on the footing: the contenders of the final decision."""
-        return [r for r in self.rows if r.state == "complete" and r.trial is not None and r.predictions is not None]
+        return [
+            r
+            for r in self.rows
+            if r.state == "complete" and r.trial is not None and r.predictions and r.footing == self.on_footing.digest
+        ]
 
     def contender(self, row: Row) -> Contender:
         """A row as the decision sees it: a trial, or (without one) the no-transfer baseline."""
@@ -226,7 +232,8 @@ class Trials:
         mine = np.concatenate(probabilities).argmax(1) == labels
         theirs = np.asarray(leader.predictions)[positions].argmax(1) == labels
         lead = mine.astype(float) - theirs
-        if len(lead) > 1 and lead.mean() + RACING_Z * lead.std(ddof=1) / math.sqrt(len(lead)) < 0:
+        z = NormalDist().inv_cdf(1 - RACING_ERROR / max(1, len(self.cv_folds) - 1))
+        if len(lead) > 1 and lead.mean() + z * lead.std(ddof=1) / math.sqrt(len(lead)) < 0:
             raise optuna.TrialPruned(
                 f"raced out after fold {len(done)}: accuracy {mine.mean():.3f} against the leader's "
                 f"{theirs.mean():.3f} ({leader.candidate}) on the same {len(lead)} examples"
@@ -358,6 +365,7 @@ class Trials:
         row.predictions = self.on_footing.gather(
             [splits["val"] for splits in trial_folds], at_best_epoch or validated_probabilities
         )
+        row.footing = self.on_footing.digest
         row.params["best_epoch"] = best_epoch
         if not settle(study, trial, TrialState.COMPLETE, val_metric, row=row):
             row.reason = "; ".join(filter(None, (row.reason, f"{STALE}: in this process's leaderboard only")))
