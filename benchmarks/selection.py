@@ -424,6 +424,12 @@ def chosen_by_validation(brute: list[dict]) -> tuple[str, float]:
     return names, sum(float(r["test_accuracy"]) for r in tied) / len(tied)
 
 
+def tied_names(names: str) -> str:
+    """One candidate's name, or how many tied on validation (their mean test accuracy follows)."""
+    tied = names.split(" | ")
+    return tied[0] if len(tied) == 1 else f"{len(tied)} tied on val"
+
+
 def test_examples(data: Path) -> int:
     from autotl.contracts.data import IntakeOptions
     from autotl.data.intake import read_dataset
@@ -489,7 +495,7 @@ def print_tables(scorers: list) -> None:
             f"| {name} | {n} | {len(rows)} | {', '.join(sorted(set(r['choice'] for r in rows)))} | "
             f"{sum(accuracy) / len(accuracy):.3f} | "
             + (f"{sum(expected) / len(expected):.3f}" if expected else "")
-            + f" | {rows[0]['val_chosen_brute_force']} ({float(rows[0]['val_chosen_accuracy']):.3f}) | "
+            + f" | {tied_names(rows[0]['val_chosen_brute_force'])} ({float(rows[0]['val_chosen_accuracy']):.3f}) | "
             f"{sum(regret) / len(regret):.1f} / {max(regret):.1f} | {best:.3f} | "
             f"{sum(below) / len(below):.1f} / {max(below) / se:.1f} | {100 * (max(accuracy) - min(accuracy)):.1f} | "
             f"{sum(ratios) / len(ratios):.1%} / {max(ratios):.1%} | {overrun:.2f} |"

@@ -6,9 +6,10 @@ split), paired per example. From those predictions, one entry point, :func:`deci
 
 1. **The prior's pick, unless the data says otherwise.** Among the contenders on the side of
    ``SHALLOW`` that the data's size asks for (:mod:`.priors`; Kornblith et al. 2019: small data
-   favours frozen features, larger data fine-tuning), the best-scored is the prior's pick. The
-   best contender overall replaces it only when a paired bootstrap over the examples puts its
-   lead above one standard error. On one footing, a noisy contender gets no edge from its noise;
+   favours frozen features, larger data fine-tuning), the prior's pick is the shallowest within
+   one paired standard error of that side's best (the one-standard-error rule, within the side).
+   The best contender overall replaces it only when a paired bootstrap over the examples puts
+   its lead above one standard error. On one footing, a noisy contender gets no edge from its noise;
    in the tests' simulation of twelve equal contenders, the costlier half is chosen far less
    often than chance, while one truly 10 points better is found on 100 examples in half the
    draws, and on 300 in nine out of ten.
@@ -39,8 +40,7 @@ ALPHA = 0.05
 """How often the classical baseline may be called better than the best transfer contender when it is not."""
 SHALLOW = 0.5
 """The prior's side: below this depth, frozen features and light adaptation (what the priors ask
-for on little data); from it, fine-tuning half the source or more. Within a side the scores
-decide: the priors cannot tell a linear from an MLP probe."""
+for on little data); from it, fine-tuning half the source or more."""
 ONE_SE = 0.16
 """The best contender replaces the prior's pick when it leads in all but this share of the paired
 resamples: by more than one standard error of their paired difference (a normal's one-sided tail
@@ -207,19 +207,31 @@ class Resamples:
 def single_choice(
     footing: Footing, contenders: list[Contender], metric: str, prior_depth: float, resamples: Resamples
 ) -> tuple[Contender, Contender, Contender, float]:
-    """The single contender chosen (the prior's pick, or the best when it leads that by more than
-    one standard error), the best, the prior's pick, and the paired bootstrap's p-value. The
-    search keeps the model of the contender this chooses so far."""
+    """The single contender chosen, the best, the prior's pick, and the paired bootstrap's p-value
+    of the best's lead over that pick. The prior's pick is, on the side the data's size asks for,
+    the shallowest contender within one paired standard error of that side's best (the
+    one-standard-error rule, where the prior has nothing to say: a linear probe that ties an MLP
+    probe is the safer model). The best replaces it only when it leads it by more than one
+    standard error. The search keeps the model of the contender this chooses so far."""
     scores = {c.name: score(metric, footing.labels, c.probabilities.argmax(1), footing.classes) for c in contenders}
     ranked = sorted(contenders, key=lambda c: (-scores[c.name], log_loss(c.probabilities, footing.labels)))
     best = ranked[0]
-    prior = min(ranked, key=lambda c: (c.depth < SHALLOW) != (prior_depth < SHALLOW))  # the best on its side
+    side = [c for c in ranked if (c.depth < SHALLOW) == (prior_depth < SHALLOW)] or ranked
+    resampled = dict(
+        zip(
+            (c.name for c in ranked),
+            resampled_scores(resamples, footing, [c.probabilities.argmax(1) for c in ranked], metric),
+        )
+    )
+
+    def p_lead(ahead: Contender, behind: Contender) -> float:
+        """How often ``ahead`` does not lead ``behind``: small when its lead is more than the noise."""
+        return float(np.mean(resampled[ahead.name] - resampled[behind.name] <= 0))
+
+    prior = next(c for c in sorted(side, key=lambda c: c.depth) if c is side[0] or p_lead(side[0], c) >= ONE_SE)
     if prior is best:
         return best, best, prior, 1.0
-    ahead, behind = resampled_scores(
-        resamples, footing, [best.probabilities.argmax(1), prior.probabilities.argmax(1)], metric
-    )
-    p_value = float(np.mean(ahead - behind <= 0))
+    p_value = p_lead(best, prior)
     return (best if p_value < ONE_SE else prior), best, prior, p_value
 
 
