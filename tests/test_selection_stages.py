@@ -152,7 +152,10 @@ def test_the_classical_baseline_is_in_the_json_and_can_be_the_final_model(cli, t
         b["test_accuracy"] for b in report["baselines"] if b["test_accuracy"] is not None
     )
     assert report["strategy"] == "classical"
-    assert report["source"] is None and "leads every transfer candidate by more than the noise" in report["decision"]
+    assert (
+        report["source"] is None
+        and "leads every transfer candidate by more than one standard error" in report["decision"]
+    )
     model = load(report["model_uri"])
     images = sorted(str(p) for p in colour_images.rglob("*.png"))
     assert list(model.predict(images)["prediction"]) == [p.split("/")[-2] for p in images]

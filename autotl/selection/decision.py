@@ -13,8 +13,8 @@ split), paired per example. From those predictions, one entry point, :func:`deci
    in the tests' simulation of twelve equal contenders, the costlier half is chosen far less
    often than chance, while one truly 10 points better is found on 100 examples in half the
    draws, and on 300 in nine out of ten.
-2. **No transfer only by a clear lead**: the classical baseline is chosen only when it leads the
-   best transfer contender in all but ``ALPHA`` of the paired resamples.
+2. **No transfer by the same rule**: the classical baseline is chosen when it leads the best
+   transfer contender by more than one paired standard error.
 3. **An ensemble of the near-ties**: greedy ensemble selection with replacement over the
    contenders' probabilities (Caruana et al. 2004, as auto-sklearn and AutoGluon do). Its score
    is itself out of fold: its weights are chosen on the other folds of the footing and applied to
@@ -36,8 +36,6 @@ import numpy as np
 
 from autotl.training.metrics import log_loss, score
 
-ALPHA = 0.05
-"""How often the classical baseline may be called better than the best transfer contender when it is not."""
 SHALLOW = 0.5
 """The prior's side: below this depth, frozen features and light adaptation (what the priors ask
 for on little data); from it, fine-tuning half the source or more."""
@@ -140,12 +138,11 @@ def decide(footing: Footing, contenders: list[Contender], metric: str, prior_dep
         )
     baseline = next((c for c in contenders if not c.transfers), None)
     if baseline is not None and baseline is not single:
-        lead = resampled[baseline.name] - resampled[best.name]
-        if np.quantile(lead, ALPHA) > 0:
+        if np.mean(resampled[baseline.name] - resampled[best.name] <= 0) < ONE_SE:
             single = baseline
             why = (
                 f"no transfer: the classical baseline's {scores[baseline.name]:.4f} leads every transfer candidate by "
-                f"more than the noise (the best, {best.name}, {scores[best.name]:.4f}; paired bootstrap, "
+                f"more than one standard error (the best, {best.name}, {scores[best.name]:.4f}; paired bootstrap, "
                 f"{len(contenders)} contenders on {footing.what})"
             )
     chosen, probabilities = single.name, single.probabilities
@@ -344,6 +341,6 @@ def bbc_cv(
         float(np.quantile(values, 0.975)),
         len(footing),
         len(configurations),
-        f"BBC-CV (Tsamardinos et al. 2018) over {len(configurations)} configurations' {footing.what}, "
+        f"BBC-CV (Tsamardinos et al. 2018) over {len(configurations)} configurations, on {footing.what}, "
         f"{resamples.count} bootstrap samples",
     )
