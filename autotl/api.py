@@ -327,30 +327,48 @@ def _check_study(name: str) -> str:
 
 
 def _check_storage(url: str) -> str:
-    """A usage error now, rather than a traceback after the scoring, when the URL or its driver is wrong."""
+    """A usage error now, rather than a traceback after the scoring, when the URL or its driver is
+    wrong, the server cannot be reached, or what it names is no database."""
     import sqlalchemy
+    from sqlalchemy.engine import make_url
 
     from autotl import tracking
 
+    def refused(problem: str, advice: str) -> AutotlError:
+        return AutotlError(f"--storage {tracking.masked(repr(url))}: {tracking.masked(problem)}; {advice}")
+
     try:
-        engine = sqlalchemy.create_engine(url)
+        engine = sqlalchemy.create_engine(make_url(url))
+    except ValueError:  # make_url's int() of the port, its one ValueError
+        raise refused("its port is no number", "give a URL such as postgresql://user:password@host:5432/db") from None
     except (ImportError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as error:
-        raise AutotlError(
-            f"--storage {tracking.masked(url)!r}: SQLAlchemy cannot use it ({error}); give a URL such as "
-            "postgresql://user:password@host/db with its driver installed (pip install 'psycopg[binary]')"
+        raise refused(
+            f"SQLAlchemy cannot use it ({error})",
+            "give a URL such as postgresql://user:password@host/db with its driver installed (pip install "
+            "'psycopg[binary]')",
         ) from None
     try:
-        with engine.connect():  # reached now, before any scoring, rather than after it
-            pass
+        with engine.connect() as connection:  # reached now, before any scoring, rather than after it
+            try:
+                sqlalchemy.inspect(connection).get_table_names()  # a file that is no database fails here
+            except sqlalchemy.exc.SQLAlchemyError as error:
+                raise refused(
+                    f"cannot read it as a database ({_first_line(error)})",
+                    "give a new file or the database of an Optuna study",
+                ) from None
     except sqlalchemy.exc.SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        raise AutotlError(
-            f"--storage {tracking.masked(url)!r}: cannot reach it ({reason}); "
-            "check the host, port, user and password, and that the server runs"
+        raise refused(
+            f"cannot reach it ({_first_line(error)})",
+            "check the host, port, user and password, and that the server runs",
         ) from None
     finally:
         engine.dispose()
     return url
+
+
+def _first_line(error: Exception) -> str:
+    """The driver's own message, which SQLAlchemy wraps with the statement and a link."""
+    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
 
 
 def select(

@@ -9,7 +9,6 @@ example batch and must give the probabilities that the model gives ``autotl pred
 
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 from torch import nn
 
 from autotl.errors import AutotlError, WriteError
-from autotl.files import publish
+from autotl.files import written_whole
 from autotl.logged_model import AutotlModel
 
 FORMATS = ("onnx", "torchscript")
@@ -76,24 +75,17 @@ def export(model: AutotlModel, form: str, output: Path) -> Exported:
         {"pixels": torch.randn(2, 3, preprocess.size, preprocess.size)} if image else dict(preprocess(EXAMPLE_TEXTS))
     )
     metadata = json.dumps(_metadata(model, list(inputs)))
-    handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with written_whole(output) as temporary:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporters' and TorchScript's deprecation and shape notes
-            (_onnx if form == "onnx" else _torchscript)(module, inputs, Path(temporary), metadata)
+            (_onnx if form == "onnx" else _torchscript)(module, inputs, temporary, metadata)
             expected = module(**inputs).numpy()
-            difference = float(np.abs(_run(form, Path(temporary), inputs) - expected).max())
+            difference = float(np.abs(_run(form, temporary, inputs) - expected).max())
         if difference > TOLERANCE:
             raise WriteError(
                 f"the exported {form} file gives probabilities {difference:.2g} away from the model's, over "
                 f"{TOLERANCE:g}; {output} was not written (please report this model's source)"
             )
-        publish(temporary, output)
-    except OSError as error:
-        raise WriteError(f"could not write {output}: {error.strerror or error}") from None
-    finally:
-        Path(temporary).unlink(missing_ok=True)
     return Exported(output, list(inputs), difference)
 
 
@@ -148,6 +140,7 @@ def _run(form: str, path: Path, inputs: dict[str, torch.Tensor]) -> np.ndarray:
     if form == "torchscript":
         with torch.no_grad():
             return torch.jit.load(str(path))(**inputs).numpy()
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # else its import writes a device id under ~/.cache
     try:
         import onnxruntime
     except ImportError:

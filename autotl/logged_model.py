@@ -1,11 +1,17 @@
-"""The logged model, loaded from installed code: by ``autotl predict`` and, as an MLflow pyfunc
-whose loader module this is, by ``mlflow.pyfunc.load_model(uri).predict(inputs)``.
+"""The logged model, loaded from installed code: by ``autotl predict``, by ``autotl.load`` and, as
+an MLflow pyfunc whose loader module this is, by ``mlflow.pyfunc.load_model(uri).predict(inputs)``
+and ``mlflow models serve``.
 
-Inputs are image paths or texts: a list, or a one-column DataFrame. The output is a DataFrame
-with a ``prediction`` and a ``confidence`` per input. The model folder holds a JSON manifest and
-weights (or arrays) and no pickle: MLflow imports this module and calls ``_load_pyfunc``.
+Inputs are images' bytes (raw, or in base64 as JSON carries them) or texts: a list, or a one-column
+DataFrame. The output is a DataFrame with a ``prediction`` and a ``confidence`` per input. A
+request's image path is read only under the folder that ``AUTOTL_SERVE_ROOT`` names when the
+pyfunc loads (``image_files.image_input``). The model folder holds a JSON manifest and weights (or
+arrays) and no pickle: MLflow imports this module and calls ``_load_pyfunc``.
 """
 
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 
 import mlflow
@@ -14,15 +20,23 @@ import pandas as pd
 
 from autotl.errors import AutotlError
 
+URI_SCHEMES = ("runs:/", "models:/")
+
 
 class AutotlModel:
+    serve_root: Path | None = None
+    """The folder whose image files a request may name (``AUTOTL_SERVE_ROOT``); None: images as bytes only."""
+    _copy: weakref.finalize | None = None
+
     def load(self, folder: Path) -> "AutotlModel":
         """A fine-tuned classifier rebuilt from its source's code, the classical baseline, or an
-        ensemble of those."""
-        from autotl.training import classical, ensemble
+        ensemble of those, as the manifest's ``kind`` says."""
+        from autotl.training import classical, ensemble, manifests
 
         self.classical = self.classifier = self.ensemble = None
-        if ensemble.is_ensemble(folder):
+        manifest = manifests.read(folder)
+        kind = manifest.get("kind")
+        if kind == ensemble.KIND:
             self.classes, temperature, listed = ensemble.listed_members(folder)
             self.members = [_member(path, name, self.classes) for name, _, path in listed]
             members = [
@@ -32,10 +46,12 @@ class AutotlModel:
             if len({m.modality for m in self.members}) > 1:
                 raise AutotlError(f"{folder}: an ensemble's members must all take images or all take texts")
             return self
-        if classical.is_classical(folder):
+        if kind == "classical":
             self.classical = classical.load(folder)
             self.classes = self.classical.classes
             return self
+        if kind is not None:
+            raise manifests.refuse(manifest, "kind", folder, "ensemble, classical or none")
         import torch
 
         from autotl.plugins import build_registry
@@ -45,6 +61,17 @@ class AutotlModel:
         self.classifier, self.classes = classifier.load(folder, sources)
         self.device = torch.device("cpu")
         return self
+
+    def remove_when_done(self, copy: Path) -> None:
+        """``copy``, a temporary folder this model was loaded from, is removed by ``close`` or when the
+        model is collected or the process ends, whichever comes first: a plugin's source may read
+        its files after loading."""
+        self._copy = weakref.finalize(self, shutil.rmtree, copy, ignore_errors=True)
+
+    def close(self) -> None:
+        """Removes the temporary copy of a ``runs:/`` or ``models:/`` model now."""
+        if self._copy is not None:
+            self._copy()
 
     @property
     def modality(self) -> str:
@@ -68,27 +95,35 @@ class AutotlModel:
 
         return predict_proba(self.classifier, inputs, self.classifier.backbone.preprocessor, self.device, batch_size)
 
-    def predict(self, model_input, params=None) -> pd.DataFrame:
-        """MLflow's pyfunc interface: a list of inputs, or a DataFrame whose first column holds them.
-        An image model takes file paths and images' bytes, raw or in base64 (what a request to
-        ``mlflow models serve`` carries)."""
+    def predict_proba(self, model_input) -> pd.DataFrame:
+        """A column of probabilities per class, a row per input (as ``predict`` takes them)."""
         from autotl.data.image_files import image_input
 
-        inputs = list(model_input.iloc[:, 0]) if isinstance(model_input, pd.DataFrame) else list(model_input)
+        inputs = values(model_input)
         if self.modality == "image":
-            inputs = [image_input(value) for value in inputs]
-        probabilities = self.probabilities(inputs)
-        return pd.DataFrame(
-            {"prediction": [self.classes[i] for i in probabilities.argmax(1)], "confidence": probabilities.max(1)}
-        )
+            inputs = [image_input(value, self.serve_root, f"input {i}") for i, value in enumerate(inputs, 1)]
+        probabilities = self.probabilities(inputs).reshape(len(inputs), len(self.classes))
+        return pd.DataFrame(probabilities, columns=list(self.classes))
+
+    def predict(self, model_input, params=None) -> pd.DataFrame:
+        """MLflow's pyfunc interface: a list of inputs, or a DataFrame whose first column holds them.
+        An image model takes images' bytes, raw or in base64 (what a request to ``mlflow models
+        serve`` carries), and file paths only under ``serve_root``."""
+        probabilities = self.predict_proba(model_input)
+        return pd.DataFrame({"prediction": probabilities.idxmax(axis=1), "confidence": probabilities.max(axis=1)})
+
+
+def values(model_input) -> list:
+    """The inputs of a list, or of a DataFrame's first column."""
+    return list(model_input.iloc[:, 0]) if isinstance(model_input, pd.DataFrame) else list(model_input)
 
 
 def _member(folder: Path, name: str, classes: tuple[str, ...]) -> AutotlModel:
     """One member of an ensemble, loaded like any model; one that cannot be read (corrupt, a
     pickle where weights belong, another ensemble, other classes) is refused by name."""
-    from autotl.training import ensemble
+    from autotl.training import ensemble, manifests
 
-    if ensemble.is_ensemble(folder):
+    if manifests.read(folder).get("kind") == ensemble.KIND:
         raise AutotlError(f"ensemble member {name!r} ({folder.name}) is itself an ensemble, which autotl never saves")
     try:
         member = AutotlModel().load(folder)
@@ -105,36 +140,60 @@ def _member(folder: Path, name: str, classes: tuple[str, ...]) -> AutotlModel:
 
 
 def _load_pyfunc(path: str) -> AutotlModel:
-    """What ``mlflow.pyfunc.load_model`` calls with the logged bundle's local folder."""
-    return AutotlModel().load(Path(path))
+    """What ``mlflow.pyfunc.load_model`` (and so ``mlflow models serve``) calls with the logged
+    bundle's local folder; ``AUTOTL_SERVE_ROOT`` is read now, once."""
+    from autotl.data.image_files import serve_root
+
+    model = AutotlModel().load(Path(path))
+    model.serve_root = serve_root()
+    return model
 
 
 def load(uri: str) -> AutotlModel:
     """A logged model from ``runs:/...``, ``models:/...``, an MLflow model folder or a saved bundle
     folder, rebuilt by the installed autotl from the bundle's manifest and weights (or arrays).
     Nothing is unpickled, not even the ``python_model.pkl`` of a model logged before autotl
-    stopped writing one: a tampered model runs no code."""
-    from autotl.training.classifier import MANIFEST
+    stopped writing one: a tampered model runs no code. A ``runs:/`` or ``models:/`` model is
+    copied into a temporary folder of autotl's own, which ``AutotlModel.close`` removes (or
+    collection, or the end of the process)."""
+    from autotl.training.manifests import MANIFEST
 
     path = Path(uri).expanduser()
     if (path / MANIFEST).is_file():
         return AutotlModel().load(path)
-    if not (uri.startswith(("runs:/", "models:/")) or path.is_dir()):
+    if path.is_dir():
+        return AutotlModel().load(bundle_of(path, uri))
+    if not uri.startswith(URI_SCHEMES):
         raise AutotlError(f"--model {uri}: give runs:/<run id>/model, models:/<name>/<version> or a local model folder")
+    copy = Path(tempfile.mkdtemp(prefix="autotl-model-"))
     try:
-        folder = path if path.is_dir() else Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        model = _downloaded(uri, copy)
+    except BaseException:
+        shutil.rmtree(copy, ignore_errors=True)
+        raise
+    model.remove_when_done(copy)
+    return model
+
+
+def _downloaded(uri: str, copy: Path) -> AutotlModel:
+    """The model at ``uri``, downloaded into ``copy``; an error names the URI, not the copy."""
+    try:
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(copy))).resolve()
     except mlflow.exceptions.MlflowException as error:
         raise AutotlError(f"cannot load model {uri}: {error.message.splitlines()[0]}") from None
     except OSError as error:
         raise AutotlError(f"cannot load model {uri}: {error}") from None
-    return AutotlModel().load(bundle_of(folder, uri))
+    try:
+        return AutotlModel().load(bundle_of(folder, uri))
+    except AutotlError as error:
+        raise AutotlError(str(error).replace(str(folder), uri)) from None
 
 
 def bundle_of(folder: Path, uri: str) -> Path:
     """The bundle inside an MLflow model folder, as its ``MLmodel`` file names it (read as plain YAML)."""
     import yaml
 
-    from autotl.training.classifier import MANIFEST
+    from autotl.training.manifests import MANIFEST
 
     mlmodel = folder / "MLmodel"
     if not mlmodel.is_file():

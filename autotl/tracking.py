@@ -8,6 +8,7 @@ elsewhere.
 import logging
 import os
 import platform
+import re
 import tempfile
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -20,6 +21,7 @@ from autotl import __version__
 from autotl.data import within
 from autotl.errors import AutotlError
 from autotl.processes import is_gone, this_process
+from autotl.secrets import masked
 
 PROCESS_TAG = "autotl.process"
 """The process a select run belongs to (``processes.this_process``), so that a rerun of its study
@@ -39,36 +41,80 @@ PACKAGES = ("torch", "torchvision", "transformers", "mlflow", "optuna", "scikit-
 def resolve_uri(uri: str | None = None, data: Path | None = None) -> str:
     """The store to use; the default one is made absolute, so a later change of directory cannot
     move it. A SQLite store (and so its artifacts) inside the ``data`` folder is refused before
-    anything is written: it would become part of the data."""
+    anything is written: it would become part of the data. A tracking server that does not answer
+    is said now, in seconds (``reachable``)."""
+    named = "--tracking-uri" if uri else "MLFLOW_TRACKING_URI"
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
     if uri == DEFAULT_URI:
         uri = f"sqlite:///{Path('mlruns/mlflow.db').resolve()}"
-    if uri.startswith("sqlite:///"):
-        store = Path(uri.removeprefix("sqlite:///"))
+    store = sqlite_file(uri)
+    if store is not None:
         if data is not None and data.is_dir() and within(store, data):
             raise AutotlError(
                 f"the tracking store {store} would be inside --data {data}; run from another folder "
                 "or give --tracking-uri (or MLFLOW_TRACKING_URI) outside the data"
             )
         store.parent.mkdir(parents=True, exist_ok=True)
+    elif uri.startswith(("http://", "https://")):
+        reachable(uri, named)
     return uri
 
 
-def masked(url: str) -> str:
-    """``url`` with its password, if any, shown as ``***``: what may be logged or printed."""
+def sqlite_file(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` URI, without its query; None for any other store."""
+    from sqlalchemy.engine import make_url
+
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(make_url(uri).database)
+
+
+SERVER_TIMEOUT_S = 10
+"""How long a tracking server may take to answer the first request. MLflow's own requests wait
+far longer (``MLFLOW_HTTP_REQUEST_TIMEOUT``, ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``: minutes, to ride
+out a busy server), which for a wrong address or a server that is down means minutes of silence."""
+
+
+def reachable(uri: str, named: str = "--tracking-uri") -> None:
+    """Refuses a tracking server that does not answer (``named``: where its URI came from): any
+    HTTP answer, or a TLS handshake that MLflow's own settings may accept, counts as an answer."""
+    import requests
+
+    try:
+        requests.get(_without_user_info(uri), timeout=SERVER_TIMEOUT_S)
+    except requests.exceptions.SSLError:
+        return
+    except requests.RequestException as error:
+        where = f"{named} {masked(uri)}" if named.startswith("--") else f"{named}={masked(uri)}"
+        raise AutotlError(
+            f"{where}: cannot reach the tracking server ({_network_reason(error)}); check the address and "
+            "that the server runs"
+        ) from None
+
+
+def _without_user_info(uri: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    parts = urlsplit(uri)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _network_reason(error: Exception) -> str:
+    """``Connection refused``, ``Name or service not known``, ``no answer within 10s``: the cause
+    that requests wraps in three layers of exceptions."""
+    import requests
+
+    if isinstance(error, requests.Timeout):
+        return f"no answer within {SERVER_TIMEOUT_S}s"
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
+    return found[-1].strip() if found else type(error).__name__
 
 
 def default_study_storage(tracking_uri: str) -> str:
     """Optuna's own SQLite file beside MLflow's (both keep an alembic_version table, so not the same file)."""
-    if tracking_uri.startswith("sqlite:///"):
-        return f"sqlite:///{Path(tracking_uri.removeprefix('sqlite:///')).parent / 'optuna.db'}"
+    store = sqlite_file(tracking_uri)
+    if store is not None:
+        return f"sqlite:///{store.parent / 'optuna.db'}"
     Path("mlruns").mkdir(exist_ok=True)
     return f"sqlite:///{Path('mlruns/optuna.db').resolve()}"
 
@@ -77,16 +123,30 @@ def _experiment_id(name: str, uri: str) -> str:
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    store = Path(uri.removeprefix("sqlite:///"))
-    location = (
-        (store.parent / "artifacts").as_uri() if uri.startswith("sqlite:///") else None
-    )  # beside the store, wherever it is
+    store = sqlite_file(uri)
+    location = (store.parent / "artifacts").as_uri() if store else None  # beside the store, wherever it is
     return mlflow.create_experiment(name, artifact_location=location)
+
+
+def open_store(uri: str) -> None:
+    """Opens the store, creating a new SQLite store's tables one process at a time. Processes that
+    start together on a new store would otherwise each run MLflow's migrations, and all but one
+    fail (``duplicate column name``); a lock file beside the store makes the others wait, then
+    find the tables made."""
+    import fcntl
+
+    store = sqlite_file(uri)
+    if store is None:
+        return
+    with open(store.with_name(store.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        mlflow.MlflowClient(uri).search_experiments(max_results=1)
 
 
 @contextmanager
 def tracked_run(uri: str, experiment: str, run_name: str) -> Iterator[mlflow.ActiveRun]:
     """The command's run. It ends FINISHED, FAILED on an error, or KILLED on Ctrl-C: never left RUNNING."""
+    open_store(uri)
     mlflow.set_tracking_uri(uri)
     with _ended(mlflow.start_run(experiment_id=_experiment_id(experiment, uri), run_name=run_name)) as run:
         yield run
@@ -134,6 +194,7 @@ def kill_stale_runs(uri: str, experiment: str, study: str) -> int:
     (its select run and their trial runs); returns how many. Runs of processes still alive, and
     of other machines, are left alone: a run whose trial stopped sending heartbeats is ended by
     whichever process fails that trial (``kill_run``)."""
+    open_store(uri)
     client = mlflow.MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:

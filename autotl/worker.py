@@ -36,8 +36,10 @@ def work_with(options: WorkerOptions, progress: Callable[[str], None] = lines) -
     from autotl.selection.study import heartbeat_seconds
     from autotl.selection.trials import Trials
     from autotl.selection.worker import Deadline, wait_for_coordinator, work
+    from autotl.training.device import resolve_device
 
     started = time.monotonic()
+    resolve_device(options.device)  # a usage error now, as train gives it, not after the wait
     study = _check_study(options.study)
     storage = _check_storage(options.storage)
     heartbeat_seconds()  # a usage error now, not after the wait

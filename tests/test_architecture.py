@@ -12,7 +12,10 @@ import autotl
 PACKAGE = Path(autotl.__file__).parent
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [  # lowest first
-    ("foundation", ("autotl", "autotl.errors", "autotl.files", "autotl.progress", "autotl.processes")),
+    (
+        "foundation",
+        ("autotl", "autotl.errors", "autotl.files", "autotl.progress", "autotl.processes", "autotl.secrets"),
+    ),
     ("contracts", ("autotl.contracts",)),
     ("data", ("autotl.data",)),
     ("training", ("autotl.training",)),
@@ -20,11 +23,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # lowest first
     ("plugins", ("autotl.registry", "autotl.plugins")),
     ("tracking", ("autotl.tracking", "autotl.reports", "autotl.logged_model")),
     ("selection", ("autotl.selection",)),
-    ("api", ("autotl.api", "autotl.worker", "autotl.exporting")),
+    ("api", ("autotl.api", "autotl.worker", "autotl.exporting", "autotl.predictor")),
     ("cli", ("autotl.cli", "autotl.__main__")),
 ]
-FACADE = {("autotl", "autotl.api")}
-"""The one import allowed upward: ``autotl.select`` and ``autotl.train``, which the package root
+FACADE = {("autotl", "autotl.api"), ("autotl", "autotl.predictor")}
+"""The imports allowed upward: ``autotl.select``, ``autotl.train`` and ``autotl.load``, which the package root
 imports from the API on first use, so that ``import autotl`` (for ``autotl.hookimpl``) stays light."""
 
 

@@ -48,17 +48,17 @@ def test_auto_crops_and_flips_below_twenty_thousand_training_images_and_adds_tri
 
 
 def test_a_model_trained_with_strong_augmentation_predicts_deterministically_and_records_its_policy(
-    tiny, colour_images
+    tiny, colour_images, tmp_path
 ):
     result = autotl.train(
         colour_images, "tiny", "finetune", settings={"augment": "strong", "epochs": "2"}, progress=lambda m: None
     )
     assert mlflow.get_run(result.run_id).data.params["augment"] == "2"
-    folder = mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/model")
+    folder = mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/model", dst_path=str(tmp_path / "model"))
     [manifest] = list(Path(folder).rglob("autotl_model.json"))
     assert json.loads(manifest.read_text())["trained_with"]["augment"] == "strong"
 
-    model = mlflow.pyfunc.load_model(result.model_uri)
+    model = autotl.load(result.model_uri)
     images = sorted(str(p) for p in colour_images.rglob("*.png"))[:6]
     assert model.predict(images).equals(model.predict(images))
 

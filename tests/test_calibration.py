@@ -60,7 +60,9 @@ def test_a_trained_model_on_a_small_validation_split_is_left_uncalibrated_and_sa
     assert f"Not calibrated: 6 held-out predictions, fewer than the {MIN_HELD_OUT} a temperature needs" in result.output
 
 
-def test_a_trained_model_carries_its_temperature_and_reports_the_ece_before_and_after(tiny, colour_images, monkeypatch):
+def test_a_trained_model_carries_its_temperature_and_reports_the_ece_before_and_after(
+    tiny, colour_images, monkeypatch, tmp_path
+):
     monkeypatch.setattr(calibration_module, "MIN_HELD_OUT", 6)  # the 6 validation images of this little set
     result = autotl.train(colour_images, "tiny", "mlp_probe", settings={"epochs": "3"}, progress=lambda m: None)
     calibration = result.calibration
@@ -68,7 +70,7 @@ def test_a_trained_model_carries_its_temperature_and_reports_the_ece_before_and_
     metrics = mlflow.get_run(result.run_id).data.metrics
     assert metrics["temperature"] == pytest.approx(calibration["temperature"]) != 1.0
     assert metrics["test_ece"] == pytest.approx(calibration["test_ece_after"])
-    folder = Path(mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/model"))
+    folder = Path(mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/model", dst_path=str(tmp_path / "model")))
     [manifest] = folder.rglob("autotl_model.json")
     assert json.loads(manifest.read_text())["temperature"] == pytest.approx(calibration["temperature"])
 

@@ -62,8 +62,6 @@ def select_json(cli, data) -> dict:
 
 
 def test_an_ensemble_of_three_probes_is_one_logged_model(cli, ensemble_of_probes, colour_images, tmp_path):
-    from autotl.logged_model import load
-
     report = select_json(cli, colour_images)
     assert report["strategy"] == "ensemble" and report["source"] is None and report["train_command"] == ""
     assert [m["weight"] for m in report["members"]] == pytest.approx([1 / 3] * 3)
@@ -76,8 +74,10 @@ def test_an_ensemble_of_three_probes_is_one_logged_model(cli, ensemble_of_probes
     assert report["expected_accuracy"]["examples"] == 24 and "BBC-CV" in report["expected_accuracy"]["method"]
 
     paths = sorted(str(p) for p in colour_images.rglob("*.png"))
-    python = load(report["model_uri"]).predict(paths)
-    pyfunc = mlflow.pyfunc.load_model(report["model_uri"]).predict(paths)
+    python = autotl.load(report["model_uri"]).predict(paths)
+    (tmp_path / "pyfunc").mkdir()
+    pyfunc = mlflow.pyfunc.load_model(report["model_uri"], dst_path=str(tmp_path / "pyfunc"))
+    pyfunc = pyfunc.predict([open(path, "rb").read() for path in paths])
     assert list(python["prediction"]) == list(pyfunc["prediction"])
     assert np.mean([p.split("/")[-2] == c for p, c in zip(paths, python["prediction"])]) > 0.9
     output = tmp_path / "predictions.csv"
@@ -111,7 +111,9 @@ def test_a_tampered_ensemble_is_refused_in_one_line(cli, ensemble_of_probes, col
 
     from autotl.logged_model import bundle_of
 
-    logged = mlflow.artifacts.download_artifacts(artifact_uri=select_json(cli, colour_images)["model_uri"])
+    logged = mlflow.artifacts.download_artifacts(
+        artifact_uri=select_json(cli, colour_images)["model_uri"], dst_path=str(tmp_path / "logged")
+    )
     for case, (tamper, refusal) in TAMPERING.items():
         folder = tmp_path / case.replace(" ", "-")
         shutil.copytree(logged, folder)

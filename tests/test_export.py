@@ -77,3 +77,35 @@ def test_a_bad_format_is_refused_and_an_existing_file_is_kept_without_force(
         assert result.exit_code == 2 and result.stderr.strip() == error
     else:
         assert result.exit_code == 0 and existing.read_bytes() != b"keep me"
+
+
+def test_checking_an_onnx_file_writes_nothing_in_the_home_folder(tmp_path):
+    """onnxruntime's telemetry keeps a device id and an event database under ~/.cache from its
+    import on; autotl turns it off (ORT_DISABLE_TELEMETRY) before it imports onnxruntime."""
+    import os
+    import subprocess
+    import sys
+
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "relu.onnx")
+    home = tmp_path / "home"
+    home.mkdir()
+    environment = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "ORT_DISABLE_TELEMETRY")}
+    code = "import sys, torch; from pathlib import Path; from autotl.exporting import _run; "
+    code += "print(_run('onnx', Path(sys.argv[1]), {'x': torch.tensor([-1.0])}))"
+    checked = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "relu.onnx")],
+        env={**environment, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert checked.returncode == 0 and checked.stdout.strip() == "[0.]", checked.stderr
+    assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == []

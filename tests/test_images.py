@@ -1,11 +1,15 @@
 """Image folders: layouts, and every image mode turned into 8-bit RGB the same way."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from autotl.contracts.data import IntakeOptions
 from autotl.data.image_files import open_rgb, to_rgb
+from autotl.data.intake import read_examples
+from autotl.plugins import build_registry
 
 
 def test_transparency_is_composited_on_white():
@@ -83,3 +87,49 @@ def test_hidden_files_are_ignored(cli, image_folder):
     root = image_folder({"cat": 3, "dog": 3})
     (root / "cat" / ".DS_Store").write_bytes(b"\x00\x01")
     assert cli("inspect", "--data", root).exit_code == 0
+
+
+def spy_on_opened(monkeypatch) -> list[Path]:
+    """The files the image-folder reader opens."""
+    from autotl.builtins.data_formats import image_folder as reader
+
+    opened: list[Path] = []
+    real = reader.inspect_image
+
+    def recording(path, *args):
+        opened.append(path)
+        return real(path, *args)
+
+    monkeypatch.setattr(reader, "inspect_image", recording)
+    return opened
+
+
+def test_a_flat_folder_reads_links_inside_it_and_opens_none_out_of_it(image_folder, tmp_path, monkeypatch):
+    opened = spy_on_opened(monkeypatch)
+    flat = image_folder({"flat": 2}) / "flat"
+    (flat / "inside.png").symlink_to(flat / "0.png")
+    (flat / "leak.png").symlink_to(image_folder({"secret": 1}, root=tmp_path / "private") / "secret" / "0.png")
+    (flat / "passwd.png").symlink_to("/etc/passwd")
+    options = IntakeOptions(skip_bad_files=True)
+    modality, examples = read_examples(flat, options, build_registry().items("data_formats"))
+    assert modality == "image"
+    assert sorted(Path(e.input).name for e in examples) == ["0.png", "1.png", "inside.png"]
+    assert sorted(p.name for p in opened) == ["0.png", "1.png", "inside.png"]
+
+
+def test_class_folders_read_links_inside_the_data_and_open_none_out_of_it(cli, image_folder, monkeypatch):
+    opened = spy_on_opened(monkeypatch)
+    root = image_folder({"cat": 3, "dog": 3})
+    (root / "dog" / "again.png").symlink_to(root / "dog" / "0.png")
+    (root / "cat" / "passwd.png").symlink_to("/etc/passwd")
+    report = json.loads(cli("inspect", "--data", root, "--json").stdout)
+    assert report["num_examples"] == 7
+    assert root / "dog" / "again.png" in opened and root / "cat" / "passwd.png" not in opened
+
+
+def test_names_with_a_newline_or_a_formula_are_read_as_any_name(cli, image_folder):
+    root = image_folder({"cat": 3, "dog": 3})
+    (root / "cat" / "0.png").rename(root / "cat" / "new\nline.png")
+    (root / "dog" / "0.png").rename(root / "dog" / "=cmd().png")
+    report = json.loads(cli("inspect", "--data", root, "--json").stdout)
+    assert report["num_examples"] == 6 and report["problems"] == []

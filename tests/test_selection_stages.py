@@ -125,7 +125,6 @@ class BlindPlugin:
 
 
 def test_the_classical_baseline_is_in_the_json_and_can_be_the_final_model(cli, tiny, register_plugin, colour_images):
-    from autotl.logged_model import load
     from autotl.training.classical import ARRAYS
 
     register_plugin(BlindPlugin(), "blind-plugin")
@@ -156,7 +155,7 @@ def test_the_classical_baseline_is_in_the_json_and_can_be_the_final_model(cli, t
         report["source"] is None
         and "leads every transfer candidate by more than one standard error" in report["decision"]
     )
-    model = load(report["model_uri"])
+    model = autotl.load(report["model_uri"])
     images = sorted(str(p) for p in colour_images.rglob("*.png"))
     assert list(model.predict(images)["prediction"]) == [p.split("/")[-2] for p in images]
     bundle = next(p for p in (colour_images.parent / "mlruns").rglob(ARRAYS))

@@ -62,3 +62,9 @@ def test_a_class_only_in_test_is_an_error(cli, text_file, tmp_path):
     result = cli("inspect", "--data", tmp_path / "corpus")
     assert result.exit_code == 2
     assert "class 'c' appears in test but not in train" in result.stderr
+
+
+def test_a_split_file_linked_inside_the_folder_is_read(cli, text_file, tmp_path):
+    text_file(labelled_rows({"a": 5, "b": 5}), "corpus/sources/train.csv")
+    (tmp_path / "corpus" / "train.csv").symlink_to(tmp_path / "corpus" / "sources" / "train.csv")
+    assert inspect_json(cli, "--data", tmp_path / "corpus")["num_examples"] == 10

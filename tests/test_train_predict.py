@@ -25,7 +25,7 @@ def train_json(cli, *args) -> dict:
     return json.loads(result.stdout)
 
 
-def test_train_reports_the_contract_and_logs_a_finished_run(cli, tiny, colour_images):
+def test_train_reports_the_contract_and_logs_a_finished_run(cli, tiny, colour_images, tmp_path):
     report = train_json(cli, "--data", colour_images, "--model", "tiny", "--strategy", "mlp_probe", "--set", "epochs=4")
     for key in (
         "source",
@@ -54,7 +54,13 @@ def test_train_reports_the_contract_and_logs_a_finished_run(cli, tiny, colour_im
     history = mlflow.MlflowClient().get_metric_history(report["run_id"], "val_accuracy")
     assert [m.step for m in history] == [1, 2, 3, 4]
     assert set(
-        os.listdir(Path(mlflow.artifacts.download_artifacts(run_id=report["run_id"], artifact_path="data")))
+        os.listdir(
+            Path(
+                mlflow.artifacts.download_artifacts(
+                    run_id=report["run_id"], artifact_path="data", dst_path=tmp_path / "run"
+                )
+            )
+        )
     ) == {"profile.json", "split.csv"}
 
 
@@ -209,8 +215,8 @@ def test_predict_on_unlabelled_images_and_with_pyfunc(cli, tiny, colour_images, 
     again = cli("predict", "--model", report["model_uri"], "--data", flat, "--output", tmp_path / "out.csv", "--force")
     assert again.exit_code == 0 and pd.read_csv(tmp_path / "out.csv").equals(rows)  # replaced, only when asked
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.csv")] == []  # no temporary left behind
-    pyfunc = mlflow.pyfunc.load_model(report["model_uri"])
-    predicted = pyfunc.predict(pd.DataFrame({"input": rows["input"]}))
+    pyfunc = mlflow.pyfunc.load_model(report["model_uri"], dst_path=str(tmp_path / "pyfunc"))
+    predicted = pyfunc.predict(pd.DataFrame({"input": [Path(p).read_bytes() for p in rows["input"]]}))  # served: bytes
     assert list(predicted["prediction"]) == list(rows["prediction"]) and list(predicted.columns) == [
         "prediction",
         "confidence",
@@ -332,7 +338,8 @@ def test_a_logged_model_holds_no_pickle_and_no_loader_runs_one_planted_in_it(cli
     assert (
         f"Accuracy: {report['test_accuracy']:.4f}" in result.stderr
     )  # the bundle's weights, rebuilt by the installed code
-    assert len(mlflow.pyfunc.load_model(report["model_uri"]).predict([str(next(colour_images.rglob("*.png")))])) == 1
+    pyfunc = mlflow.pyfunc.load_model(report["model_uri"], dst_path=str(tmp_path / "pyfunc"))
+    assert len(pyfunc.predict([next(colour_images.rglob("*.png")).read_bytes()])) == 1
     assert not marker.exists()
 
 
@@ -382,3 +389,10 @@ def test_trust_remote_code_holds_for_its_own_run_and_never_touches_the_environme
     autotl.train(colour_images, "tiny", "linear_probe", progress=lambda message: None)
     assert allowed[:trusted] == [True] * trusted and allowed[trusted:] == [False] * (len(allowed) - trusted)
     assert trusted and remote_code_allowed.get() is False and "AUTOTL_TRUST_REMOTE_CODE" not in os.environ
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "f1_macro"])
+def test_train_names_each_score_once(cli, tiny, colour_images, metric):
+    result = cli("train", "--data", colour_images, "--model", "tiny", "--strategy", "linear_probe", "--metric", metric)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("test accuracy") == 1 and result.stdout.count(f"test {metric}") == 1

@@ -15,21 +15,23 @@ import typer
 from autotl import __version__, plugins
 from autotl.cli import cache, catalog, export, inspect, predict, select, train, ui, worker
 from autotl.errors import AutotlError, WriteError
+from autotl.secrets import masked
 
 
 def _user_errors_exit_2(function: Callable) -> Callable:
     """Turns an AutotlError from a command into one ``Error:`` line and exit status 2, and a
-    WriteError into one such line and exit status 1."""
+    WriteError into one such line and exit status 1; a URI that a message quotes (from MLflow,
+    SQLAlchemy or a hub) shows no credential."""
 
     @functools.wraps(function)
     def run(*args, **kwargs):
         try:
             return function(*args, **kwargs)
         except AutotlError as error:
-            typer.echo(f"Error: {error}", err=True)
+            typer.echo(f"Error: {masked(str(error))}", err=True)
             raise typer.Exit(2) from None
         except WriteError as error:
-            typer.echo(f"Error: {error}", err=True)
+            typer.echo(f"Error: {masked(str(error))}", err=True)
             raise typer.Exit(1) from None
 
     return run
@@ -37,7 +39,7 @@ def _user_errors_exit_2(function: Callable) -> Callable:
 
 class _WarningLine(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        typer.echo(f"Warning: {record.getMessage()}", err=True)
+        typer.echo(f"Warning: {masked(record.getMessage())}", err=True)
 
 
 def _show_version(value: bool) -> None:

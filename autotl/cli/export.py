@@ -6,8 +6,8 @@ from typing import Annotated
 import typer
 
 from autotl.cli import options
-from autotl.cli.predict import check_output
 from autotl.errors import AutotlError
+from autotl.files import check_output
 
 FORMATS = ("onnx", "torchscript")
 

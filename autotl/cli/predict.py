@@ -1,16 +1,18 @@
 """``autotl predict``: predictions from a logged model, as a CSV."""
 
 import csv
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from autotl.cli import options
-from autotl.errors import AutotlError, WriteError, listing
-from autotl.files import publish
+from autotl.errors import AutotlError, listing
+from autotl.files import check_output, written_whole
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
 
 
 def predict_command(
@@ -65,49 +67,33 @@ def predict_command(
             f"their {sum(e.label in unknown for e in examples)} example(s) count as wrong",
             err=True,
         )
+    header = ["input", "label", "prediction", "confidence"] if labelled else ["input", "prediction", "confidence"]
+    rows = [
+        [*map(inert, [e.input, *([e.label] if labelled else []), prediction]), f"{confidence:.6f}"]
+        for e, prediction, confidence in zip(examples, predictions, probabilities.max(1))
+    ]
     if output:
-        header = ["input", "label", "prediction", "confidence"] if labelled else ["input", "prediction", "confidence"]
-        rows = [
-            [e.input, *([e.label] if labelled else []), prediction, f"{confidence:.6f}"]
-            for e, prediction, confidence in zip(examples, predictions, probabilities.max(1))
-        ]
-        write_csv(output, header, rows)
+        with written_whole(output) as temporary:
+            temporary.write_text(as_csv(header, rows), encoding="utf-8")
         typer.echo(f"Wrote {len(examples)} predictions to {output}", err=True)
     else:
-        for example, prediction in zip(examples, predictions):
-            typer.echo(f"{prediction}\t{example.input[:80]}")
+        typer.echo(as_csv(header, rows), nl=False)
     if labelled:
         correct = sum(e.label == p for e, p in zip(examples, predictions))
         typer.echo(f"Accuracy: {correct / len(examples):.4f} ({correct}/{len(examples)})", err=True)
 
 
-def check_output(output: Path, data: Path | None, force: bool) -> None:
-    """Before any work: the output's folder exists, and the output is neither inside the data nor,
-    without ``--force``, an existing file."""
-    from autotl.data import within
-
-    target = output.resolve()
-    if data is not None and within(output, data):
-        raise AutotlError(f"--output {output}: it is inside --data {data}; write the predictions somewhere else")
-    if not target.parent.is_dir():
-        raise AutotlError(f"--output {output}: the folder {output.parent} does not exist; create it first")
-    if target.is_dir():
-        raise AutotlError(f"--output {output}: it is a folder; give a file name in it")
-    if target.exists() and not force:
-        raise AutotlError(f"--output {output}: the file exists; give --force to replace it")
+def inert(cell: str) -> str:
+    """``cell`` with a single quote before it when a spreadsheet would run it as a formula (a file
+    named ``=cmd().png``), as OWASP advises against CSV injection."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
 
 
-def write_csv(output: Path, header: list[str], rows: list[list]) -> None:
-    """Writes beside ``output`` and moves the file into place, so that a failed write (a full disk)
-    leaves no half-written file; such a failure is one line and exit status 1."""
-    handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(header)
-            writer.writerows(rows)
-        publish(temporary, output)
-    except OSError as error:
-        raise WriteError(f"could not write {output}: {error.strerror or error}") from None
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+def as_csv(header: list[str], rows: list[list[str]]) -> str:
+    """The CSV text, a cell that holds a newline or a comma quoted, so that every reader (and the
+    terminal's user) sees one row per input."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return text.getvalue()

@@ -12,7 +12,8 @@ def pull_command(name: Name) -> None:
     """Fetch a source model's weights, hash-checked where its library can, for select and train to find offline."""
     from autotl.errors import AutotlError
     from autotl.plugins import build_registry
-    from autotl.pulling import fetching
+    from autotl.pulling import ATTEMPTS, fetching, retried
+    from autotl.tracking import masked
 
     sources = {source.name: source for source in build_registry().items("sources")}
     if name not in sources:
@@ -24,10 +25,10 @@ def pull_command(name: Name) -> None:
         return
     if origin is None:
         raise AutotlError(f"{name} cannot be pulled: {availability.reason}")
-    typer.echo(f"Pulling {name} from {origin}", err=True)
-    with fetching(name, origin):
-        source.pull()
+    typer.echo(f"Pulling {name} from {masked(origin)} (at most {ATTEMPTS} attempts)", err=True)
+    with fetching(name, origin, masked):
+        retried(source.pull)
     after = source.availability()
     if not after.available:
-        raise AutotlError(f"pulled {name} from {origin}, but it still cannot load: {after.reason}")
+        raise AutotlError(f"pulled {name} from {masked(origin)}, but it still cannot load: {after.reason}")
     typer.echo(f"{name} is here now: select and train will use it", err=True)

@@ -48,9 +48,9 @@ def train_command(
         options.print_json(result.to_dict())
         return
     typer.echo(f"{result.source} + {result.strategy} + {result.regularizer}: best epoch {result.best_epoch}")
+    accuracy = "" if result.metric == "accuracy" else f", test accuracy {result.test_accuracy:.4f}"
     typer.echo(
-        f"  val {result.metric} {result.val_metric:.4f}, test {result.metric} {result.test_metric:.4f}, test "
-        f"accuracy {result.test_accuracy:.4f}"
+        f"  val {result.metric} {result.val_metric:.4f}, test {result.metric} {result.test_metric:.4f}{accuracy}"
     )
     typer.echo(f"  {calibration_line(result.calibration)}")
     typer.echo(f"  model: {result.model_uri}  ({result.elapsed_s:.0f}s)")

@@ -3,10 +3,42 @@ regularizer declares (a learning-rate ratio, a penalty strength, ...); defaults 
 ``--set key=value``."""
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from autotl.errors import AutotlError
+
+
+@dataclass(frozen=True)
+class Range:
+    """Where a setting's values may lie: from ``low`` to ``high``, an end left out when ``open``.
+    ``says`` replaces the generated wording where the ends need explaining."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    says: str = ""
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def wording(self) -> str:
+        """``from 0 to 1``, ``above 0``, ``1 or more``, ...: what an error names."""
+        low = f"above {self.low:g}" if self.low_open else f"{self.low:g}"
+        high = f"below {self.high:g}" if self.high_open else f"{self.high:g}"
+        if math.isinf(self.low):
+            return high if self.high_open else f"{high} or less"
+        if math.isinf(self.high):
+            return low if self.low_open else f"{low} or more"
+        return f"from {low} to {high}"
+
+
+NOT_NEGATIVE = Range(0)
+POSITIVE = Range(0, low_open=True)
+AT_LEAST_ONE = Range(1)
 
 
 @dataclass(frozen=True)
@@ -17,6 +49,8 @@ class Setting:
     source's number of blocks when the sensible values depend on its depth. ``names`` spell
     the values of a setting that picks one of a few policies (``augment=light``), and only
     those values are allowed. ``modality`` restricts a setting to the sources of one modality.
+    ``range``: the values allowed to a setting without names, checked before any work (0 or more
+    unless declared: most settings are weights, ratios or counts).
     """
 
     name: str
@@ -26,6 +60,7 @@ class Setting:
     integer: bool = False
     names: tuple[tuple[int, str], ...] = ()
     modality: str | None = None
+    range: Range = NOT_NEGATIVE
 
     def values(self, num_blocks: int) -> tuple[float, ...]:
         return self.choices(num_blocks) if callable(self.choices) else self.choices
@@ -45,6 +80,16 @@ class Setting:
             return "one of " + ", ".join(f"{name} ({value})" for value, name in self.names)
         return "an integer" if self.integer else "a number"
 
+    def allowed(self) -> Range:
+        """The values ``parse`` keeps (a named setting's names are its range), and how to say them."""
+        if self.names:
+            return Range(says=self.expected())
+        if self.range.says:
+            return self.range
+        wording = self.range.wording()
+        joint = ", " if wording[0] in "-0123456789" else " "
+        return replace(self.range, says=f"{self.expected()}{joint}{wording}")
+
     def applies_to(self, modality: str) -> bool:
         return self.modality in (None, modality)
 
@@ -54,20 +99,21 @@ CLASS_WEIGHT = Setting(
     0.0,
     (0.0, 1.0),
     "exponent of the inverse class frequency that weights each class's loss: 0 plain, 1 balanced",
+    range=Range(0, 1),
 )
 """A strategy that trains through autotl's helpers (``training.loop.fit``, ``train_head``,
 ``train_end_to_end``, the convex probe) honours this by declaring it; ``select`` searches it only on
 imbalanced data (``autotl.data.profile.IMBALANCED``)."""
 
 
-RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
-    "lr": (lambda v: v > 0, "a learning rate above 0, e.g. 1e-3"),
-    "epochs": (lambda v: v >= 1, "at least 1 epoch"),
-    "batch_size": (lambda v: v >= 1, "a batch size of at least 1"),
-    "weight_decay": (lambda v: v >= 0, "a weight decay of 0 or more"),
-    "warmup": (lambda v: 0 <= v < 1, "a fraction of the steps, from 0 to below 1, e.g. 0.1"),
-    "threads": (lambda v: v >= 0, "0 (torch's default) or a number of CPU threads"),
-    "image_size": (lambda v: v >= 0, "0 (the source's own) or a side in pixels"),
+RANGES: dict[str, Range] = {
+    "lr": replace(POSITIVE, says="a learning rate above 0, e.g. 1e-3"),
+    "epochs": replace(AT_LEAST_ONE, says="at least 1 epoch"),
+    "batch_size": replace(AT_LEAST_ONE, says="a batch size of at least 1"),
+    "weight_decay": replace(NOT_NEGATIVE, says="a weight decay of 0 or more"),
+    "warmup": Range(0, 1, high_open=True, says="a fraction of the steps, from 0 to below 1, e.g. 0.1"),
+    "threads": replace(NOT_NEGATIVE, says="0 (torch's default) or a number of CPU threads"),
+    "image_size": replace(NOT_NEGATIVE, says="0 (the source's own) or a side in pixels"),
 }
 """What each of the loop's own settings may be, and what to say when it is not."""
 
@@ -112,12 +158,12 @@ class TrainParams:
                 else:
                     expected = "an integer" if types[key] is int else "a number"
                 raise AutotlError(f"--set {key}={value}: expected {expected}") from None
+        ranges = RANGES | {name: setting.allowed() for name, setting in declared.items()}
         for key, value in params.as_dict().items():
             if not math.isfinite(value):
                 raise AutotlError(f"--set {key}={value}: expected a finite number")
-            allowed, expected = RANGES.get(key, (lambda v: True, ""))
-            if not allowed(value):
-                raise AutotlError(f"--set {key}={value}: expected {expected}")
+            if value not in ranges.get(key, Range()):
+                raise AutotlError(f"--set {key}={value}: expected {ranges[key].says}")
         return params
 
     @classmethod

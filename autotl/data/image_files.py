@@ -53,27 +53,76 @@ def open_rgb(path: str | Path | io.BytesIO) -> Image.Image:
         return to_rgb(image)
 
 
-def image_input(value: str | bytes) -> str | io.BytesIO:
-    """One input of a loaded or served image model: a file path, the image's bytes, or those bytes
-    in base64, as JSON carries them to ``mlflow models serve``. Bytes are checked against the
-    decompression-bomb limit before anything is decoded."""
+SERVE_ROOT = "AUTOTL_SERVE_ROOT"
+REFUSED = (
+    "neither an image's bytes (raw or base64) nor the path of an image file within the pixel limit under the "
+    f"folder that {SERVE_ROOT} names (a served model takes paths only there, and only when it is set)"
+)
+"""One answer for every refused path, whatever the file, so that a client learns nothing of the server's files."""
+
+
+def serve_root() -> Path | None:
+    """The folder, links resolved, whose image files a served model reads when a request names them
+    (``AUTOTL_SERVE_ROOT``); None, the default, when it takes images as bytes only."""
+    configured = os.environ.get(SERVE_ROOT, "")
+    if not configured:
+        return None
+    root = Path(configured).expanduser().resolve()
+    if not root.is_dir():
+        raise AutotlError(
+            f"{SERVE_ROOT}={configured!r} is not a folder: name the folder whose images a served model may read, "
+            "or unset it to take images as bytes only"
+        )
+    return root
+
+
+def image_input(value: str | bytes, root: Path | None = None, name: str = "an input") -> io.BytesIO:
+    """One image for a loaded or served model: its bytes, or those bytes in base64 (as JSON carries
+    them to ``mlflow models serve``), or, only when ``root`` is given, the path of an image file
+    whose real path lies inside ``root``. Every image is checked against the pixel limit before
+    anything is decoded."""
     import base64
     import binascii
 
-    if isinstance(value, str) and len(value) < 4096 and Path(value).is_file():
-        return value
+    if isinstance(value, bytes):
+        data = value
+    else:
+        try:
+            data = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            data = _file_under(root, value) if root is not None and isinstance(value, str) else None
+            if data is None:
+                raise AutotlError(f"{name}: {REFUSED}") from None
+    size = _size(data)
+    if size is None:
+        raise AutotlError(f"{name}: {REFUSED}")
+    if size[0] * size[1] > max_pixels():
+        raise AutotlError(f"{name}: an image of {size[0]} x {size[1]} pixels, over the limit (AUTOTL_MAX_IMAGE_PIXELS)")
+    return io.BytesIO(data)
+
+
+def _size(data: bytes) -> tuple[int, int] | None:
+    """An image's width and height, read from its header; None when Pillow finds no image in ``data``."""
     try:
-        data = value if isinstance(value, bytes) else base64.b64decode(value, validate=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-    except (binascii.Error, ValueError, OSError, Image.DecompressionBombError):
-        shown = value[:40] if isinstance(value, str) else f"{len(value)} bytes"
-        raise AutotlError(f"input {shown!r}: neither an image file nor an image's bytes (raw or base64)") from None
-    if width * height > max_pixels():
-        raise AutotlError(f"an input image of {width} x {height} pixels is over the limit (AUTOTL_MAX_IMAGE_PIXELS)")
-    return io.BytesIO(data)
+                return image.size
+    except (ValueError, OSError, Image.DecompressionBombError):
+        return None
+
+
+def _file_under(root: Path, value: str) -> bytes | None:
+    """The bytes of the image file at ``value`` (absolute, or relative to ``root``) when its real path,
+    links resolved, lies inside ``root`` and the image is within the pixel limit; None otherwise,
+    whatever the reason."""
+    try:
+        path = (root / value).resolve(strict=True)
+        data = path.read_bytes() if root in path.parents and path.is_file() else None
+    except (OSError, RuntimeError, ValueError):  # missing, unreadable, a loop of links, a NUL in the name
+        return None
+    size = _size(data) if data is not None else None
+    return data if size is not None and size[0] * size[1] <= max_pixels() else None
 
 
 def inspect_image(path: Path, limit: int = DEFAULT_MAX_PIXELS) -> tuple[tuple[int, int, str, str] | None, str | None]:
@@ -90,6 +139,8 @@ def inspect_image(path: Path, limit: int = DEFAULT_MAX_PIXELS) -> tuple[tuple[in
                 if width * height > limit:
                     return None, f"{width} x {height} pixels, over the limit of {limit:,} (AUTOTL_MAX_IMAGE_PIXELS)"
                 image.load()
+    except Image.UnidentifiedImageError:  # whose message names the in-memory copy, not the file
+        return None, "an empty file" if not data else "no image format that Pillow reads"
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         return None, str(error) or type(error).__name__
     return (width, height, mode, hashlib.sha256(data).hexdigest()), None

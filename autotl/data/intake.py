@@ -1,5 +1,6 @@
 """From ``--data PATH`` to a checked, split :class:`Dataset`."""
 
+import logging
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,7 @@ def read_dataset(path: str | Path, options: IntakeOptions, formats: list[DataFor
     classes = _check_labels(path, loaded.splits)
     splits, origin = complete_splits(loaded.splits, loaded.splits_given, options)
     problems = loaded.problems + _missing_classes(splits, classes)
+    _warn(loaded.problems)
     return Dataset(
         path=path,
         format=data_format.name,
@@ -46,7 +48,16 @@ def read_examples(
         raise AutotlError(f"{path} does not exist: pass --data a folder of images or a .csv/.tsv/.jsonl file")
     data_format = _format_for(path, formats)
     loaded = data_format.read(path, replace(options, labels_required=False))
+    _warn(loaded.problems)
     return data_format.modality, [example for examples in loaded.splits.values() for example in examples]
+
+
+def _warn(left_out: list[str]) -> None:
+    """What the reader left out (links out of the data, loose files, skipped bad files), one warning
+    line each: only ``inspect`` shows a profile, and ``select``, ``train`` and ``predict`` must not
+    drop inputs without a word. Said once the read succeeded, so that an error stays one line."""
+    for problem in left_out:
+        logging.getLogger("autotl").warning(problem)
 
 
 def _format_for(path: Path, formats: list[DataFormat]) -> DataFormat:

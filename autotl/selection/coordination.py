@@ -5,6 +5,7 @@ No queue of autotl's own: the storage is the one place every process already rea
 """
 
 import hashlib
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -40,7 +41,7 @@ cache, tracking URI and ``--trust-remote-code`` are each worker's own."""
 @dataclass
 class Coordination:
     data: str
-    """The dataset's path on the coordinator's machine (a worker may be given its own mount of it)."""
+    """The dataset's absolute path on the coordinator's machine (a worker may be given its own mount of it)."""
     options: dict[str, Any]
     """The ``SelectOptions`` fields that decide the candidates, splits and trials."""
     parent_run_id: str
@@ -72,7 +73,8 @@ def plan_for(dataset: Dataset, options: SelectOptions, **measured: Any) -> Coord
     shared = {name: getattr(options, name) for name in SHARED_OPTIONS}
     if shared["source_data"] is not None:
         shared["source_data"] = str(shared["source_data"])
-    return Coordination(data=str(dataset.path), options=shared, splits=splits_digest(dataset), **measured)
+    data = os.path.abspath(dataset.path)  # a worker started in another folder finds it; its links kept, as mounted
+    return Coordination(data=data, options=shared, splits=splits_digest(dataset), **measured)
 
 
 def publish(study: optuna.Study, plan: Coordination, deadline: float) -> None:

@@ -7,6 +7,7 @@ and loads with ``np.load(allow_pickle=False)``: a logged baseline runs no code f
 """
 
 import json
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +15,10 @@ from typing import Protocol
 
 import numpy as np
 
+from autotl.errors import AutotlError
+from autotl.training import manifests
 from autotl.training.convex import LinearFit, fit_logistic
+from autotl.training.manifests import DAMAGED, MANIFEST
 
 RAW_SIDE = 32
 """Images are shrunk to at most 32 x 32 pixels (never enlarged): at that size people still
@@ -32,7 +36,6 @@ noisy or morphologically rich ones (Cavnar and Trenkle 1994; Joulin et al. 2017 
 features as strong text baselines). Each is tried, with sublinear term frequency (Manning et al.,
 Introduction to Information Retrieval, 6.4.1), and the inner cross-validation's log-loss picks one."""
 TFIDF_OPTIONS = {"sublinear_tf": True, "lowercase": True, "strip_accents": "unicode", "dtype": np.float64}
-MANIFEST = "autotl_model.json"
 ARRAYS = "classical.npz"
 
 
@@ -100,11 +103,15 @@ def _pixels(path: str, side: int) -> np.ndarray:
     return np.asarray(open_rgb(path).resize((side, side), Image.BOX), dtype=np.float32).ravel() / 255.0
 
 
-def _vectorizer(part: dict, vocabulary: dict | None = None):
+def _vectorizer(part: dict, vocabulary: dict | None = None, max_features: int | None = None):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(
-        analyzer=part["analyzer"], ngram_range=tuple(part["ngram_range"]), vocabulary=vocabulary, **TFIDF_OPTIONS
+        analyzer=part["analyzer"],
+        ngram_range=tuple(part["ngram_range"]),
+        vocabulary=vocabulary,
+        max_features=max_features,
+        **TFIDF_OPTIONS,
     )
 
 
@@ -138,26 +145,72 @@ class ClassicalModel:
         return folder
 
 
-def is_classical(folder: Path) -> bool:
-    manifest = folder / MANIFEST
-    return manifest.is_file() and json.loads(manifest.read_text()).get("kind") == "classical"
-
-
 def load(folder: Path) -> ClassicalModel:
-    manifest = json.loads((folder / MANIFEST).read_text())
-    with np.load(folder / ARRAYS, allow_pickle=False) as arrays:
-        config = manifest["representation"]
-        if config["kind"] == "raw_pixels":
-            representation: Representation = RawPixels(int(config["side"]))
-        else:
-            vectorizers = []
-            for i, part in enumerate(config["parts"]):
-                vectorizer = _vectorizer(part, part["vocabulary"])
-                vectorizer.idf_ = arrays[f"idf_{i}"]
-                vectorizers.append(vectorizer)
-            representation = Tfidf(config["family"], vectorizers)
-        linear = LinearFit(arrays["weight"], arrays["bias"], float(manifest["c"]))
-    return ClassicalModel(representation, linear, tuple(manifest["classes"]))
+    """The saved baseline, each manifest field and array checked against the others."""
+    manifest = manifests.read(folder)
+    classes = manifests.classes(manifest, folder)
+    c = manifests.positive(manifest, "c", folder)
+    try:
+        with np.load(folder / ARRAYS, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise AutotlError(f"{folder / ARRAYS}: not the arrays autotl saved ({error}); {DAMAGED}") from None
+    representation = _representation(manifest, arrays, folder)
+    linear = LinearFit(arrays.get("weight"), arrays.get("bias"), c)
+    width = _width(representation)
+    if not (
+        isinstance(linear.weight, np.ndarray)
+        and isinstance(linear.bias, np.ndarray)
+        and linear.weight.shape == (len(classes), width)
+        and linear.bias.shape == (len(classes),)
+    ):
+        raise AutotlError(
+            f"{folder / ARRAYS}: its weight and bias do not fit {len(classes)} classes ('classes' in {MANIFEST}) of "
+            f"{width} features ({representation.description}); {DAMAGED}"
+        )
+    return ClassicalModel(representation, linear, classes)
+
+
+def _representation(manifest: dict, arrays: dict[str, np.ndarray], folder: Path) -> Representation:
+    config = manifest.get("representation")
+    if not isinstance(config, dict) or config.get("kind") not in ("raw_pixels", "tfidf"):
+        raise manifests.refuse(manifest, "representation", folder, "a raw_pixels or tfidf representation")
+    if config["kind"] == "raw_pixels":
+        return RawPixels(manifests.whole(config, "side", folder, minimum=1))
+    parts = config.get("parts")
+    family = config.get("family")
+    if (
+        not isinstance(family, str)
+        or family not in TEXT_FAMILIES
+        or not isinstance(parts, list)
+        or len(parts) != len(TEXT_FAMILIES[family])
+    ):
+        raise manifests.refuse(manifest, "representation", folder, f"one of the TF-IDF families {list(TEXT_FAMILIES)}")
+    vectorizers = []
+    for i, (definition, part) in enumerate(zip(TEXT_FAMILIES[family], parts)):
+        idf = arrays.get(f"idf_{i}")
+        vocabulary = part.get("vocabulary") if isinstance(part, dict) else None
+        if not (
+            isinstance(vocabulary, dict)
+            and all(isinstance(index, int) for index in vocabulary.values())
+            and sorted(vocabulary.values()) == list(range(len(vocabulary)))
+            and idf is not None
+            and idf.shape == (len(vocabulary),)
+        ):
+            raise AutotlError(
+                f"{folder / MANIFEST}: the vocabulary of TF-IDF part {i} does not match idf_{i} in {ARRAYS}; {DAMAGED}"
+            )
+        vectorizer = _vectorizer(definition, vocabulary)  # the family's n-grams, as ``Tfidf.config`` wrote them
+        vectorizer.idf_ = idf
+        vectorizers.append(vectorizer)
+    return Tfidf(family, vectorizers)
+
+
+def _width(representation: Representation) -> int:
+    """How many features ``representation`` gives an input."""
+    if isinstance(representation, RawPixels):
+        return representation.side * representation.side * 3
+    return sum(len(vectorizer.vocabulary) for vectorizer in representation.vectorizers)
 
 
 def fit(
@@ -168,10 +221,12 @@ def fit(
     seed: int = 0,
     image_side: int = RAW_SIDE,
     family: str | None = None,
+    max_features: int | None = None,
 ) -> ClassicalModel:
     """The baseline on ``inputs`` (image paths or texts); ``image_side``: the data's median
     shorter side, which the pixels are not enlarged beyond; ``family``: the TF-IDF family to use
-    (by default each is tried)."""
+    (by default each is tried); ``max_features``: the most frequent n-grams each TF-IDF part keeps
+    (by default all), for a cheaper fit."""
     labels = np.asarray(labels)
     if modality == "image":
         representation = RawPixels(max(1, min(RAW_SIDE, int(image_side))))
@@ -185,7 +240,7 @@ def fit(
     def part_of(part: dict) -> tuple:
         key = json.dumps(part, sort_keys=True)
         if key not in vectorized:
-            vectorizer = _vectorizer(part)
+            vectorizer = _vectorizer(part, max_features=max_features)
             vectorized[key] = vectorizer, vectorizer.fit_transform(inputs)
         return vectorized[key]
 

@@ -9,10 +9,11 @@ from torch import nn
 
 from autotl import __version__
 from autotl.contracts.sources import Source
+from autotl.errors import AutotlError, listing
+from autotl.training import manifests
 from autotl.training.backbone import Backbone, ImagePreprocessor, move_batch
 from autotl.training.device import inference_batch_size
-
-MANIFEST = "autotl_model.json"
+from autotl.training.manifests import DAMAGED, MANIFEST
 
 
 class Classifier(nn.Module):
@@ -79,15 +80,72 @@ def save(classifier: Classifier, source: Source, classes: tuple[str, ...], train
 
 
 def load(folder: Path, sources: dict[str, Source]) -> tuple[Classifier, tuple[str, ...]]:
-    """Rebuilds a saved classifier; the source's pretrained weights are not read."""
-    manifest = json.loads((folder / MANIFEST).read_text())
-    source = sources[manifest["source"]]
-    backbone = source.load(pretrained=False, folder=folder / "preprocess")
+    """Rebuilds a saved classifier; the source's pretrained weights are not read. Each field of the
+    manifest, and the weights against the model it describes, are checked first."""
+    manifest = manifests.read(folder)
+    name = manifests.text(manifest, "source", folder)
+    if name not in sources:
+        raise AutotlError(
+            f"{folder / MANIFEST}: source {name!r} is not registered here (registered: {listing(sorted(sources))}); "
+            "install the plugin that provides it"
+        )
+    classes = manifests.classes(manifest, folder)
+    hidden = manifests.whole(manifest, "hidden", folder, default=0)
+    temperature = manifests.positive(manifest, "temperature", folder, default=1.0)
+    try:
+        backbone = sources[name].load(pretrained=False, folder=folder / "preprocess")
+    except (OSError, ValueError) as error:
+        raise AutotlError(
+            f"{folder / 'preprocess'}: source {name!r} cannot rebuild from it ({error}); {DAMAGED}"
+        ) from None
     settings = folder / "preprocess" / "image_preprocessor.json"
     if settings.is_file():
-        backbone.preprocessor = ImagePreprocessor(**json.loads(settings.read_text()))
-    classes = tuple(manifest["classes"])
-    classifier = Classifier(backbone, len(classes), manifest.get("hidden", 0))
-    classifier.temperature = manifest.get("temperature", 1.0)
-    classifier.load_state_dict(torch.load(folder / "weights.pt", map_location="cpu", weights_only=True))
+        try:
+            backbone.preprocessor = ImagePreprocessor(**manifests.read_json(settings))
+        except (TypeError, ValueError) as error:
+            raise AutotlError(f"{settings}: not the settings autotl saved ({error}); {DAMAGED}") from None
+    classifier = Classifier(backbone, len(classes), hidden)
+    classifier.temperature = temperature
+    classifier.load_state_dict(_weights(folder, classifier))
     return classifier.eval(), classes
+
+
+def _weights(folder: Path, classifier: Classifier) -> dict[str, torch.Tensor]:
+    """``weights.pt``, tensors only (a pickled object is refused unread), of the names and shapes of
+    ``classifier``, the model that the manifest describes."""
+    import pickle
+    import warnings
+    import zipfile
+
+    path = folder / "weights.pt"
+    if not zipfile.is_zipfile(path):
+        raise AutotlError(f"{path} is missing or not a weights file autotl saved (torch.save's zip); {DAMAGED}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's note on the pickle protocol of a file it then refuses
+            weights = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise AutotlError(
+            f"{path} holds Python objects, not only tensors, and autotl never loads those; {DAMAGED}"
+        ) from None
+    except (OSError, RuntimeError, EOFError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise AutotlError(f"{path} is not a weights file autotl saved ({first}); {DAMAGED}") from None
+    if not isinstance(weights, dict) or not all(isinstance(tensor, torch.Tensor) for tensor in weights.values()):
+        raise AutotlError(f"{path} holds no named tensors; {DAMAGED}")
+    expected = classifier.state_dict()
+    output = [key for key in expected if key.startswith("head.")][-1]  # the head's last bias: one entry a class
+    if output in weights and weights[output].dim() == 1 and len(weights[output]) != len(expected[output]):
+        raise AutotlError(
+            f"{folder / MANIFEST}: field 'classes' lists {len(expected[output])} classes, and the head in {path} "
+            f"predicts {len(weights[output])}; {DAMAGED}"
+        )
+    wrong = sorted(set(expected) ^ set(weights)) + [
+        key for key in expected if key in weights and weights[key].shape != expected[key].shape
+    ]
+    if wrong:
+        raise AutotlError(
+            f"{path} does not fit the model that {folder / MANIFEST} describes (its source and 'hidden'): "
+            f"{listing(wrong)} missing, extra or of other shapes; {DAMAGED}"
+        )
+    return weights

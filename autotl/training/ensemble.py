@@ -16,8 +16,9 @@ from typing import Callable
 import numpy as np
 
 from autotl.errors import AutotlError
+from autotl.training import manifests
+from autotl.training.manifests import MANIFEST
 
-MANIFEST = "autotl_model.json"
 KIND = "ensemble"
 MEMBER_FOLDER = re.compile(r"member-\d{1,3}")
 
@@ -66,29 +67,19 @@ class EnsembleModel:
         return folder
 
 
-def is_ensemble(folder: Path) -> bool:
-    manifest = folder / MANIFEST
-    try:
-        return manifest.is_file() and json.loads(manifest.read_text()).get("kind") == KIND
-    except (ValueError, AttributeError):
-        return False
-
-
 def listed_members(folder: Path) -> tuple[tuple[str, ...], float, list[tuple[str, float, Path]]]:
     """The classes, the temperature and each member's name, weight and folder, checked: folders
     named ``member-N`` inside ``folder``, finite weights from 0 to 1 summing to 1."""
-    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest = manifests.read(folder)
+    classes = manifests.classes(manifest, folder)
+    temperature = manifests.positive(manifest, "temperature", folder, default=1.0)
     try:
-        classes = tuple(str(c) for c in manifest["classes"])
-        temperature = float(manifest.get("temperature", 1.0))
         members = [(str(m["name"]), float(m["weight"]), str(m["folder"])) for m in manifest["members"]]
-    except (KeyError, TypeError, ValueError) as error:
-        raise AutotlError(f"{folder}: not an ensemble autotl saved ({type(error).__name__}: {error})") from None
+    except (KeyError, TypeError, ValueError):
+        raise manifests.refuse(manifest, "members", folder, "a list of each member's name, weight and folder") from None
     weights = [weight for _, weight, _ in members]
     if not members or not all(math.isfinite(w) and 0 <= w <= 1 for w in weights) or abs(sum(weights) - 1) > 1e-6:
         raise AutotlError(f"{folder}: an ensemble's weights must be from 0 to 1 and sum to 1, not {weights}")
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise AutotlError(f"{folder}: an ensemble's temperature must be a positive number, not {temperature}")
     for _, _, name in members:
         if not MEMBER_FOLDER.fullmatch(name) or not (folder / name).is_dir():
             raise AutotlError(f"{folder}: ensemble member folder {name!r} is not a member-N folder inside it")

@@ -1,8 +1,8 @@
 """Built-in data format: labelled texts in a CSV, TSV or JSON Lines file.
 
-One file (``data.csv``), or a folder with ``{train,val,test}.{csv,tsv,jsonl}``.
-The text and label columns are ``text`` and ``label`` unless the user names
-others with ``--text-column`` and ``--label-column``.
+One file (``data.csv``), or a folder with ``{train,val,test}.{csv,tsv,jsonl}``; a split file that a
+link leads out of the folder is refused unread. The text and label columns are ``text`` and
+``label`` unless the user names others with ``--text-column`` and ``--label-column``.
 """
 
 import csv
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import autotl
 from autotl.contracts.data import SPLITS, DataFormat, Example, IntakeOptions, LoadedData
+from autotl.data import refuse_link_out
 from autotl.data.checks import reject_or_skip, spread
 from autotl.errors import AutotlError
 
@@ -77,6 +78,7 @@ def _split_files(folder: Path) -> list[Path]:
 def _given_splits(folder: Path) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for file in _split_files(folder):
+        refuse_link_out(file, folder)
         split = file.stem
         if split in files:
             raise AutotlError(f"{folder} has both {files[split].name} and {file.name}: keep one file per split")

@@ -9,10 +9,12 @@ values) suppresses them while fine-tuning.
 import autotl
 from autotl.contracts.capabilities import Capability
 from autotl.contracts.regularizers import Regularizer, Term
-from autotl.contracts.settings import Setting
+from autotl.contracts.settings import AT_LEAST_ONE, NOT_NEGATIVE, Setting
 
-STRENGTH = Setting("bss_weight", 0.001, (0.0001, 0.001, 0.01), "weight of the shrinkage term")
-SMALLEST = Setting("bss_k", 1, (1, 2), "how many of the smallest singular values to shrink", integer=True)
+STRENGTH = Setting("bss_weight", 0.001, (0.0001, 0.001, 0.01), "weight of the shrinkage term", range=NOT_NEGATIVE)
+SMALLEST = Setting(
+    "bss_k", 1, (1, 2), "how many of the smallest singular values to shrink", integer=True, range=AT_LEAST_ONE
+)
 
 
 class SpectralShrinkage(Term):

@@ -12,9 +12,11 @@ are weighted evenly. The maps compared are the outputs of the blocks at each qua
 import autotl
 from autotl.contracts.capabilities import Capability
 from autotl.contracts.regularizers import Regularizer, Term
-from autotl.contracts.settings import Setting
+from autotl.contracts.settings import NOT_NEGATIVE, Setting
 
-STRENGTH = Setting("delta_weight", 0.1, (0.01, 0.1, 1.0), "weight of the feature-map distance to the source model")
+STRENGTH = Setting(
+    "delta_weight", 0.1, (0.01, 0.1, 1.0), "weight of the feature-map distance to the source model", range=NOT_NEGATIVE
+)
 ATTENTION_BATCHES = 4
 
 

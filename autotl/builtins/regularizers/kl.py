@@ -9,10 +9,12 @@ source head, should predict what the pretrained model predicted on the same inpu
 import autotl
 from autotl.contracts.capabilities import Capability
 from autotl.contracts.regularizers import Regularizer, Term
-from autotl.contracts.settings import Setting
+from autotl.contracts.settings import NOT_NEGATIVE, POSITIVE, Setting
 
-STRENGTH = Setting("kl_weight", 1.0, (0.1, 1.0, 3.0), "weight of the KL divergence to the source outputs")
-TEMPERATURE = Setting("kl_temperature", 2.0, (1.0, 2.0, 4.0), "softmax temperature of both outputs")
+STRENGTH = Setting(
+    "kl_weight", 1.0, (0.1, 1.0, 3.0), "weight of the KL divergence to the source outputs", range=NOT_NEGATIVE
+)
+TEMPERATURE = Setting("kl_temperature", 2.0, (1.0, 2.0, 4.0), "softmax temperature of both outputs", range=POSITIVE)
 
 
 class SourceOutputsKL(Term):

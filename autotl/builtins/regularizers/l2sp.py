@@ -9,9 +9,15 @@ pull them towards zero instead.
 import autotl
 from autotl.contracts.capabilities import Capability
 from autotl.contracts.regularizers import Regularizer, Term
-from autotl.contracts.settings import Setting
+from autotl.contracts.settings import NOT_NEGATIVE, Setting
 
-STRENGTH = Setting("l2sp_alpha", 0.01, (0.001, 0.01, 0.1), "weight of the squared distance to the pretrained weights")
+STRENGTH = Setting(
+    "l2sp_alpha",
+    0.01,
+    (0.001, 0.01, 0.1),
+    "weight of the squared distance to the pretrained weights",
+    range=NOT_NEGATIVE,
+)
 
 
 class DistanceToStart(Term):

@@ -77,14 +77,19 @@ class HuggingFaceEncoder(Source):
 
     def pull(self) -> None:
         """The config, tokenizer and weights (safetensors where the repository has them) into the
-        Hugging Face cache, with huggingface_hub's progress bars."""
-        from huggingface_hub import list_repo_files, snapshot_download
+        Hugging Face cache, with huggingface_hub's progress bars. The file list is one request,
+        which huggingface_hub does not retry (``autotl.pulling.retried`` does): a hub that cannot
+        be reached is said in seconds. A failed connection is raised as a ``ConnectionError``."""
+        from huggingface_hub import constants, model_info, snapshot_download
 
-        files = list_repo_files(self.location)
-        weights = ["model*.safetensors*"] if any(f.startswith("model") and ".safetensors" in f for f in files) else []
-        snapshot_download(
-            self.location, allow_patterns=["*.json", "*.txt", "*.model", *(weights or ["pytorch_model*.bin*"])]
-        )
+        try:
+            info = model_info(self.location, timeout=constants.HF_HUB_ETAG_TIMEOUT)
+            files = [sibling.rfilename for sibling in info.siblings or []]
+            safetensors = any(f.startswith("model") and ".safetensors" in f for f in files)
+            weights = "model*.safetensors*" if safetensors else "pytorch_model*.bin*"
+            snapshot_download(self.location, revision=info.sha, allow_patterns=["*.json", "*.txt", "*.model", weights])
+        except _transport_errors() as error:  # no network, refused, timed out
+            raise ConnectionError(str(error) or type(error).__name__) from error
 
     def load(self, pretrained: bool = True, folder: Path | None = None):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -109,6 +114,18 @@ class HuggingFaceEncoder(Source):
         preprocessor = TextPreprocessor(tokenizer, self.spec.input_size[0], self.name, config=encoder.config)
         body = PooledStates(encoder, self.pooling or pooling_for(encoder.config.model_type))
         return Backbone(body, encoder.config.hidden_size, preprocessor, blocks=_layers(encoder))
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The errors of huggingface_hub's HTTP client on the way to the hub: httpx2's from its version
+    2, httpx's in version 1 (whichever is installed)."""
+    found = []
+    for client in ("httpx2", "httpx"):
+        try:
+            found.append(importlib.import_module(client).TransportError)
+        except ImportError:
+            continue
+    return tuple(found)
 
 
 def pooling_for(model_type: str) -> str:

@@ -70,7 +70,13 @@ class TorchvisionSource(Source):
         return self.weights.url
 
     def pull(self) -> None:
-        self.weights.get_state_dict(progress=True, check_hash=True)
+        """Through torchvision's weights API, which checks the file's hash; torch's hub announces the
+        download on stdout, which is kept for results, so its line goes to stderr with the progress."""
+        import sys
+        from contextlib import redirect_stdout
+
+        with redirect_stdout(sys.stderr):
+            self.weights.get_state_dict(progress=True, check_hash=True)
 
     def availability(self) -> Availability:
         path = self.checkpoint()

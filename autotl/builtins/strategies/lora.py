@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import autotl
 from autotl.contracts.capabilities import Capability
-from autotl.contracts.settings import CLASS_WEIGHT, Setting
+from autotl.contracts.settings import AT_LEAST_ONE, CLASS_WEIGHT, Setting
 from autotl.contracts.strategies import Strategy
 from autotl.training.augmentation import AUGMENT
 from autotl.training.end_to_end import train_end_to_end
 
-RANK = Setting("lora_rank", 8, (4, 8, 16), "rank of each low-rank adapter", integer=True)
+RANK = Setting("lora_rank", 8, (4, 8, 16), "rank of each low-rank adapter", integer=True, range=AT_LEAST_ONE)
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,15 @@ pretrained values, which helps most away from the training distribution.
 from dataclasses import dataclass, replace
 
 import autotl
-from autotl.contracts.settings import CLASS_WEIGHT, Setting
+from autotl.contracts.settings import AT_LEAST_ONE, CLASS_WEIGHT, Setting
 from autotl.contracts.strategies import Strategy
 from autotl.training.augmentation import AUGMENT
 from autotl.training.end_to_end import TUNED, train_end_to_end
 from autotl.training.heads import PROBE_DEFAULTS, train_head
 
-PROBE_EPOCHS = Setting("probe_epochs", 20, (10, 20, 50), "epochs of the linear probe before fine-tuning", integer=True)
+PROBE_EPOCHS = Setting(
+    "probe_epochs", 20, (10, 20, 50), "epochs of the linear probe before fine-tuning", integer=True, range=AT_LEAST_ONE
+)
 
 
 @dataclass(frozen=True)

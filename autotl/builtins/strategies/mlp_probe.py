@@ -4,11 +4,13 @@ features; the backbone runs once per input ever (the feature cache keeps the res
 from dataclasses import dataclass
 
 import autotl
-from autotl.contracts.settings import CLASS_WEIGHT, Setting
+from autotl.contracts.settings import AT_LEAST_ONE, CLASS_WEIGHT, Setting
 from autotl.contracts.strategies import Strategy
 from autotl.training.heads import PROBE_DEFAULTS, train_head
 
-HIDDEN = Setting("hidden", 512, (256, 512, 1024), "width of the MLP head's hidden layer", integer=True)
+HIDDEN = Setting(
+    "hidden", 512, (256, 512, 1024), "width of the MLP head's hidden layer", integer=True, range=AT_LEAST_ONE
+)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import autotl
 from autotl.contracts.capabilities import Capability
 from autotl.contracts.regularizers import Term
-from autotl.contracts.settings import CLASS_WEIGHT, Setting
+from autotl.contracts.settings import CLASS_WEIGHT, NOT_NEGATIVE, Setting
 from autotl.contracts.strategies import StepCost, Strategy
 from autotl.training.augmentation import AUGMENT
 from autotl.training.end_to_end import BACKBONE_LR_RATIO, TUNED, backbone_groups, train_end_to_end
 
-TASK_WEIGHT = Setting("task_weight", 1.0, (0.3, 1.0, 3.0), "weight of the source task's loss")
+TASK_WEIGHT = Setting("task_weight", 1.0, (0.3, 1.0, 3.0), "weight of the source task's loss", range=NOT_NEGATIVE)
 TEMPERATURE = 2.0
 """Learning without forgetting's temperature for the source outputs."""
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import autotl
 from autotl.contracts.capabilities import Capability
-from autotl.contracts.settings import CLASS_WEIGHT, Setting
+from autotl.contracts.settings import CLASS_WEIGHT, Range, Setting
 from autotl.contracts.strategies import StepCost, Strategy
 from autotl.training.augmentation import AUGMENT
 from autotl.training.end_to_end import BACKBONE_LR_RATIO, TUNED, backbone_groups, train_end_to_end
@@ -21,8 +21,14 @@ def _quarters(num_blocks: int) -> tuple[int, ...]:
 
 
 FROZEN_BLOCKS = Setting(
-    "frozen_blocks", -1, _quarters, "number of lower blocks kept frozen (-1: half of them)", integer=True
+    "frozen_blocks",
+    -1,
+    _quarters,
+    "number of lower blocks kept frozen (-1: half of them)",
+    integer=True,
+    range=Range(-1, says="-1 (half of the blocks) or a number of blocks, 0 or more"),
 )
+"""Its upper end is the source's number of blocks, checked once the source is loaded."""
 
 
 def _frozen(setting: float, blocks: int) -> int:
