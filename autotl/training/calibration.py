@@ -13,9 +13,9 @@ BINS = 15
 MIN_HELD_OUT = 100
 """A temperature is fitted on at least this many held-out predictions, else the model is left
 uncalibrated. It matches confidence to accuracy, and 100 examples measure an accuracy to within
-5 points (its binomial standard error at 50 %), the bar at which autotl lets a validation split
-decide alone; on 8 predictions that a model got all right, the fit ran to its lower bound and
-every confidence read 1.000. (Niculescu-Mizil and Caruana 2005 calibrate on as few as 128.)"""
+5 points (its binomial standard error at 50 %); on 8 predictions that a model got all right, the
+fit ran to its lower bound and every confidence read 1.000. (Niculescu-Mizil and Caruana 2005
+calibrate on as few as 128.)"""
 TEMPERATURES = (0.05, 20.0)
 """The range searched: a held-out split that the model gets all right asks for an ever lower
 temperature, which the bound stops well before the confidences are all 1."""
