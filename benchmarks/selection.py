@@ -225,15 +225,15 @@ def sources_of(name: str) -> list[str]:
 # -- the three measurements ------------------------------------------------------------------------
 def brute_force(name: str, data: Path, deadline: float, uri: str) -> bool:
     """Every candidate at its defaults; False when the cap stopped it."""
-    from autotl.api import _setup
     from autotl.contracts.options import RunOptions
+    from autotl.runs.setup import prepare
     from autotl.selection.trials import image_size
 
     done = {
         (r["target"], r["source"], r["strategy"], r["regularizer"])
         for r in read_rows(RESULTS / "selection_bruteforce.csv")
     }
-    setup = _setup(
+    setup = prepare(
         data,
         RunOptions(device="cpu"),
         {"sources": sources_of(name), "strategies": STRATEGIES, "regularizers": REGULARIZERS},
@@ -303,9 +303,9 @@ def scores(name: str, data: Path) -> None:
     """Every scorer on every source's frozen training features (from the brute force's cache)."""
     import torch
 
-    from autotl.api import _setup
     from autotl.contracts.options import RunOptions
     from autotl.contracts.settings import TrainParams
+    from autotl.runs.setup import prepare
     from autotl.selection.scoring import transferability
     from autotl.selection.trials import image_size
     from autotl.training.features import FeatureCache
@@ -313,7 +313,7 @@ def scores(name: str, data: Path) -> None:
 
     if any(r["target"] == name for r in read_rows(RESULTS / "selection_scores.csv")):
         return
-    setup = _setup(
+    setup = prepare(
         data,
         RunOptions(device="cpu"),
         {"sources": sources_of(name), "strategies": ["linear_probe"], "regularizers": ["none"]},
@@ -382,7 +382,7 @@ def select(name: str, data: Path, uri: str, seed: int) -> None:
                 progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True),
             )
         except AutotlError as error:  # nothing chosen: the whole best accuracy is lost
-            result = autotl.api.Result(
+            result = autotl.Result(
                 "none", str(error), "", {}, "accuracy", 0.0, 0.0, 0.0, "", "", budget, "", 0, decision=str(error)
             )
     append_row(

@@ -23,12 +23,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # lowest first
     ("plugins", ("autotl.registry", "autotl.plugins")),
     ("tracking", ("autotl.tracking", "autotl.reports", "autotl.logged_model")),
     ("selection", ("autotl.selection",)),
-    ("api", ("autotl.api", "autotl.worker", "autotl.exporting", "autotl.predictor")),
+    ("runs", ("autotl.runs",)),
+    ("api", ("autotl.api", "autotl.exporting", "autotl.predictor")),
     ("cli", ("autotl.cli", "autotl.__main__")),
 ]
-FACADE = {("autotl", "autotl.api"), ("autotl", "autotl.predictor")}
-"""The imports allowed upward: ``autotl.select``, ``autotl.train`` and ``autotl.load``, which the package root
+FACADE = {("autotl", "autotl.api")}
+"""The import allowed upward: ``autotl.select``, ``autotl.train`` and ``autotl.load``, which the package root
 imports from the API on first use, so that ``import autotl`` (for ``autotl.hookimpl``) stays light."""
+BENCHMARKS = PACKAGE.parent / "benchmarks"
 
 
 def layer(module: str) -> int:
@@ -107,4 +109,88 @@ def test_the_check_sees_function_level_imports_and_skips_type_only_ones(source):
     tree = ast.parse(f"def f():\n    {source}\nif TYPE_CHECKING:\n    import autotl.api\n")
     assert [module for _, module in runtime_imports(tree)] == [
         source.split()[1] if source.startswith("import") else "autotl.selection.search"
+    ]
+
+
+def import_graph(sources: dict[str, str]) -> dict[str, set[str]]:
+    """Which modules each module imports at run time, the package root's facade left out."""
+    return {
+        importer: {imported for _, imported in runtime_imports(ast.parse(source)) if (importer, imported) not in FACADE}
+        for importer, source in sources.items()
+    }
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan's algorithm, by networkx)."""
+    import networkx
+
+    return sorted(
+        sorted(group) for group in networkx.strongly_connected_components(networkx.DiGraph(graph)) if len(group) > 1
+    )
+
+
+def private_imports(source: str, where: str) -> list[str]:
+    """Where ``source`` takes another module's underscore name: ``from autotl.x import _y``, or
+    ``x._y`` on a name bound to an autotl module (dunder names are public)."""
+    tree = ast.parse(source)
+    modules: set[str] = set()
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "autotl":
+            for alias in node.names:
+                if is_module(f"{node.module}.{alias.name}"):
+                    modules.add(alias.asname or alias.name)
+                elif _private(alias.name):
+                    found.append(f"{where}:{node.lineno}: from {node.module} import {alias.name}")
+        elif isinstance(node, ast.Import):
+            modules.update(
+                alias.asname or alias.name.split(".")[0] for alias in node.names if alias.name.startswith("autotl")
+            )
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr) and _bound_to_module(node.value, modules):
+            found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.endswith("__")
+
+
+def _bound_to_module(node: ast.AST, modules: set[str]) -> bool:
+    """``x`` or ``x.y.z`` whose first name was bound by an import of an autotl module."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id in modules
+
+
+def package_sources() -> dict[str, str]:
+    return {module_name(path): path.read_text() for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def test_no_module_imports_itself_through_others():
+    found = cycles(import_graph(package_sources()))
+    assert not found, "import cycles (docs/architecture.md): " + "; ".join(" <-> ".join(group) for group in found)
+
+
+def test_no_module_takes_another_modules_private_names_benchmarks_included():
+    sources = {str(path.relative_to(PACKAGE.parent)): path.read_text() for path in sorted(PACKAGE.rglob("*.py"))}
+    sources |= {str(path.relative_to(PACKAGE.parent)): path.read_text() for path in sorted(BENCHMARKS.glob("*.py"))}
+    found = [line for where, source in sources.items() for line in private_imports(source, where)]
+    assert not found, "private names taken from another module:\n" + "\n".join(found)
+
+
+def test_the_checks_catch_a_planted_cycle_inside_a_layer_and_a_planted_private_import():
+    planted = package_sources() | {
+        "autotl.selection.budget": package_sources()["autotl.selection.budget"]
+        + "\nfrom autotl.selection import search\n"
+    }
+    assert ["autotl.selection.budget", "autotl.selection.search"] in [
+        [m for m in group if m in ("autotl.selection.budget", "autotl.selection.search")]
+        for group in cycles(import_graph(planted))
+    ]
+    assert private_imports("from autotl.runs.setup import _first_line\n", "planted.py") == [
+        "planted.py:1: from autotl.runs.setup import _first_line"
+    ]
+    assert private_imports("import autotl.runs.setup\nautotl.runs.setup._first_line\n", "planted.py") == [
+        "planted.py:2: autotl.runs.setup._first_line"
     ]

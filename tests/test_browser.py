@@ -94,7 +94,7 @@ def test_the_mlflow_ui_shows_the_selection_its_trials_and_its_leaderboard(ui_aft
     row = parent.find_element(By.XPATH, "./ancestor::div[@role='row']")
     row.find_element(By.XPATH, ".//button[contains(@data-component-id, 'runnamecellrenderer')]").click()
     wait.until(lambda driver: "trial 0: tiny + linear_probe + none" in page())
-    trials = [row for row in result.leaderboard if row["trial"] is not None and row["run_id"]]
+    trials = [row for row in result.result["leaderboard"] if row["trial"] is not None and row["run_id"]]
     assert all(f"trial {row['trial']}:" in page() for row in trials[:5])
     if os.environ.get("AUTOTL_SCREENSHOT"):
         browser.save_screenshot(os.environ["AUTOTL_SCREENSHOT"])

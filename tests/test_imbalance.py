@@ -36,7 +36,7 @@ def test_each_class_weighs_as_much_as_the_others_at_exponent_one_and_the_loss_is
 
 
 def trial_rows(result) -> list[dict]:
-    return [row for row in result.leaderboard if row["trial"] is not None and row["state"] == "complete"]
+    return [row for row in result.result["leaderboard"] if row["trial"] is not None and row["state"] == "complete"]
 
 
 def test_on_imbalanced_classes_select_judges_by_macro_f1_and_searches_class_weights(tiny, lopsided_images):

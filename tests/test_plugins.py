@@ -266,29 +266,6 @@ def test_help_imports_no_torch():
     assert "inspect" in result.stdout
 
 
-def test_left_out_reasons_are_said_once_for_all_the_sources_they_hold_for():
-    from autotl.registry import LeftOut, summarise_left_out
-
-    items = [
-        LeftOut(
-            "a + probe + anchor",
-            "anchor needs X, which a with probe does not give",
-            "anchor needs X, which the source with probe does not give",
-        ),
-        LeftOut(
-            "b + probe + anchor",
-            "anchor needs X, which b with probe does not give",
-            "anchor needs X, which the source with probe does not give",
-        ),
-        LeftOut("c", "text model; the data is image"),
-        LeftOut("d", "text model; the data is image"),
-    ]
-    assert summarise_left_out(items) == [
-        "probe + anchor on a, b: anchor needs X, which the source with probe does not give",
-        "c, d: text model; the data is image",
-    ]
-
-
 def test_the_timm_plugin_package_adds_its_models_when_installed_and_takes_them_away_when_removed(tmp_path):
     import shutil
     from pathlib import Path

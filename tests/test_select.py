@@ -258,10 +258,12 @@ def test_the_budget_is_honoured(select_setup, colour_images):
         progress=lambda message: None,
     )
     assert result.elapsed_s <= 132
-    trials = [row for row in result.leaderboard if row["trial"] is not None]
+    trials = [row for row in result.result["leaderboard"] if row["trial"] is not None]
     assert sum(row["state"] == "complete" for row in trials) >= 2
     assert not result.exhausted  # nine settings at 10-40 fake seconds each cannot all fit in 120
-    skipped = next(row for row in result.leaderboard if row["state"] == "skipped")  # at its cheapest: 2 epochs of 5 s
+    skipped = next(
+        row for row in result.result["leaderboard"] if row["state"] == "skipped"
+    )  # at its cheapest: 2 epochs of 5 s
     assert skipped["predicted_s"] == pytest.approx(10) and "at 2 epochs would not leave time" in skipped["reason"]
     assert result.strategy == "ticking" and result.baseline_test_accuracy is not None
     assert {run.info.status for run in runs()} == {"FINISHED"}
@@ -311,7 +313,9 @@ def test_a_trial_that_runs_longer_than_predicted_is_stopped_when_the_budget_runs
         progress=lambda message: None,
     )
     assert result.elapsed_s <= 100  # the second trial, predicted at about 4 s, would have taken 120
-    stopped = [row for row in result.leaderboard if row["reason"].endswith("another would overrun the budget")]
+    stopped = [
+        row for row in result.result["leaderboard"] if row["reason"].endswith("another would overrun the budget")
+    ]
     assert len(stopped) == 1 and stopped[0]["state"] == "pruned"
     assert result.strategy == "slowing"  # the first trial's result stands
 
@@ -328,7 +332,7 @@ def test_a_trial_may_start_without_time_to_refit_itself_while_the_best_results_r
         clock=CLOCK,
         progress=lambda message: None,
     )
-    complete = [row for row in result.leaderboard if row["state"] == "complete"]
+    complete = [row for row in result.result["leaderboard"] if row["state"] == "complete"]
     assert len(complete) == 2  # the second started at 30 s: with 42 s left after it, either could be refit (40 s)
     assert result.final_note == "" and result.elapsed_s <= 102  # and the winner was
 
@@ -345,7 +349,7 @@ def test_a_winning_trial_that_leaves_no_time_to_refit_it_is_the_final_model(sele
         progress=messages.append,
     )
     # After the first trial (45 s) its refit (60 s) no longer fit: that time went to a second trial, not to waiting.
-    assert len([row for row in result.leaderboard if row["state"] == "complete"]) == 2
+    assert len([row for row in result.result["leaderboard"] if row["state"] == "complete"]) == 2
     assert re.fullmatch(
         r"trial \d+'s own model, trained on train: a refit on train\+val would take ~60\.0s, 10\.0s were left",
         result.final_note,
@@ -374,7 +378,7 @@ def test_after_a_start_that_spent_the_whole_budget_the_classical_baseline_is_the
         progress=lambda message: None,
     )
     assert [
-        row for row in result.leaderboard if row["trial"] is not None
+        row for row in result.result["leaderboard"] if row["trial"] is not None
     ] == []  # no trial could have been tested in time
     assert result.strategy == "classical" and "no transfer trial finished" in result.decision
     assert result.test_accuracy == result.baseline_test_accuracy and result.elapsed_s <= 101
@@ -443,7 +447,7 @@ def test_no_time_is_held_back_for_a_scratch_baseline_whose_schedule_exceeds_its_
     )
     assert any("none kept for the scratch baseline" in message for message in messages)
     # Two 30 s trials and a 40 s refit: with 20 s held back for the baseline, only one trial would have fit.
-    assert len([row for row in result.leaderboard if row["state"] == "complete"]) == 2
+    assert len([row for row in result.result["leaderboard"] if row["state"] == "complete"]) == 2
     assert result.final_note == "" and result.elapsed_s <= 100
     classical, scratch = result.baselines
     assert result.baseline_test_accuracy == classical["test_accuracy"] and scratch["test_accuracy"] is None
@@ -497,8 +501,10 @@ def test_a_third_party_baseline_and_no_penalty_regularizer_are_used_by_their_rol
     assert all(b["test_accuracy"] is not None for b in result.baselines)
     # each with its whole schedule, and with the regularizer that adds nothing, never the NaN penalty
     assert sorted(trained) == [("from_random", "plain", 2), ("scratch", "plain", 5)]
-    assert {row["strategy"] for row in result.leaderboard if row["trial"] is not None} == {"ticking"}  # never searched
-    left_out = [row["candidate"] for row in result.leaderboard if row["state"] == "left out"]
+    assert {row["strategy"] for row in result.result["leaderboard"] if row["trial"] is not None} == {
+        "ticking"
+    }  # never searched
+    left_out = [row["candidate"] for row in result.result["leaderboard"] if row["state"] == "left out"]
     assert "tiny + ticking + l2sp" in left_out and not any(
         "scratch" in what for what in left_out
     )  # nor listed as left out
@@ -521,9 +527,9 @@ def test_a_failing_trial_leaves_the_study_going(select_setup, colour_images):
     result = autotl.select(
         colour_images, 3600, models=["tiny"], strategies=["flaky"], regularizers=["none"], progress=lambda message: None
     )
-    states = [row["state"] for row in result.leaderboard if row["trial"] is not None]
+    states = [row["state"] for row in result.result["leaderboard"] if row["trial"] is not None]
     assert "failed" in states and states.count("complete") >= 2
-    failed = next(row for row in result.leaderboard if row["state"] == "failed")
+    failed = next(row for row in result.result["leaderboard"] if row["state"] == "failed")
     assert failed["reason"] == "RuntimeError: out of luck"
     assert result.exhausted
     assert "FAILED" in {run.info.status for run in runs()}
@@ -535,7 +541,7 @@ def test_out_of_memory_is_retried_once_at_half_the_batch_which_later_trials_star
     result = autotl.select(
         colour_images, 3600, models=["tiny"], strategies=["greedy"], regularizers=["none"], progress=messages.append
     )
-    trials = [row for row in result.leaderboard if row["trial"] is not None]
+    trials = [row for row in result.result["leaderboard"] if row["trial"] is not None]
     assert trials and all(row["state"] in ("complete", "pruned") for row in trials)
     assert all(row["params"]["batch_size"] == 16 for row in trials)
     first, *later = sorted(trials, key=lambda row: row["trial"])
@@ -585,7 +591,7 @@ def test_the_study_searches_the_settings_a_strategy_declares(select_setup, colou
         regularizers=["none"],
         progress=lambda message: None,
     )
-    trials = [row for row in result.leaderboard if row["state"] in ("complete", "pruned")]
+    trials = [row for row in result.result["leaderboard"] if row["state"] in ("complete", "pruned")]
     assert result.exhausted and len(trials) == 2 * 3 * 3  # hidden x learning rate x epochs
     assert {row["params"]["hidden"] for row in trials} == {4, 8}
     assert f"--set hidden={result.params['hidden']}" in result.train_command
@@ -604,11 +610,11 @@ def test_every_applicable_scorer_scores_each_source(select_setup, colour_images,
     result = autotl.select(
         colour_images, 3600, models=["tiny"], strategies=["flaky"], regularizers=["none"], progress=messages.append
     )
-    scores = result.leaderboard[0]["scores"]
+    scores = result.result["leaderboard"][0]["scores"]
     assert set(scores) == {"logme", "hscore", "knn", "leep", "nce", "source_confidence"}
     assert 0 <= scores["knn"] <= 1 and 0 <= scores["source_confidence"] <= 1
     assert any("scorer broken failed on tiny (ZeroDivisionError" in m for m in messages)
-    assert "knn" in result.leaderboard_text
+    assert "score_knn" in result.leaderboard().columns
 
 
 def test_a_setting_too_long_now_is_followed_by_its_candidate_at_the_next_fewer_epochs():
@@ -663,7 +669,7 @@ def test_a_study_resumed_by_name_keeps_its_finished_trials_and_kills_what_was_le
         study="resumable",
         progress=lambda message: None,
     )
-    finished = [row for row in first.leaderboard if row["state"] in ("complete", "pruned")]
+    finished = [row for row in first.result["leaderboard"] if row["state"] in ("complete", "pruned")]
     # What a hard kill leaves behind: a select run still RUNNING, and a trial the study still thinks runs.
     client = mlflow.MlflowClient()
     stale = client.create_run(client.get_experiment_by_name("autotl").experiment_id)
@@ -800,7 +806,7 @@ def test_one_training_step_is_timed_and_other_sources_are_scaled_by_their_featur
         progress=messages.append,
     )
     assert sum("timing a training step" in m for m in messages) == 1
-    trials = [row for row in result.leaderboard if row["trial"] is not None]
+    trials = [row for row in result.result["leaderboard"] if row["trial"] is not None]
     assert {row["source"] for row in trials} == {"tiny", "twin"} and all(row["predicted_s"] > 0 for row in trials)
 
 
@@ -815,7 +821,9 @@ def test_a_sources_first_trial_is_not_pruned_for_a_slower_first_epoch_than_anoth
         regularizers=["none", "none_either"],
         progress=lambda message: None,
     )
-    trials = sorted((row for row in result.leaderboard if row["trial"] is not None), key=lambda row: row["trial"])
+    trials = sorted(
+        (row for row in result.result["leaderboard"] if row["trial"] is not None), key=lambda row: row["trial"]
+    )
     later = next(row for row in trials if row["source"] != trials[0]["source"])
     assert later["trial"] == 2 and later["state"] == "complete"  # after the two first guesses on the first source,
     # whose second one's first epoch, ranked against it by plain successive halving, would prune it there
@@ -832,7 +840,7 @@ def test_cross_validation_judges_each_trial_by_the_mean_over_its_folds(select_se
         cv=3,
         progress=messages.append,
     )
-    complete = [row for row in result.leaderboard if row["state"] == "complete"]
+    complete = [row for row in result.result["leaderboard"] if row["state"] == "complete"]
     assert complete and any("mean of 3 folds" in m for m in messages)
     client = mlflow.MlflowClient()
     for row in complete:

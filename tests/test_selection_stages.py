@@ -87,7 +87,7 @@ def test_every_sources_probes_run_cross_validated_before_any_end_to_end_trial(st
         progress=lambda message: None,
     )
     trials = sorted(
-        (row for row in result.leaderboard if row["trial"] is not None and row["state"] != "baseline"),
+        (row for row in result.result["leaderboard"] if row["trial"] is not None and row["state"] != "baseline"),
         key=lambda row: row["trial"],
     )
     first = trials[:4]

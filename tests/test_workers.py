@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from autotl.contracts.options import SelectOptions
-from autotl.worker import local_workers, worker_command, worker_environment
+from autotl.runs.local_workers import local_workers, worker_command, worker_environment
 
 TALKS_THEN_WAITS = "import sys, time; print('ready', file=sys.stderr, flush=True); time.sleep(600)"
 

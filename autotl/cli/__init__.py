@@ -54,6 +54,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help, sub-commands too: rich markup ate "[...]" and typed flags <bool>
+    context_settings={"max_content_width": 120},  # COLUMNS up to this, not click's 80
 )
 
 

@@ -2,13 +2,13 @@
 
 import typer
 
-from autotl.cli import options
+from autotl.cli import flags
 
 app = typer.Typer(help="Inspect or clear the frozen-feature cache.", no_args_is_help=True)
 
 
 @app.command("info")
-def info_command(cache_dir: options.CacheDir = None) -> None:
+def info_command(cache_dir: flags.CacheDir = None) -> None:
     """Where the cache is, how big, and its limit."""
     from autotl.training.features import FeatureCache
 
@@ -19,7 +19,7 @@ def info_command(cache_dir: options.CacheDir = None) -> None:
 
 
 @app.command("clear")
-def clear_command(cache_dir: options.CacheDir = None) -> None:
+def clear_command(cache_dir: flags.CacheDir = None) -> None:
     """Delete every cached feature (only in a folder autotl made, and not those a running process is reading)."""
     from autotl.training.features import FeatureCache
 

@@ -7,19 +7,22 @@ from rich import box
 from rich.console import Console
 from rich.table import Column, Table
 
-from autotl.cli import options, pull
+from autotl.cli import flags, pull
 
 models_app = typer.Typer(help="List the source models; `autotl models pull NAME` fetches one's weights.")
 models_app.command("pull")(pull.pull_command)
 
 
-def plugins_command(json: options.Json = False) -> None:
-    """List the plugins, their packages and versions, and what each registered (--json: where each one's code is)."""
+def plugins_command(json: flags.Json = False) -> None:
+    """List the plugins, their packages and versions, what each registered (--json: where each one's code is), and
+    the settings each strategy and regularizer starts from."""
     from autotl.plugins import build_registry, plugin_infos
 
-    infos = plugin_infos(build_registry())
+    registry = build_registry()
+    infos = plugin_infos(registry)
+    settings = starting_settings(registry)
     if json:
-        options.print_json({"plugins": [asdict(info) for info in infos]})
+        flags.print_json({"plugins": [asdict(info) for info in infos], "settings": settings})
         return
     table = Table(Column("plugin", no_wrap=True), "package", "version", "registered")
     for info in infos:
@@ -31,11 +34,39 @@ def plugins_command(json: options.Json = False) -> None:
         table.add_row(
             info.name.removeprefix("autotl.builtins."), info.package or "-", info.version or "-", registered or "-"
         )
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(
+        "Settings at their defaults (`autotl train --set KEY=VALUE` changes one; a strategy without lr and epochs "
+        "fits without a schedule):"
+    )
+    defaults = Table(Column("strategy, + regularizer", no_wrap=True), "settings", box=box.SIMPLE)
+    for kind, items in settings.items():
+        for name, values in items.items():
+            defaults.add_row(
+                name if kind == "strategies" else f"+ {name}", ", ".join(f"{k} {v}" for k, v in values.items()) or "-"
+            )
+    console.print(defaults)
+
+
+def starting_settings(registry) -> dict[str, dict[str, dict[str, str]]]:
+    """Each strategy's and regularizer's settings at their defaults, written as ``--set`` takes them."""
+    from autotl.contracts.settings import starting_values
+
+    strategies = {}
+    for strategy in registry.items("strategies"):
+        own = {setting.name: setting for setting in strategy.settings}
+        values = starting_values(strategy.defaults, strategy.settings, strategy.schedule)
+        strategies[strategy.name] = {k: own[k].shown(v) if k in own else f"{v:g}" for k, v in values.items()}
+    regularizers = {
+        regularizer.name: {setting.name: setting.shown(setting.default) for setting in regularizer.settings}
+        for regularizer in registry.items("regularizers")
+    }
+    return {"strategies": strategies, "regularizers": regularizers}
 
 
 @models_app.callback(invoke_without_command=True)
-def models_command(ctx: typer.Context, json: options.Json = False) -> None:
+def models_command(ctx: typer.Context, json: flags.Json = False) -> None:
     """List the source models with their specs, whether their weights are here now, and where `pull` gets them."""
     from autotl.plugins import build_registry
 
@@ -55,7 +86,7 @@ def models_command(ctx: typer.Context, json: options.Json = False) -> None:
             }
         )
     if json:
-        options.print_json({"models": rows})
+        flags.print_json({"models": rows})
         return
     headers = ("name", "modality", "params", "dim", "input", "GFLOPs", "here")
     table = Table(*(Column(h, no_wrap=True) for h in headers), box=box.SIMPLE)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from autotl.cli import options
+from autotl.cli import flags
 from autotl.errors import AutotlError
 from autotl.files import check_output
 
@@ -19,7 +19,7 @@ def export_command(
     format: Annotated[str, typer.Option("--format", help="onnx or torchscript.")],
     output: Annotated[Path, typer.Option("--output", help="The file to write.")],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file.")] = False,
-    tracking_uri: options.TrackingUri = None,
+    tracking_uri: flags.TrackingUri = None,
 ) -> None:
     """Write a logged model as one ONNX or TorchScript file (preprocessed inputs to class probabilities), checked."""
     if format not in FORMATS:

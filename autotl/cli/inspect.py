@@ -1,25 +1,29 @@
 """``autotl inspect``: what ``select`` would see of a dataset, and which candidates it would build."""
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from autotl.cli import options
+from autotl.cli import flags
+from autotl.cli.report import screen_width, wrapped
 from autotl.data.profile import IMBALANCED
-from autotl.registry import group_by_source, summarise_left_out
+from autotl.registry import Candidate, LeftOut, group_by_source, summarise_left_out, transferring
 
 
 def inspect_command(
-    data: options.Data,
-    text_column: options.TextColumn = "text",
-    label_column: options.LabelColumn = "label",
-    skip_bad_files: options.SkipBadFiles = False,
-    seed: options.Seed = 0,
-    models: options.Models = None,
-    strategies: options.Strategies = None,
-    regularizers: options.Regularizers = None,
-    json: options.Json = False,
+    data: flags.Data,
+    text_column: flags.TextColumn = "text",
+    label_column: flags.LabelColumn = "label",
+    skip_bad_files: flags.SkipBadFiles = False,
+    seed: flags.Seed = 0,
+    models: flags.Models = None,
+    strategies: flags.Strategies = None,
+    regularizers: flags.Regularizers = None,
+    json: flags.Json = False,
 ) -> None:
     """Validate and profile a dataset, and list the candidates select would try on it."""
     from autotl.data.intake import read_dataset
@@ -28,21 +32,28 @@ def inspect_command(
 
     registry = build_registry()
     chosen = {"sources": models, "strategies": strategies, "regularizers": regularizers}
-    chosen = {kind: registry.pick(kind, options.names(value)) for kind, value in chosen.items()}
-    dataset = read_dataset(
-        data, options.intake_options(text_column, label_column, skip_bad_files, seed), registry.items("data_formats")
-    )
+    chosen = {kind: registry.pick(kind, flags.names(value)) for kind, value in chosen.items()}
+    chosen["strategies"] = transferring(chosen["strategies"])  # as select builds them
+    with _held_warnings() as held:
+        dataset = read_dataset(
+            data,
+            flags.intake_options(text_column, label_column, skip_bad_files, seed),
+            registry.items("data_formats"),
+        )
     kept, left_out = registry.candidates(dataset.modality, **chosen)
     report = profile(dataset)
+    for message in held:
+        if not any(message in problem or problem in message for problem in report["problems"]):
+            logging.getLogger("autotl").warning(message)
     report["candidates"] = [c.label for c in kept]
-    report["left_out"] = [{"what": item.what, "reason": item.reason} for item in left_out]
+    report["left_out"] = [{"what": str(item.what), "reason": item.reason} for item in left_out]
     if json:
-        options.print_json(report)
+        flags.print_json(report)
     else:
-        _print(report, left_out)
+        _print(report, kept, left_out)
 
 
-def _print(report: dict[str, Any], left_out: list) -> None:
+def _print(report: dict[str, Any], kept: list[Candidate], left_out: list[LeftOut]) -> None:
     console = Console(highlight=False)
     sizes = report["split_sizes"]
     console.print(f"[bold]{report['path']}[/bold]: {report['modality']} data ({report['format']})")
@@ -71,12 +82,31 @@ def _print(report: dict[str, Any], left_out: list) -> None:
     for problem in report["problems"]:
         console.print(f"  - {problem}")
     console.print(f"Candidates select would try: {len(report['candidates'])}")
-    for line in group_by_source(report["candidates"]):
+    for line in group_by_source(kept):
         console.print(f"  - {line}")
     if left_out:
         console.print(f"Left out: {len(left_out)}")
-        for line in summarise_left_out(left_out):
-            console.print(f"  - {line}")
+        for reason in summarise_left_out(left_out):
+            for line in wrapped(f"  - {reason}", screen_width(), "    "):
+                console.print(line)
+
+
+@contextmanager
+def _held_warnings() -> Iterator[list[str]]:
+    """The reader's warning lines, held back until the report is made, so that what it lists under
+    Problems is said there once."""
+    held: list[str] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        held.append(record.getMessage())
+        return False
+
+    logger = logging.getLogger("autotl")
+    logger.addFilter(hold)
+    try:
+        yield held
+    finally:
+        logger.removeFilter(hold)
 
 
 def _describe(value: Any) -> str:

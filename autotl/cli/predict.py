@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from autotl.cli import options
+from autotl.cli import flags
 from autotl.errors import AutotlError, listing
 from autotl.files import check_output, written_whole
 
@@ -19,23 +19,29 @@ def predict_command(
     model: Annotated[
         str, typer.Option("--model", help="runs:/<run id>/model, models:/<name>/<version>, or a local model folder.")
     ],
-    data: options.Data,
+    data: flags.Data,
     output: Annotated[
-        Path | None, typer.Option(help="CSV to write: input, label (when known), prediction, confidence.")
+        Path | None,
+        typer.Option(
+            help="CSV to write: input, label (when known), prediction, confidence.", show_default="the CSV on stdout"
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing --output file (never one inside --data).")
     ] = False,
     split: Annotated[
         str | None,
-        typer.Option(help="Predict only this split (train, val or test), split as `train` and `select` split it."),
+        typer.Option(
+            help="Predict only this split (train, val or test), split as `train` and `select` split it.",
+            show_default="every example",
+        ),
     ] = None,
-    text_column: options.TextColumn = "text",
-    label_column: options.LabelColumn = "label",
-    skip_bad_files: options.SkipBadFiles = False,
-    seed: options.Seed = 0,
-    device: options.Device = "auto",
-    tracking_uri: options.TrackingUri = None,
+    text_column: flags.TextColumn = "text",
+    label_column: flags.LabelColumn = "label",
+    skip_bad_files: flags.SkipBadFiles = False,
+    seed: flags.Seed = 0,
+    device: flags.Device = "auto",
+    tracking_uri: flags.TrackingUri = None,
 ) -> None:
     """Predict labels for a dataset with a logged model; prints the accuracy when labels are known."""
     import mlflow
@@ -47,7 +53,7 @@ def predict_command(
 
     if output:
         check_output(output, Path(data), force)
-    intake = options.intake_options(text_column, label_column, skip_bad_files, seed)
+    intake = flags.intake_options(text_column, label_column, skip_bad_files, seed)
     modality, examples = read_examples(data, intake, build_registry().items("data_formats"), split)
     mlflow.set_tracking_uri(tracking.resolve_uri(tracking_uri))
     loaded = logged_model.load(model)
@@ -81,6 +87,21 @@ def predict_command(
     if labelled:
         correct = sum(e.label == p for e, p in zip(examples, predictions))
         typer.echo(f"Accuracy: {correct / len(examples):.4f} ({correct}/{len(examples)})", err=True)
+        for line in per_class([e.label for e in examples], predictions):
+            typer.echo(line, err=True)
+
+
+def per_class(labels: list[str], predictions: list[str]) -> list[str]:
+    """The macro F1 and each class's recall, over the classes the labels hold: accuracy alone hides a
+    class that is never predicted."""
+    from sklearn.metrics import f1_score, recall_score
+
+    from autotl.cli.report import recall_lines, screen_width
+
+    classes = sorted(set(labels))
+    recall = recall_score(labels, predictions, labels=classes, average=None, zero_division=0)
+    macro_f1 = f1_score(labels, predictions, labels=classes, average="macro", zero_division=0)
+    return [f"Macro F1: {macro_f1:.4f}", *recall_lines(dict(zip(classes, recall)), screen_width())]
 
 
 def inert(cell: str) -> str:

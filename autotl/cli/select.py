@@ -4,31 +4,34 @@ from typing import Annotated
 
 import typer
 
-from autotl.cli import options
-from autotl.cli.train import calibration_line
+from autotl.cli import flags
+from autotl.cli.report import screen_width, select_report
 from autotl.contracts.options import DEFAULT_BUDGET, SelectOptions
 
 
 def select_command(
-    data: options.Data,
+    data: flags.Data,
     budget: Annotated[str, typer.Option(help="Wall time for the whole command, e.g. 90s, 15m, 2h.")] = DEFAULT_BUDGET,
-    models: options.Models = None,
-    strategies: options.Strategies = None,
-    regularizers: options.Regularizers = None,
-    metric: options.Metric = "auto",
-    seed: options.Seed = 0,
-    device: options.Device = "auto",
-    tracking_uri: options.TrackingUri = None,
-    experiment: options.Experiment = "autotl",
-    text_column: options.TextColumn = "text",
-    label_column: options.LabelColumn = "label",
-    skip_bad_files: options.SkipBadFiles = False,
-    cache_dir: options.CacheDir = None,
-    source_data: options.SourceData = None,
+    models: flags.Models = None,
+    strategies: flags.Strategies = None,
+    regularizers: flags.Regularizers = None,
+    metric: flags.Metric = "auto",
+    seed: flags.Seed = 0,
+    device: flags.Device = "auto",
+    tracking_uri: flags.TrackingUri = None,
+    experiment: flags.Experiment = "autotl",
+    text_column: flags.TextColumn = "text",
+    label_column: flags.LabelColumn = "label",
+    skip_bad_files: flags.SkipBadFiles = False,
+    cache_dir: flags.CacheDir = None,
+    source_data: flags.SourceData = None,
     storage: Annotated[
-        str | None, typer.Option(help="Optuna storage URL [default: sqlite:///mlruns/optuna.db].")
+        str | None,
+        typer.Option(
+            help="Optuna storage URL.", show_default="optuna.db beside a SQLite tracking store, else in ./mlruns"
+        ),
     ] = None,
-    study: Annotated[str | None, typer.Option(help="Optuna study name [default: a new one per run].")] = None,
+    study: Annotated[str | None, typer.Option(help="Optuna study name.", show_default="a new one per run")] = None,
     cv: Annotated[
         int,
         typer.Option(
@@ -40,68 +43,33 @@ def select_command(
         typer.Option(
             help="Comma list of CUDA devices, e.g. 0,1: this select works on the first and starts an `autotl worker` "
             "on each other (overrides --device).",
+            show_default="none: --device alone",
         ),
     ] = None,
-    register: options.Register = None,
-    trust_remote_code: options.TrustRemoteCode = False,
-    json: options.Json = False,
+    register: flags.Register = None,
+    trust_remote_code: flags.TrustRemoteCode = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Show every leaderboard row: those not tried, and why each was left out.")
+    ] = False,
+    json: flags.Json = False,
 ) -> None:
     """Find the best source model, strategy and regularizer for your data within a budget."""
     parameters = dict(locals())  # the parameters alone: before any other name is bound here
-    from autotl.api import select_with
     from autotl.progress import reporting
+    from autotl.runs.select import select_with
 
-    chosen = options.build(
+    chosen = flags.build(
         SelectOptions,
         parameters,
-        models=options.names(models),
-        strategies=options.names(strategies),
-        regularizers=options.names(regularizers),
-        gpus=options.gpu_list(gpus),
+        models=flags.names(models),
+        strategies=flags.names(strategies),
+        regularizers=flags.names(regularizers),
+        gpus=flags.gpu_list(gpus),
     )
     with reporting(quiet=json) as progress:
         result = select_with(data, chosen, progress)
     if json:
-        options.print_json(result.to_dict())
+        flags.print_json(result.to_dict())
         return
-    typer.echo(result.leaderboard_text)
-    typer.echo("")
-    for line in summary(result):
+    for line in select_report(result, tracking_uri, show_all, screen_width()):
         typer.echo(line)
-
-
-def summary(result) -> list[str]:
-    """What the user chose and what it bought, after the leaderboard."""
-    se = f" ± {result.val_se:.4f}" if result.val_se is not None else ""
-    if result.source is not None:
-        chosen = f"{result.source} + {result.strategy} + {result.regularizer}"
-    elif result.members:
-        chosen = result.params["model"]
-    else:
-        chosen = f"no transfer: {result.params['model']}"
-    lines = [
-        f"Chosen: {chosen} (val {result.metric} {result.val_metric:.4f}{se})",
-        f"Why: {result.decision}",
-        f"Final model: {result.final_note or 'refit on train+val'}",
-        f"Test accuracy {result.test_accuracy:.4f}",
-    ]
-    expected = result.expected_accuracy
-    if expected:
-        lines.append(
-            f"Expected accuracy on new data: {expected['accuracy']:.4f} ({expected['low']:.4f} to "
-            f"{expected['high']:.4f}; {expected['method']}, {expected['examples']} examples)"
-        )
-    if result.strategy != "classical":
-        lines.append(calibration_line(result.calibration))
-    for baseline in result.baselines:
-        outcome = f"{baseline['test_accuracy']:.4f}" if baseline["test_accuracy"] is not None else baseline["note"]
-        lines.append(f"  no-transfer baseline {baseline['name']}: {outcome}")
-    if result.baseline_test_accuracy is not None:
-        uplift = 100 * (result.test_accuracy - result.baseline_test_accuracy)
-        lines.append(f"Uplift over the best no-transfer baseline: {uplift:+.1f} points of test accuracy")
-    lines.append(f"Model: {result.model_uri}   ({result.elapsed_s:.0f}s of {result.budget_s:.0f}s)")
-    if result.advice:
-        lines.append(result.advice)
-    if result.train_command:
-        lines.append(f"Reproduce: {result.train_command}")
-    return lines

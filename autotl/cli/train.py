@@ -4,56 +4,69 @@ from typing import Annotated
 
 import typer
 
-from autotl.cli import options
+from autotl.cli import flags
+from autotl.cli.report import predict_command, screen_width, wrapped
 from autotl.contracts.options import TrainOptions
 from autotl.errors import AutotlError
 
 SET_HELP = (
-    "Training setting as key=value, repeatable. Keys: lr (1e-3), epochs (10), batch_size (32), "
-    "weight_decay (0.01), warmup (0.1: fraction of steps), threads (0: torch's default CPU threads), "
-    "image_size (0: the source's own input size); and the strategy's and regularizer's own settings, "
-    "such as backbone_lr_ratio, frozen_blocks, lora_rank, task_weight or l2sp_alpha (see the README)."
+    "Training setting as key=value, repeatable. Keys: lr, epochs, batch_size, weight_decay, warmup (a fraction "
+    "of the steps), threads (0: torch's default), image_size (0: the source's own), and the strategy's and "
+    "regularizer's own settings. Each strategy has its own defaults; `autotl plugins` lists them."
 )
 
 
 def train_command(
-    data: options.Data,
+    data: flags.Data,
     model: Annotated[str, typer.Option(help="Source model (see `autotl models`).")],
-    strategy: Annotated[str, typer.Option(help="Transfer strategy: linear_probe, finetune, scratch, ...")],
-    regularizer: Annotated[str, typer.Option(help="Regularizer.")] = "none",
-    set: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
-    metric: options.Metric = "auto",
-    seed: options.Seed = 0,
-    device: options.Device = "auto",
-    tracking_uri: options.TrackingUri = None,
-    experiment: options.Experiment = "autotl",
-    text_column: options.TextColumn = "text",
-    label_column: options.LabelColumn = "label",
-    skip_bad_files: options.SkipBadFiles = False,
-    cache_dir: options.CacheDir = None,
-    source_data: options.SourceData = None,
-    register: options.Register = None,
-    trust_remote_code: options.TrustRemoteCode = False,
-    json: options.Json = False,
+    strategy: Annotated[
+        str, typer.Option(help="Transfer strategy: linear_probe, finetune, scratch, ... (see `autotl plugins`).")
+    ],
+    regularizer: Annotated[str, typer.Option(help="Regularizer (see `autotl plugins`).")] = "none",
+    set: Annotated[
+        list[str] | None, typer.Option("--set", help=SET_HELP, show_default="the strategy's", metavar="KEY=VALUE")
+    ] = None,
+    metric: flags.Metric = "auto",
+    seed: flags.Seed = 0,
+    device: flags.Device = "auto",
+    tracking_uri: flags.TrackingUri = None,
+    experiment: flags.Experiment = "autotl",
+    text_column: flags.TextColumn = "text",
+    label_column: flags.LabelColumn = "label",
+    skip_bad_files: flags.SkipBadFiles = False,
+    cache_dir: flags.CacheDir = None,
+    source_data: flags.SourceData = None,
+    register: flags.Register = None,
+    trust_remote_code: flags.TrustRemoteCode = False,
+    json: flags.Json = False,
 ) -> None:
     """Fine-tune one source model with one strategy, evaluate it on test, log it to MLflow."""
     parameters = dict(locals())  # the parameters alone: before any other name is bound here
-    from autotl.api import train_with
     from autotl.progress import reporting
+    from autotl.runs.train import train_with
 
-    chosen = options.build(TrainOptions, parameters, settings=_settings(set or []))
+    chosen = flags.build(TrainOptions, parameters, settings=_settings(set or []))
     with reporting(quiet=json) as progress:
         result = train_with(data, chosen, progress)
     if json:
-        options.print_json(result.to_dict())
+        flags.print_json(result.to_dict())
         return
-    typer.echo(f"{result.source} + {result.strategy} + {result.regularizer}: best epoch {result.best_epoch}")
+    width = screen_width()
     accuracy = "" if result.metric == "accuracy" else f", test accuracy {result.test_accuracy:.4f}"
-    typer.echo(
-        f"  val {result.metric} {result.val_metric:.4f}, test {result.metric} {result.test_metric:.4f}{accuracy}"
-    )
-    typer.echo(f"  {calibration_line(result.calibration)}")
-    typer.echo(f"  model: {result.model_uri}  ({result.elapsed_s:.0f}s)")
+    lines = [
+        *wrapped(f"{result.source} + {result.strategy} + {result.regularizer}: best epoch {result.best_epoch}", width),
+        *wrapped(
+            f"  val {result.metric} {result.val_metric:.4f}, test {result.metric} {result.test_metric:.4f}{accuracy}",
+            width,
+            "    ",
+        ),
+        *(line for part in calibration_line(result.calibration).split("; ") for line in wrapped(f"  {part}", width)),
+        *wrapped(f"  model: {result.model_uri}  ({result.elapsed_s:.0f}s)", width, "    "),
+        "Next:",
+        *("  " + line for line in predict_command(result.model_uri, tracking_uri, width - 2)),
+    ]
+    for line in lines:
+        typer.echo(line)
 
 
 def calibration_line(calibration: dict | None) -> str:

@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from autotl.cli import options
+from autotl.cli import flags
 from autotl.errors import AutotlError
 
 HOST = "127.0.0.1"
 
 
 def ui_command(
-    tracking_uri: options.TrackingUri = None,
+    tracking_uri: flags.TrackingUri = None,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
     """Serve the MLflow UI on 127.0.0.1 for autotl's runs."""

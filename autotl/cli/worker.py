@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from autotl.cli import options
+from autotl.cli import flags
 from autotl.contracts.options import WorkerOptions
 
 
@@ -17,20 +17,20 @@ def worker_command(
     ],
     tracking_uri: Annotated[
         str | None,
-        typer.Option(help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the coordinator's)."),
+        typer.Option(help="MLflow tracking URI.", show_default="MLFLOW_TRACKING_URI, else the coordinator's"),
     ] = None,
-    device: options.Device = "auto",
+    device: flags.Device = "auto",
     data: Annotated[
-        Path | None, typer.Option(help="The data as this machine sees it (default: the coordinator's path).")
+        Path | None, typer.Option(help="The data as this machine sees it.", show_default="the coordinator's path")
     ] = None,
-    cache_dir: options.CacheDir = None,
+    cache_dir: flags.CacheDir = None,
     wait: Annotated[str, typer.Option(help="How long to wait for a select to coordinate the study.")] = "10m",
-    trust_remote_code: options.TrustRemoteCode = False,
+    trust_remote_code: flags.TrustRemoteCode = False,
 ) -> None:
     """Run trials of a study that `autotl select --study NAME --storage URL` coordinates, here or on another machine."""
     parameters = dict(locals())
     from autotl.progress import reporting
-    from autotl.worker import work_with
+    from autotl.runs.worker import work_with
 
     with reporting() as progress:
         work_with(WorkerOptions(**parameters), progress)

@@ -93,6 +93,10 @@ class Setting:
     def applies_to(self, modality: str) -> bool:
         return self.modality in (None, modality)
 
+    def shown(self, value: float) -> str:
+        """``value`` as ``--set`` takes it: by name where the setting names its values."""
+        return dict(self.names).get(value, f"{value:g}")
+
 
 CLASS_WEIGHT = Setting(
     "class_weight",
@@ -116,6 +120,10 @@ RANGES: dict[str, Range] = {
     "image_size": replace(NOT_NEGATIVE, says="0 (the source's own) or a side in pixels"),
 }
 """What each of the loop's own settings may be, and what to say when it is not."""
+
+SCHEDULE = ("lr", "epochs", "weight_decay", "warmup")
+"""The loop's settings of an optimiser's schedule: a strategy without one (``Strategy.schedule``
+False: a convex or closed-form fit) reads none of them."""
 
 
 @dataclass
@@ -177,3 +185,13 @@ class TrainParams:
     def as_dict(self) -> dict[str, Any]:
         """Flat, as MLflow logs it and ``--set`` takes it."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"} | self.extra
+
+    def shown(self, schedule: bool) -> dict[str, Any]:
+        """``as_dict``, less a schedule's settings for a strategy without one, which reads none of them."""
+        return {key: value for key, value in self.as_dict().items() if schedule or key not in SCHEDULE}
+
+
+def starting_values(defaults: Mapping[str, float], declared: Iterable[Setting], schedule: bool) -> dict[str, float]:
+    """What a strategy trains with unless ``--set`` says otherwise: the loop's settings over its
+    ``defaults`` (those of a schedule only when it has one), then its ``declared`` settings."""
+    return TrainParams.from_strings({}, defaults, declared).shown(schedule)

@@ -1,30 +1,31 @@
-"""From ``--data PATH`` to a checked, split :class:`Dataset`."""
+"""From ``--data PATH``, or data given as an object in Python, to a checked, split :class:`Dataset`."""
 
 import logging
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from autotl.contracts.data import SPLITS, DataFormat, Dataset, Example, IntakeOptions
+from autotl.contracts.data import SPLITS, DataFormat, Dataset, Example, IntakeOptions, LoadedData
+from autotl.contracts.sources import Modality
+from autotl.data import frames
+from autotl.data.frames import Data
 from autotl.data.splits import complete_splits
 from autotl.errors import AutotlError
 
 
-def read_dataset(path: str | Path, options: IntakeOptions, formats: list[DataFormat]) -> Dataset:
-    """Read by the one data format of ``formats`` that matches ``path`` (the registered ones)."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise AutotlError(f"{path} does not exist: pass --data a folder of images or a .csv/.tsv/.jsonl file")
-    data_format = _format_for(path, formats)
-    loaded = data_format.read(path, options)
+def read_dataset(data: Data, options: IntakeOptions, formats: list[DataFormat]) -> Dataset:
+    """Read by the one data format of ``formats`` (the registered ones) that matches the path
+    ``data``, or, for a DataFrame, a dict of columns or a pair (inputs, labels), by
+    :mod:`autotl.data.frames`; checked and split alike."""
+    path, format_name, modality, loaded = _read(data, options, formats)
     classes = _check_labels(path, loaded.splits)
     splits, origin = complete_splits(loaded.splits, loaded.splits_given, options)
     problems = loaded.problems + _missing_classes(splits, classes)
     _warn(loaded.problems)
     return Dataset(
         path=path,
-        format=data_format.name,
-        modality=data_format.modality,
+        format=format_name,
+        modality=modality,
         classes=classes,
         splits=splits,
         split_origin=origin,
@@ -34,22 +35,30 @@ def read_dataset(path: str | Path, options: IntakeOptions, formats: list[DataFor
 
 
 def read_examples(
-    path: str | Path, options: IntakeOptions, formats: list[DataFormat], split: str | None = None
-) -> tuple[str, list[Example]]:
+    data: Data, options: IntakeOptions, formats: list[DataFormat], split: str | None = None
+) -> tuple[Modality, list[Example]]:
     """Inputs to predict on, with their modality: one split of a labelled dataset, or everything,
     labelled or not."""
     if split is not None:
         if split not in SPLITS:
             raise AutotlError(f"--split {split!r}: choose train, val or test")
-        dataset = read_dataset(path, options, formats)
+        dataset = read_dataset(data, options, formats)
         return dataset.modality, dataset.splits[split]
-    path = Path(path).expanduser()
+    _, _, modality, loaded = _read(data, replace(options, labels_required=False), formats)
+    _warn(loaded.problems)
+    return modality, [example for examples in loaded.splits.values() for example in examples]
+
+
+def _read(data: Data, options: IntakeOptions, formats: list[DataFormat]) -> tuple[Path, str, Modality, LoadedData]:
+    """What was read, before any check or split: the data's path (or name), its format and modality."""
+    if frames.in_memory(data):
+        name, modality, loaded = frames.read(data, options)
+        return name, frames.FORMAT, modality, loaded
+    path = Path(data).expanduser()
     if not path.exists():
         raise AutotlError(f"{path} does not exist: pass --data a folder of images or a .csv/.tsv/.jsonl file")
     data_format = _format_for(path, formats)
-    loaded = data_format.read(path, replace(options, labels_required=False))
-    _warn(loaded.problems)
-    return data_format.modality, [example for examples in loaded.splits.values() for example in examples]
+    return path, data_format.name, data_format.modality, data_format.read(path, options)
 
 
 def _warn(left_out: list[str]) -> None:

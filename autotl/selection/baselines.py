@@ -18,7 +18,7 @@ from autotl.contracts.settings import TrainParams
 from autotl.contracts.strategies import Strategy
 from autotl.registry import Candidate
 from autotl.selection.costs import logistic_units
-from autotl.selection.leaderboard import Row
+from autotl.selection.leaderboard import Row, RowState
 from autotl.selection.noise import binomial_se, fold_se
 from autotl.training import classical
 from autotl.training.metrics import score
@@ -107,6 +107,7 @@ class ClassicalResult:
     """The mean time of one fold's fit and validation: what a probe on cached features is first priced at."""
     validated: list[np.ndarray]
     """Its probabilities on each fold's validation examples."""
+    test_predictions: np.ndarray
 
 
 def run_classical(
@@ -144,7 +145,7 @@ def run_classical(
         val_metric=mean,
         val_se=se,
         folds=len(folds),
-        state="baseline",
+        state=RowState.BASELINE,
         reason="; ".join(
             filter(
                 None,
@@ -156,7 +157,13 @@ def run_classical(
         ),
     )
     return ClassicalResult(
-        row, final, scored(tested, test, "accuracy"), scored(tested, test, metric), fold_seconds, validated
+        row=row,
+        model=final,
+        test_accuracy=scored(tested, test, "accuracy"),
+        test_metric=scored(tested, test, metric),
+        fold_seconds=fold_seconds,
+        validated=validated,
+        test_predictions=tested.argmax(1),
     )
 
 
@@ -257,8 +264,8 @@ def classical_baseline(trials: "Trials") -> ClassicalResult:
     result.row.seconds = budget.clock() - started
     result.row.predictions = trials.on_footing.gather([fold["val"] for fold in folds], result.validated)
     result.row.footing = trials.on_footing.digest
-    trials.costs.frozen_guess_s = result.fold_seconds
-    trials.rows.append(result.row)
+    trials.costs.classical_timed(result.fold_seconds)
+    trials.record(result.row)
     trials.progress(
         f"No-transfer baseline, {result.model.description}: val {trials.metric} {result.row.val_metric:.4f} ± "
         f"{result.row.val_se:.4f} ({result.row.seconds:.0f}s)"

@@ -3,9 +3,26 @@ result and its uncertainty, and why it was kept, skipped or dropped; and the pla
 that the terminal shows and the MLflow run keeps."""
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from autotl.registry import Candidate
+
+
+class RowState(StrEnum):
+    """Where a leaderboard row stands; the values are what ``--json`` and MLflow show."""
+
+    CANDIDATE = "candidate"
+    COMPLETE = "complete"
+    ENSEMBLE = "ensemble"
+    NOT_CHOSEN = "not chosen"
+    BASELINE = "baseline"
+    PRUNED = "pruned"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNTRIED = "untried"
+    DROPPED = "dropped"
+    LEFT_OUT = "left out"
 
 
 @dataclass(frozen=True)
@@ -44,7 +61,7 @@ class Row:
     val_se: float | None = None
     """The standard error of ``val_metric``: over folds, or binomial on a single validation split."""
     folds: int = 1
-    state: str = "candidate"
+    state: RowState = RowState.CANDIDATE
     reason: str = ""
     run_id: str | None = None
     predictions: list[list[float]] | None = None
@@ -53,6 +70,9 @@ class Row:
     They travel with the row through the study to other processes; the leaderboard leaves them out."""
     footing: str = ""
     """The digest of the examples ``predictions`` are on (:attr:`.folds.OnFooting.digest`)."""
+
+    def __post_init__(self) -> None:
+        self.state = RowState(self.state)  # a row read back from the study holds the plain string
 
 
 def row_for(candidate: Candidate, scores: dict[str, dict[str, float]], **fields: Any) -> Row:
@@ -68,15 +88,15 @@ def row_for(candidate: Candidate, scores: dict[str, dict[str, float]], **fields:
 
 
 ORDER = {
-    "ensemble": 0,
-    "complete": 0,
-    "not chosen": 1,
-    "baseline": 1,
-    "pruned": 2,
-    "failed": 3,
-    "skipped": 4,
-    "untried": 5,
-    "dropped": 6,
+    RowState.ENSEMBLE: 0,
+    RowState.COMPLETE: 0,
+    RowState.NOT_CHOSEN: 1,
+    RowState.BASELINE: 1,
+    RowState.PRUNED: 2,
+    RowState.FAILED: 3,
+    RowState.SKIPPED: 4,
+    RowState.UNTRIED: 5,
+    RowState.DROPPED: 6,
 }
 
 
@@ -97,7 +117,7 @@ def format_result(value: float | None, se: float | None) -> str:
 
 def format_leaderboard(rows: list[dict[str, Any]], metric: str) -> str:
     """A plain-text table: the terminal shows it and the MLflow run keeps it."""
-    header = ("#", "candidate", "scores", "lr", "epochs", "predicted", "took", f"val {metric} ± se", "state / why")
+    header = ("#", "candidate", "scores", "lr", "best epoch", "predicted", "took", f"val {metric} ± se", "state / why")
     lines = []
     for row in rows:
         params = row["params"] or {}
@@ -107,7 +127,7 @@ def format_leaderboard(rows: list[dict[str, Any]], metric: str) -> str:
                 row["candidate"],
                 format_scores(row["scores"]),
                 f"{params['lr']:.2g}" if "lr" in params else "",
-                str(params.get("best_epoch", params.get("epochs", ""))),
+                f"{params['best_epoch']} of {params['epochs']}" if {"best_epoch", "epochs"} <= set(params) else "",
                 "" if row["predicted_s"] is None else f"{row['predicted_s']:.0f}s",
                 "" if row["seconds"] is None else f"{row['seconds']:.0f}s",
                 format_result(row["val_metric"], row["val_se"])

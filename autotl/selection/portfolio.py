@@ -20,7 +20,7 @@ A setting of the plan that does not fit the time left is skipped like any other.
 """
 
 from autotl.registry import Candidate
-from autotl.selection.leaderboard import Row, TrialKey
+from autotl.selection.leaderboard import Row, RowState, TrialKey
 
 PORTFOLIO = ("finetune", "lp_ft", "partial_freeze")
 PORTFOLIO_SOURCES = 2
@@ -56,7 +56,7 @@ def ranked_sources(rows: list[Row], kept: list[str], frozen: set[str]) -> list[s
     """The kept sources by their best stage-1 result (those without one last, in scoring order)."""
     best = {}
     for row in rows:
-        if row.state == "complete" and row.strategy in frozen and row.source in kept:
+        if row.state == RowState.COMPLETE and row.strategy in frozen and row.source in kept:
             best[row.source] = max(best.get(row.source, -1.0), row.val_metric)
     return sorted(kept, key=lambda source: (-best.get(source, -1.0), kept.index(source)))
 

@@ -12,7 +12,7 @@ from autotl.progress import bar
 from autotl.registry import Candidate
 from autotl.selection import costs
 from autotl.selection.budget import Budget
-from autotl.selection.leaderboard import Row, format_scores, row_for
+from autotl.selection.leaderboard import Row, RowState, format_scores, row_for
 
 SCORING_SHARE = 0.35
 """At most this share of the budget goes to featurizing and scoring sources, except for the
@@ -75,7 +75,7 @@ def score_sources(
     for name in ranked[TOP_SOURCES:]:
         reasons[name] = f"combined score {combined[name]:.2f}, below the top {TOP_SOURCES}"
     rows = [
-        row_for(c, scores, state="dropped", reason=reasons[c.source.name])
+        row_for(c, scores, state=RowState.DROPPED, reason=reasons[c.source.name])
         for c in candidates
         if c.source.name in reasons
     ]

@@ -9,31 +9,37 @@ import random
 import time
 from typing import Iterator
 
-import mlflow
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-from autotl import tracking
 from autotl.contracts.options import SelectOptions
 from autotl.contracts.strategies import Strategy
 from autotl.processes import this_process
 from autotl.registry import Candidate
-from autotl.selection import baselines, coordination, portfolio, priors
-from autotl.selection.budget import suggested_budget
+from autotl.selection.arbitration import Coordinator, Role
 from autotl.selection.leaderboard import Row, TrialKey, row_for
+from autotl.selection.left_over import left_over
+from autotl.selection.plan import StagePlan
 from autotl.selection.pruning import AmongLikeTrials
-from autotl.selection.study import beating, claimed_keys, claims, fail_stale, open_storage, resume, take_up
+from autotl.selection.reserve import Reserve
+from autotl.selection.study import beating, claimed_keys, claims, fail_stale, open_storage, resume, taken_up
 from autotl.selection.trials import EPOCH_SCALES, LR_SCALES, Trials
 
 
 class Search:
-    joins_a_select = False
-    """Whether this process joins a study that a running select coordinates (a worker)."""
-
-    def __init__(self, trials: Trials, options: SelectOptions, no_transfer: list[Strategy], kept_sources: list[str]):
-        """Opens (or joins) the study; ``kept_sources`` are the scored sources worth searching, best first."""
-        self.trials, self.budget, self.kept_sources = trials, trials.budget, kept_sources
+    def __init__(
+        self,
+        trials: Trials,
+        options: SelectOptions,
+        no_transfer: list[Strategy],
+        kept_sources: list[str],
+        role: Role | None = None,
+    ):
+        """Opens (or joins) the study; ``kept_sources`` are the scored sources worth searching, best
+        first. ``role``: how this process shares the study; the coordinator's, keeping time for the
+        ``no_transfer`` baselines, unless another is given."""
+        self.trials, self.budget = trials, trials.budget
         self.pool = [c for c in trials.candidates if c.source.name in kept_sources]
         self.by_label = {c.label: c for c in self.pool}
         everyone = {c.label: c for c in trials.candidates}
@@ -42,34 +48,29 @@ class Search:
             "lr_scale": CategoricalDistribution(list(LR_SCALES)),
             "epochs_scale": CategoricalDistribution(list(EPOCH_SCALES)),
         }
+        self.role = role or Coordinator(
+            trials, options, kept_sources, Reserve.for_baselines(trials, no_transfer, kept_sources)
+        )
+        self.reserve = self.role.reserve
         self.storage = open_storage(options.storage)
-        self.study = optuna.create_study(
-            study_name=options.study,
-            storage=self.storage,
-            direction="maximize",
-            load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=self.sampler_seed(options)),
-            pruner=AmongLikeTrials(lambda trial: like_trials(everyone.get(trial.params.get("candidate")))),
+        self.study = open_study(options.study, self.storage, self.role.sampler_seed(), everyone)
+        self.seed = options.seed
+        taken, self.seen = resume(
+            self.study,
+            trials.rows,
+            set(self.by_label),
+            options.study,
+            trials.progress,
+            mine=self.role.finished_trials_are_mine,
         )
-        self.seed, self.options = options.seed, options
-        self.seen = resume(
-            self.study, trials.rows, set(self.by_label), options.study, trials.progress, mine=not self.joins_a_select
-        )
+        trials.record(*taken)
         self.mine: set[TrialKey] = set()
         """Settings this process took (a failed one too: it is not tried again here)."""
         self.ran: list[Row] = []
         """The rows of the trials this process ran."""
-        self.frozen = portfolio.frozen_stage(self.pool, kept_sources, trials.costs.num_blocks)
-        self.plan: list[tuple[TrialKey, str]] = [(key, "stage 1: frozen features, every source") for key in self.frozen]
-        self.planned_portfolio = False
-        self.favoured: list[TrialKey] = []
-        """The portfolio and the priors' guesses: what the budget is advised on when they did not run."""
-        self.portfolio_from = 0.0
-        """When the portfolio could start (seconds into the budget)."""
+        self.stages = StagePlan(trials, self.pool, kept_sources)
         self.advice = ""
         """The budget that the first favoured setting that did not run would need ("" when they all ran)."""
-        best_source = next(c for c in self.pool if c.source.name == kept_sources[0])
-        self.reserve, self.reserved = baselines.reserve(trials, no_transfer, best_source) if no_transfer else (0.0, "")
         cheapest_pool = [c for c in self.pool if c.strategy.cached_features] or self.pool
         self.cheapest = min(
             trials.predicted(c, trials.params(c, 1.0, min(EPOCH_SCALES) if c.strategy.schedule else 1.0))
@@ -90,16 +91,38 @@ class Search:
                     None,
                     (
                         "class-weighted losses too (imbalanced classes)" if trials.weigh_classes else "",
-                        self.reserved,
+                        self.reserve.why,
                         f"cheapest trial ~{self.cheapest:.0f}s",
                     ),
                 )
             )
         )
-        self.open_to_workers()
+        self.role.take_part(study, self.take_trials, self.running_elsewhere, self.storage.get_heartbeat_interval())
+        self.take_up_others()
+        trials.record(*left_over(trials, self.pool, self.too_long))
+        if self.too_long:
+            trials.progress(
+                f"Skipped for time: {len({label for label, _ in self.too_long})} candidate(s) at some epoch counts "
+                "(see the leaderboard)"
+            )
+        tried = claimed_keys(study) | self.mine
+        self.advice = self.stages.budget_advice(tried, self.reserve.baselines_s)
+        if self.advice:
+            trials.progress(self.advice)
+        done = len(tried & set(self.settings))
+        if done < len(self.settings):
+            trials.progress(
+                f"Search stopped: {len(self.settings) - done} of {len(self.settings)} settings untried, for lack of "
+                "time"
+            )
+        return done >= len(self.settings)
+
+    def take_trials(self) -> None:
+        """Runs the plan's settings, then the study's choices, while one fits and the role goes on."""
+        trials, study = self.trials, self.study
         trial, waiting = None, False
         try:
-            while self.budget.fits(self.cheapest, keep=self.keep()) and self.goes_on():
+            while self.budget.fits(self.cheapest, keep=self.reserve.keep()) and self.role.goes_on(study):
                 fail_stale(study)  # a trial of a process gone silent: failed, and queued again
                 self.seen = claimed_keys(study) | self.mine  # what this process and those sharing the study took
                 if next(self.untried(), None) is None:
@@ -112,14 +135,9 @@ class Search:
                     time.sleep(self.storage.get_heartbeat_interval())  # their results, or their heartbeats' silence
                     continue
                 waiting = False
-                self.plan = [(key, why) for key, why in self.plan if key not in self.seen and not self.is_too_long(key)]
-                if not self.plan and not self.planned_portfolio:
-                    self.planned_portfolio = True
-                    take_up(study, trials.rows, set(self.by_label), mine=False)  # stage 1's trials run elsewhere
-                    self.plan = self.after_stage_one()
-                    self.favoured, self.portfolio_from = [key for key, _ in self.plan], self.budget.elapsed()
-                if self.plan:
-                    self.enqueue(*self.plan.pop(0))
+                planned = self.stages.next(self.seen, self.is_too_long, self.take_up_others)
+                if planned:
+                    self.enqueue(*planned)
                 trial = study.ask(self.space)
                 with beating(self.storage, study, trial):  # from now until it is told, or its process is gone
                     self.take(trial)
@@ -127,60 +145,10 @@ class Search:
             if trial is not None:
                 study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
             raise
-        finally:
-            self.close_to_workers()
-        self.wait_for_others()
-        take_up(study, trials.rows, set(self.by_label), mine=False)
-        self.list_left_over()
-        self.advice = self.budget_advice(claimed_keys(study) | self.mine)
-        if self.advice:
-            trials.progress(self.advice)
-        tried = len((claimed_keys(study) | self.mine) & set(self.settings))
-        if tried < len(self.settings):
-            trials.progress(
-                f"Search stopped: {len(self.settings) - tried} of {len(self.settings)} settings untried, for lack of "
-                "time"
-            )
-        return tried >= len(self.settings)
 
-    def sampler_seed(self, options: SelectOptions) -> int:
-        return options.seed
-
-    def open_to_workers(self) -> None:
-        """Publishes in the study what ``autotl worker`` processes need to run its trials."""
-        trials = self.trials
-        plan = coordination.plan_for(
-            trials.dataset,
-            self.options,
-            parent_run_id=mlflow.active_run().info.run_id,
-            tracking_uri=tracking.masked(mlflow.get_tracking_uri()),
-            budget_s=self.budget.seconds,
-            kept_sources=self.kept_sources,
-            scores=trials.scores,
-            num_blocks=trials.costs.num_blocks,
-            inference_s=trials.costs.inference_s,
-        )
-        coordination.publish(self.study, plan, self.trials_end_in())
-
-    def trials_end_in(self) -> float:
-        return self.budget.left() - self.keep()
-
-    def goes_on(self) -> bool:
-        """Whether to take another trial; the coordinator moves the workers' deadline as its own moves."""
-        coordination.set_deadline(self.study, self.trials_end_in())
-        return True
-
-    def close_to_workers(self) -> None:
-        coordination.close(self.study)
-
-    def wait_for_others(self) -> None:
-        """Waits for the trials that workers (or other selects) still run, while they may end within the budget."""
-        running = self.running_elsewhere()
-        if running:
-            self.trials.progress(f"Waiting for {running} trial(s) that other processes are running")
-        while self.running_elsewhere() and self.trials_end_in() > 0:
-            time.sleep(min(self.storage.get_heartbeat_interval(), max(0.1, self.trials_end_in())))
-            fail_stale(self.study)
+    def take_up_others(self) -> None:
+        """Brings to the leaderboard the trials that other processes sharing the study finished."""
+        self.trials.record(*taken_up(self.study, self.trials.rows, set(self.by_label), mine=False))
 
     def take(self, trial: optuna.Trial) -> None:
         """Runs the trial the study gave, unless its setting was tried, is taken by another process at
@@ -205,7 +173,7 @@ class Search:
         )
         params = trials.params(candidate, key.lr_scale, key.epochs_scale, chosen)
         predicted = trials.predicted(candidate, params)
-        if key not in self.seen and not self.budget.fits(predicted, keep=self.keep(candidate.source.name)):
+        if key not in self.seen and not self.budget.fits(predicted, keep=self.reserve.keep(candidate.source.name)):
             self.too_long[(key.candidate, key.epochs_scale)] = (
                 predicted,
                 f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the best "
@@ -227,14 +195,14 @@ class Search:
             candidate,
             trials.scores,
             trial=trial.number,
-            params=params.as_dict(),
+            params=params.shown(candidate.strategy.schedule),
             predicted_s=predicted,
             folds=len(trials.folds_for(candidate)),
             reason=trial.user_attrs.get("why", ""),
         )
-        trials.rows.append(row)
+        trials.record(row)
         self.ran.append(row)
-        trials.run(study, trial, candidate, params, row, keep=self.keep(candidate.source.name))
+        trials.run(study, trial, candidate, params, row, keep=self.reserve.keep(candidate.source.name))
 
     def is_too_long(self, key: TrialKey) -> bool:
         return (key.candidate, key.epochs_scale) in self.too_long
@@ -258,7 +226,7 @@ class Search:
         candidate = self.by_label[label]
         params = self.trials.params(candidate, 1.0, epochs_scale)
         return not self.trials.costs.can_predict(candidate, params) or self.budget.fits(
-            self.trials.predicted(candidate, params), keep=self.keep(candidate.source.name)
+            self.trials.predicted(candidate, params), keep=self.reserve.keep(candidate.source.name)
         )
 
     def fitting_now(self, keys: list[TrialKey]) -> list[TrialKey]:
@@ -273,22 +241,6 @@ class Search:
         if options:
             self.enqueue(rng.choice(self.fitting_now(options) or self.fitting_now(every) or options))
 
-    def keep(self, source: str | None = None) -> float:
-        """Seconds no trial may take: the baseline's, and the refit of the leading result while
-        that still fits, else its test pass (before any result, the test pass of the trial's
-        ``source``, or of the quickest source when there is no trial yet to ask about). A trial
-        may leave no time to refit itself: if it wins, its own model is kept (``final_model``),
-        and the time left goes to more trials; but every final model is tested, and on a large
-        test split that takes a while."""
-        costs, leader = self.trials.costs, self.trials.leader()
-        if leader is None:  # the first result will be tested, whatever else happens
-            tested = [source] if source else self.kept_sources
-            return self.reserve + min(map(costs.test_seconds, tested))
-        refit = self.trials.refit_seconds(leader)
-        if self.budget.fits(refit, keep=self.reserve):
-            return self.reserve + refit
-        return self.reserve + costs.test_seconds(leader.source)  # a refit already lost is not kept for
-
     def running_elsewhere(self) -> int:
         settings = set(self.settings)
         return sum(
@@ -297,83 +249,20 @@ class Search:
             if TrialKey.from_json(t.user_attrs["key"]) in settings
         )
 
-    def after_stage_one(self) -> list[tuple[TrialKey, str]]:
-        """The portfolio on the best sources by stage 1, then the priors' guess on each kept source."""
-        trials, blocks = self.trials, self.trials.costs.num_blocks
-        frozen_strategies = {trials.candidate(key.candidate).strategy.name for key in self.frozen}
-        ranked = portfolio.ranked_sources(trials.rows, self.kept_sources, frozen_strategies)
-        plan = [
-            (
-                key,
-                f"portfolio: {trials.candidate(key.candidate).strategy.name} at its defaults on the "
-                f"{'best' if key.candidate.startswith(ranked[0] + ' ') else 'second'} source by stage 1",
-            )
-            for key in portfolio.portfolio_stage(self.pool, ranked, blocks)
-        ]
-        dataset = trials.dataset
-        per_class = len(dataset.splits["train"]) / len(dataset.classes)
-        for source in ranked:
-            similarity = priors.knn_similarity(trials.scores.get(source, {}).get("knn"), len(dataset.classes))
-            guide = priors.prior(per_class, similarity)
-            guesses = [
-                c
-                for c in priors.rank([c for c in self.pool if c.source.name == source], guide)
-                if c.strategy.depth is not None
-            ]
-            if guesses:
-                plan.append((portfolio.default_key(guesses[0], blocks.get(source, 0)), f"prior: {guide.reason}"))
-        return [(key, why) for key, why in plan if key not in self.seen]
 
-    def budget_advice(self, tried: set[TrialKey]) -> str:
-        """What budget the first setting of the portfolio or the priors that did not run would need:
-        the time before the portfolio could start, its trial on every fold, its refit and the
-        baselines' reserve, rounded up to a budget a person would type ("" when all of them ran,
-        or none can be priced without timing a step now)."""
-        trials = self.trials
-        for key in self.favoured:
-            candidate = self.by_label[key.candidate]
-            params = trials.params(candidate, key.lr_scale, key.epochs_scale, dict(key.settings))
-            if key in tried or not trials.costs.can_predict(candidate, params):
-                continue
-            trial = trials.predicted(candidate, params)
-            needed = self.portfolio_from + trial + trials.refit_estimate(candidate, params) + self.reserve
-            folds = len(trials.folds_for(candidate))
-            return (
-                f"Budget: {candidate.strategy.name} on {candidate.source.name}, which the portfolio or the priors "
-                f"favour, did not run: it needs ~{trial:.0f}s"
-                + (f" on {folds} folds" if folds > 1 else "")
-                + f" and ~{needed:.0f}s in all; rerun with --budget {suggested_budget(needed)} to try it"
-            )
-        return ""
-
-    def list_left_over(self) -> None:
-        """Rows for the candidates skipped for time (once each, at their cheapest epoch count) and those never
-        reached."""
-        trials, too_long = self.trials, self.too_long
-        for label in dict.fromkeys(label for label, _ in too_long):
-            predicted, reason = min(v for (other, _), v in too_long.items() if other == label)
-            trials.rows.append(
-                row_for(trials.candidate(label), trials.scores, predicted_s=predicted, state="skipped", reason=reason)
-            )
-        if too_long:
-            trials.progress(
-                f"Skipped for time: {len({label for label, _ in too_long})} candidate(s) at some epoch counts (see "
-                "the leaderboard)"
-            )
-        listed = {r.candidate for r in trials.rows}
-        for c in self.pool:
-            if c.label not in listed:
-                params = trials.params(c)
-                predicted = trials.predicted(c, params) if trials.costs.can_predict(c, params) else None
-                trials.rows.append(
-                    row_for(
-                        c,
-                        trials.scores,
-                        predicted_s=predicted,
-                        state="untried",
-                        reason="the budget ran out before the search reached it",
-                    )
-                )
+def open_study(
+    name: str, storage: optuna.storages.RDBStorage, seed: int, everyone: dict[str, Candidate]
+) -> optuna.Study:
+    """Creates the study, or joins it when another process (or an earlier run) created it; its
+    pruner compares a trial with those of ``everyone``'s candidates of its source and strategy."""
+    return optuna.create_study(
+        study_name=name,
+        storage=storage,
+        direction="maximize",
+        load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=AmongLikeTrials(lambda trial: like_trials(everyone.get(trial.params.get("candidate")))),
+    )
 
 
 def like_trials(candidate: Candidate | None) -> str:

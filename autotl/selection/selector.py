@@ -30,7 +30,7 @@ from autotl.selection.baselines import Baseline, ClassicalResult
 from autotl.selection.budget import Budget
 from autotl.selection.decision import ENSEMBLE, Decision, Expected, decide
 from autotl.selection.final_model import final_model, refit
-from autotl.selection.leaderboard import Row
+from autotl.selection.leaderboard import Row, RowState
 from autotl.selection.scoring import score_sources
 from autotl.selection.search import Search
 from autotl.selection.trials import Trials
@@ -55,6 +55,8 @@ class Selection:
     classical: ClassicalResult | None
     test_metric: float | None
     test_accuracy: float | None
+    test_predictions: np.ndarray
+    """The final model's class indices on the test split."""
     baselines: list[Baseline] = field(default_factory=list)
     exhausted: bool = False
     final_note: str = ""
@@ -110,7 +112,7 @@ class Selector:
         trials = self.trials
         classical = no_transfer.classical_baseline(trials)  # first: seconds, and a result whatever the budget
         trials.progress(f"Scoring {len({c.source.name for c in trials.candidates})} source(s) on frozen features")
-        kept, trials.scores, self.combined, dropped = score_sources(
+        kept, scores, self.combined, dropped = score_sources(
             trials.candidates,
             lambda c: trials.job(c, trials.params(c)),
             trials.costs,
@@ -119,7 +121,8 @@ class Selector:
             trials.progress,
             trials.report,
         )
-        trials.rows += dropped
+        trials.scored(scores)
+        trials.record(*dropped)
         exhausted = False
         if kept:
             search = Search(trials, self.options, self.baselines, kept)
@@ -129,7 +132,7 @@ class Selector:
         baselines = [Baseline(classical.row.candidate, classical.test_accuracy)]
         judged = trials.judged()
         for row in trials.rows:
-            if row.state == "complete" and row.trial is not None and all(row is not j for j in judged):
+            if row.state == RowState.COMPLETE and row.trial is not None and all(row is not j for j in judged):
                 row.reason = "; ".join(
                     filter(
                         None, (row.reason, f"not compared: it has no predictions on {trials.on_footing.footing.what}")
@@ -168,7 +171,10 @@ class Selector:
                 ensembled.exhausted = exhausted
                 return ensembled
             decided.why = f"{decided.single}: the ensemble won, but refitting its members no longer fits the budget"
-            ensemble.state, ensemble.reason = "not chosen", f"{ensemble.reason}; but its members' refits did not fit"
+            ensemble.state, ensemble.reason = (
+                RowState.NOT_CHOSEN,
+                f"{ensemble.reason}; but its members' refits did not fit",
+            )
         single = rows[decided.single]
         if single is classical.row:
             baselines += no_transfer.no_transfer(trials, self.baselines, architecture)
@@ -191,6 +197,7 @@ class Selector:
             classical=classical,
             test_metric=score(self.options.metric, labels, predictions, classes),
             test_accuracy=score("accuracy", labels, predictions, classes),
+            test_predictions=predictions,
             baselines=baselines,
             exhausted=exhausted,
             final_note=final_note,
@@ -218,10 +225,10 @@ class Selector:
             "",
             val_metric=ensemble.score,
             folds=len(set(self.trials.on_footing.footing.folds.tolist())),
-            state=ENSEMBLE if decided.chosen == ENSEMBLE else "not chosen",
+            state=RowState.ENSEMBLE if decided.chosen == ENSEMBLE else RowState.NOT_CHOSEN,
             reason=decided.notes[ENSEMBLE],
         )
-        self.trials.rows.append(row)
+        self.trials.record(row)
         return row
 
     def ensemble_choice(
@@ -263,6 +270,7 @@ class Selector:
             classical=classical,
             test_metric=score(self.options.metric, labels, predictions, len(classes)),
             test_accuracy=score("accuracy", labels, predictions, len(classes)),
+            test_predictions=predictions,
             final_note="each member refit on train+val",
             calibration=calibration,
             expected=decided.expected,
@@ -287,6 +295,7 @@ class Selector:
             classical=classical,
             test_metric=classical.test_metric,
             test_accuracy=classical.test_accuracy,
+            test_predictions=classical.test_predictions,
             baselines=baselines,
             exhausted=exhausted,
             final_note="the classical baseline, fitted on train+val",

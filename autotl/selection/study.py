@@ -150,11 +150,11 @@ def claimed_keys(study: optuna.Study) -> set[TrialKey]:
     return {TrialKey.from_json(t.user_attrs["key"]) for t in claims(study)}
 
 
-def take_up(study: optuna.Study, rows: list[Row], labels: set[str], mine: bool) -> int:
-    """Adds to ``rows`` the finished trials of the study that it lacks (of candidates in
-    ``labels``); ``mine``: those are from an earlier run, not from another process sharing the study now."""
+def taken_up(study: optuna.Study, rows: list[Row], labels: set[str], mine: bool) -> list[Row]:
+    """The rows of the study's finished trials that ``rows`` lack (of candidates in ``labels``);
+    ``mine``: those are from an earlier run, not from another process sharing the study now."""
     listed = {r.trial for r in rows if r.trial is not None}
-    added = 0
+    added = []
     for trial in study.get_trials(deepcopy=False):
         if trial.state.is_finished() and "row" in trial.user_attrs and trial.number not in listed:
             row = Row(**trial.user_attrs["row"])
@@ -162,8 +162,7 @@ def take_up(study: optuna.Study, rows: list[Row], labels: set[str], mine: bool) 
                 continue
             origin = "from an earlier run of this study" if mine else "by another process sharing this study"
             row.reason = "; ".join(filter(None, (row.reason, origin)))
-            rows.append(row)
-            added += 1
+            added.append(row)
     return added
 
 
@@ -174,14 +173,14 @@ def resume(
     name: str,
     progress: Callable[[str], None],
     mine: bool = True,
-) -> set[TrialKey]:
+) -> tuple[list[Row], set[TrialKey]]:
     """Takes up what an earlier process left in a study of the same name (``mine``), or what the
-    processes running it did so far: its finished trials join the leaderboard and are not run
-    again; trials whose process stopped sending heartbeats are failed and queued again. Returns
-    the settings finished or being run, which this process leaves alone."""
+    processes running it did so far: its finished trials' rows join the leaderboard and are not
+    run again; trials whose process stopped sending heartbeats are failed and queued again.
+    Returns those rows and the settings finished or being run, which this process leaves alone."""
     fail_stale(study)
-    taken = take_up(study, rows, labels, mine=mine)
+    taken = taken_up(study, rows, labels, mine=mine)
     if taken:
         origin = "from an earlier run" if mine else "that other processes finished"
-        progress(f"Study {name}: {taken} finished trial(s) taken up, {origin}")
-    return claimed_keys(study)
+        progress(f"Study {name}: {len(taken)} finished trial(s) taken up, {origin}")
+    return taken, claimed_keys(study)

@@ -8,6 +8,7 @@ reads them.
 
 import math
 from dataclasses import replace
+from functools import partial
 from itertools import product
 from statistics import NormalDist
 from typing import Callable
@@ -26,10 +27,11 @@ from autotl.progress import Advance, bar
 from autotl.registry import Candidate
 from autotl.selection import priors
 from autotl.selection.budget import Budget
+from autotl.selection.coordination import Coordination
 from autotl.selection.costs import CostModel
 from autotl.selection.decision import Contender, Resamples, single_choice
 from autotl.selection.folds import OnFooting, auto_folds, folds, scored_folds
-from autotl.selection.leaderboard import Row, TrialKey
+from autotl.selection.leaderboard import Row, RowState, TrialKey
 from autotl.selection.noise import binomial_se, fold_se
 from autotl.selection.study import settle
 from autotl.training.classifier import predict_proba
@@ -93,6 +95,22 @@ class Trials:
         """The rows the leader was last decided among, and that leader."""
         self.kept: tuple[Row, TrainedModel, TrainingJob] | None = None
         """The leading trial's model (on the CPU), the final model when a refit will not fit."""
+
+    def record(self, *rows: Row) -> None:
+        """Rows for the leaderboard: trials, baselines, candidates dropped, skipped or never reached."""
+        self.rows.extend(rows)
+
+    def scored(self, scores: dict[str, dict[str, float]]) -> None:
+        """The kept sources' transferability scores, which the priors and the decision read."""
+        self.scores = scores
+
+    def join(self, plan: Coordination) -> None:
+        """A worker's start: the coordinator's scores, blocks and featurizing speeds (the cost
+        model's start), and its select run, which this process's trial runs nest under."""
+        self.scores = plan.scores
+        self.costs.num_blocks.update(plan.num_blocks)
+        self.costs.inference_s.update(plan.inference_s)
+        self.parent_run_id = plan.parent_run_id
 
     def progress(self, message: str) -> None:
         self.report(f"[{self.budget.elapsed():5.0f}s] {message}")
@@ -183,7 +201,10 @@ class Trials:
         return [
             r
             for r in self.rows
-            if r.state == "complete" and r.trial is not None and r.predictions and r.footing == self.on_footing.digest
+            if r.state == RowState.COMPLETE
+            and r.trial is not None
+            and r.predictions
+            and r.footing == self.on_footing.digest
         ]
 
     def contender(self, row: Row) -> Contender:
@@ -252,46 +273,17 @@ class Trials:
         predicted short may run long: once an earlier trial has a result, this one stops before an
         epoch that would not end with ``keep`` seconds left."""
         started = self.budget.clock()
-        epochs_run, mark = 0, started
         trial_folds = self.folds_for(candidate)
-        epochs_due = params.epochs * len(trial_folds)
+        epochs = Epochs(self, trial, params.epochs * len(trial_folds), keep)
         self.progress(
             f"Trial {trial.number}: {candidate.label}"
             + (f", lr {params.lr:.2g}, {params.epochs} epochs" if candidate.strategy.schedule else "")
             + (f", {len(trial_folds)} folds" if len(trial_folds) > 1 else "")
             + f" (~{row.predicted_s:.0f}s)"
         )
-
-        def reporter(fold: int) -> Callable:
-            """Every fold's epochs count for the cost model; the first fold's are logged and judged by the pruner."""
-
-            def on_epoch(epoch) -> None:
-                nonlocal epochs_run, mark
-                epochs_run += 1
-                tick()
-                self.budget_bar(completed=self.budget.elapsed())
-                now, epoch_s = self.budget.clock(), self.budget.clock() - mark
-                mark = now
-                if (
-                    epochs_run < epochs_due
-                    and not self.budget.fits(epoch_s, keep=keep)
-                    and any(r.state == "complete" for r in self.rows)
-                ):
-                    raise optuna.TrialPruned(f"stopped after epoch {epoch.epoch}: another would overrun the budget")
-                if fold > 0:
-                    return
-                mlflow.log_metrics(
-                    {f"val_{self.metric}": epoch.val_metric, "train_loss": epoch.train_loss}, step=epoch.epoch
-                )
-                trial.report(epoch.val_metric, epoch.epoch)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned at epoch {epoch.epoch}")
-
-            return on_epoch
-
         try:
             with (
-                bar(self.report, f"trial {trial.number}", epochs_due, "epochs") as tick,
+                bar(self.report, f"trial {trial.number}", epochs.due, "epochs") as epochs.tick,
                 tracking.nested_run(
                     f"trial {trial.number}: {candidate.label}",
                     finished_on=(optuna.TrialPruned,),
@@ -308,7 +300,7 @@ class Trials:
                 for fold, splits in enumerate(trial_folds):
                     trained, batch_size = retry_at_half_batch(
                         lambda size, splits=splits, fold=fold: candidate.strategy.train(
-                            self.job(candidate, replace(params, batch_size=size), splits, reporter(fold))
+                            self.job(candidate, replace(params, batch_size=size), splits, partial(epochs.ended, fold))
                         ),
                         row.params["batch_size"],
                         self.device,
@@ -337,7 +329,7 @@ class Trials:
                 val_se = fold_se(values, validated) if len(fits) > 1 else binomial_se(val_metric, validated)
                 mlflow.log_metrics({f"best_val_{self.metric}": val_metric, f"val_{self.metric}_se": val_se})
         except optuna.TrialPruned as pruned:
-            row.state, row.seconds = "pruned", self.budget.clock() - started
+            row.state, row.seconds = RowState.PRUNED, self.budget.clock() - started
             row.reason = "; ".join(filter(None, (row.reason, str(pruned))))
             self.progress(f"  {pruned}")
             settle(study, trial, TrialState.PRUNED, row=row)
@@ -346,22 +338,22 @@ class Trials:
             settle(study, trial, TrialState.FAIL)
             raise
         except optuna.exceptions.UpdateFinishedTrialError:
-            row.state, row.reason = "failed", STALE
+            row.state, row.reason = RowState.FAILED, STALE
             self.progress(f"  failed: {row.reason}")
             return
         except Exception as error:  # one trial's fault must not end the study
-            row.state, row.reason = "failed", f"{type(error).__name__}: {error}"
+            row.state, row.reason = RowState.FAILED, f"{type(error).__name__}: {error}"
             settle(study, trial, TrialState.FAIL)
             self.progress(f"  failed: {row.reason}")
             return
         finally:
             release_memory(self.device)
             row.seconds = self.budget.clock() - started
-            if epochs_run:
+            if epochs.run:
                 self.costs.observed(
-                    candidate, params, row.seconds / len(trial_folds), max(1, epochs_run // len(trial_folds))
+                    candidate, params, row.seconds / len(trial_folds), max(1, epochs.run // len(trial_folds))
                 )
-        row.state, row.val_metric, row.val_se = "complete", val_metric, val_se
+        row.state, row.val_metric, row.val_se = RowState.COMPLETE, val_metric, val_se
         row.predictions = self.on_footing.gather(
             [splits["val"] for splits in trial_folds], at_best_epoch or validated_probabilities
         )
@@ -388,6 +380,39 @@ class Trials:
         )
         trained.classifier.cpu()
         return probabilities
+
+
+class Epochs:
+    """One trial's epochs over all its folds: each counts for the cost model; the first fold's are
+    logged and judged by the pruner. Once an earlier trial has a result, the trial stops before an
+    epoch that would not end with ``keep`` seconds left."""
+
+    def __init__(self, trials: Trials, trial, due: int, keep: float):
+        self.trials, self.trial, self.due, self.keep = trials, trial, due, keep
+        self.run = 0
+        self.mark = trials.budget.clock()
+        self.tick: Advance = lambda amount=1, completed=None: None
+        """The trial's progress bar, once it is shown."""
+
+    def ended(self, fold: int, epoch) -> None:
+        trials, budget = self.trials, self.trials.budget
+        self.run += 1
+        self.tick()
+        trials.budget_bar(completed=budget.elapsed())
+        now = budget.clock()
+        epoch_s, self.mark = now - self.mark, now
+        if (
+            self.run < self.due
+            and not budget.fits(epoch_s, keep=self.keep)
+            and any(r.state == RowState.COMPLETE for r in trials.rows)
+        ):
+            raise optuna.TrialPruned(f"stopped after epoch {epoch.epoch}: another would overrun the budget")
+        if fold > 0:
+            return
+        mlflow.log_metrics({f"val_{trials.metric}": epoch.val_metric, "train_loss": epoch.train_loss}, step=epoch.epoch)
+        self.trial.report(epoch.val_metric, epoch.epoch)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {epoch.epoch}")
 
 
 def refit_params(row: Row) -> TrainParams:

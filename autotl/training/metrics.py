@@ -23,6 +23,14 @@ def score(metric: str, labels, predictions, num_classes: int) -> float:
     raise ValueError(f"unknown metric {metric!r}: choose from {', '.join(METRICS)}")
 
 
+def recall_by_class(labels, predictions, classes) -> dict[str, float]:
+    """Each class's recall on the examples of it (a class without examples is left out)."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    return {
+        name: float(np.mean(predictions[labels == i] == i)) for i, name in enumerate(classes) if np.any(labels == i)
+    }
+
+
 def log_loss(probabilities, labels) -> float:
     """Mean negative log-likelihood of the true classes (clipped, so a confident miss is finite)."""
     probabilities, labels = np.asarray(probabilities), np.asarray(labels)

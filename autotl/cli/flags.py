@@ -1,4 +1,5 @@
-"""Options that several commands share, declared once."""
+"""Flags that several commands share, declared once (Typer options), and the helpers that build
+a run's options from them."""
 
 import json
 from dataclasses import fields
@@ -21,9 +22,23 @@ SkipBadFiles = Annotated[
 ]
 Seed = Annotated[int, typer.Option(help="Seed for the splits and everything random.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
-Models = Annotated[str | None, typer.Option(help="Comma list of source models to consider (see `autotl models`).")]
-Strategies = Annotated[str | None, typer.Option(help="Comma list of transfer strategies to consider.")]
-Regularizers = Annotated[str | None, typer.Option(help="Comma list of regularizers to consider.")]
+Models = Annotated[
+    str | None,
+    typer.Option(
+        help="Comma list of source models to consider (see `autotl models`).",
+        show_default="every one whose weights are here",
+    ),
+]
+Strategies = Annotated[
+    str | None,
+    typer.Option(
+        help="Comma list of transfer strategies to consider (see `autotl plugins`).", show_default="all registered"
+    ),
+]
+Regularizers = Annotated[
+    str | None,
+    typer.Option(help="Comma list of regularizers to consider (see `autotl plugins`).", show_default="all registered"),
+]
 
 
 def intake_options(text_column: str, label_column: str, skip_bad_files: bool, seed: int) -> IntakeOptions:
@@ -73,23 +88,29 @@ Metric = Annotated[
 Device = Annotated[str, typer.Option(help="auto (a GPU when there is one), cpu, cuda or cuda:N.")]
 TrackingUri = Annotated[
     str | None,
-    typer.Option(help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db]."),
+    typer.Option(help="MLflow tracking URI.", show_default="MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db"),
 ]
 Experiment = Annotated[str, typer.Option(help="MLflow experiment name.")]
 CacheDir = Annotated[
-    Path | None, typer.Option(help="Feature cache folder [default: AUTOTL_CACHE_DIR, else ~/.cache/autotl/features].")
+    Path | None,
+    typer.Option(
+        help="Feature cache folder.",
+        show_default="AUTOTL_CACHE_DIR, else $XDG_CACHE_HOME/autotl/features, else ~/.cache/autotl/features",
+    ),
 ]
 SourceData = Annotated[
     Path | None,
-    typer.Option(help="Labelled examples of a source task, laid out like --data, for the multitask strategy."),
+    typer.Option(
+        help="Labelled examples of a source task, laid out like --data, for the multitask strategy.",
+        show_default="none: multitask learns the source model's own outputs",
+    ),
 ]
-TrustRemoteCode = Annotated[
-    bool, typer.Option(help="Let Hugging Face models run code from their repository (off by default).")
-]
+TrustRemoteCode = Annotated[bool, typer.Option(help="Let Hugging Face models run code from their repository.")]
 Register = Annotated[
     str | None,
     typer.Option(
         help="Also put the model in the MLflow model registry under this name (a new version each time).",
         metavar="NAME",
+        show_default="not registered",
     ),
 ]

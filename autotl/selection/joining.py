@@ -7,6 +7,7 @@ no trial fits before the coordinator's deadline.
 import time
 import zlib
 from collections import Counter
+from typing import Callable
 
 import optuna
 
@@ -16,6 +17,7 @@ from autotl.processes import this_process
 from autotl.selection import coordination
 from autotl.selection.budget import Budget
 from autotl.selection.coordination import Coordination
+from autotl.selection.reserve import NothingKept
 from autotl.selection.search import Search
 from autotl.selection.study import heartbeat_seconds, open_storage
 from autotl.selection.trials import Trials
@@ -36,32 +38,30 @@ class Deadline(Budget):
         return self.ends_at - self.clock()
 
 
-class WorkerSearch(Search):
-    """The coordinator's search from another process: it keeps nothing back (the coordinator's
-    deadline already keeps its refit, baselines and closing), and it stops when the coordinator closes."""
+class Joiner:
+    """A worker's part in the coordinator's search: it keeps nothing back (the coordinator's deadline
+    already keeps its refit, baselines and closing), follows that deadline, and stops when the
+    coordinator closes the study."""
 
-    budget: Deadline
-    joins_a_select = True
+    finished_trials_are_mine = False
+    reserve = NothingKept()
 
-    def sampler_seed(self, options: SelectOptions) -> int:
+    def __init__(self, budget: Deadline, options: SelectOptions):
+        self.budget, self.options = budget, options
+
+    def sampler_seed(self) -> int:
         """Not the coordinator's: TPE would draw the same settings in both processes."""
-        return zlib.crc32(f"{options.seed}:{this_process()}".encode())
+        return zlib.crc32(f"{self.options.seed}:{this_process()}".encode())
 
-    def open_to_workers(self) -> None:
-        pass
+    def take_part(
+        self, study: optuna.Study, search: Callable[[], None], running: Callable[[], int], interval: float
+    ) -> None:
+        """Only searches: the coordinator opens the study, closes it and waits for the trials left running."""
+        search()
 
-    def close_to_workers(self) -> None:
-        pass
-
-    def wait_for_others(self) -> None:
-        pass
-
-    def keep(self, source: str | None = None) -> float:
-        return 0.0
-
-    def goes_on(self) -> bool:
-        self.budget.follow(coordination.seconds_left(self.study))
-        return not coordination.is_closed(self.study)
+    def goes_on(self, study: optuna.Study) -> bool:
+        self.budget.follow(coordination.seconds_left(study))
+        return not coordination.is_closed(study)
 
 
 def wait_for_coordinator(
@@ -92,10 +92,8 @@ def wait_for_coordinator(
 
 def work(trials: Trials, options: SelectOptions, plan: Coordination, seconds_left: float) -> dict[str, int]:
     """Runs trials of the coordinator's study; returns how many ended in each state."""
-    trials.scores = plan.scores
-    trials.costs.num_blocks.update(plan.num_blocks)
-    trials.costs.inference_s.update(plan.inference_s)
+    trials.join(plan)
     trials.budget.follow(seconds_left)
-    search = WorkerSearch(trials, options, [], plan.kept_sources)
+    search = Search(trials, options, [], plan.kept_sources, Joiner(trials.budget, options))
     search.run()
     return dict(Counter(row.state for row in search.ran))
