@@ -60,7 +60,7 @@ class TerminalProgress:
         self.live.stop()
 
     def __call__(self, message: str) -> None:
-        self.live.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        self.live.console.print(message, markup=False, highlight=False)  # wrapped at the terminal's width
 
     @contextmanager
     def bar(self, description: str, total: float, unit: str) -> Iterator[Advance]:

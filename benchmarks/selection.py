@@ -369,7 +369,7 @@ def select(name: str, data: Path, uri: str, seed: int) -> None:
     )
     with tempfile.TemporaryDirectory() as cache:
         try:
-            result = autotl.select(
+            facts = autotl.select(
                 data,
                 budget,
                 models=sources_of(name),
@@ -380,11 +380,18 @@ def select(name: str, data: Path, uri: str, seed: int) -> None:
                 cache_dir=cache,
                 study=f"benchmark-{name}-{seed}-{time.time():.0f}",
                 progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True),
-            )
+            ).result
         except AutotlError as error:  # nothing chosen: the whole best accuracy is lost
-            result = autotl.Result(
-                "none", str(error), "", {}, "accuracy", 0.0, 0.0, 0.0, "", "", budget, "", 0, decision=str(error)
-            )
+            facts = {
+                "source": "none",
+                "strategy": str(error),
+                "regularizer": "",
+                "elapsed_s": budget,
+                "test_accuracy": 0.0,
+                "expected_accuracy": None,
+                "leaderboard": [],
+                "decision": str(error),
+            }
     append_row(
         RESULTS / "selection_select.csv",
         SELECT_FIELDS,
@@ -392,23 +399,23 @@ def select(name: str, data: Path, uri: str, seed: int) -> None:
             "target": name,
             "seed": seed,
             "budget_s": round(budget, 1),
-            "elapsed_s": round(result.elapsed_s, 1),
+            "elapsed_s": round(facts["elapsed_s"], 1),
             "brute_force_s": round(total, 1),
-            "choice": f"{result.source} + {result.strategy} + {result.regularizer}",
-            "test_accuracy": result.test_accuracy,
+            "choice": f"{facts['source']} + {facts['strategy']} + {facts['regularizer']}",
+            "test_accuracy": facts["test_accuracy"],
             "best_brute_force": f"{best['source']} + {best['strategy']} + {best['regularizer']}",
             "best_brute_force_accuracy": best["test_accuracy"],
-            "regret_points": round(100 * (float(best["test_accuracy"]) - result.test_accuracy), 2),
+            "regret_points": round(100 * (float(best["test_accuracy"]) - facts["test_accuracy"]), 2),
             "val_chosen_brute_force": chosen_by_val,
             "val_chosen_accuracy": round(val_chosen_accuracy, 4),
-            "regret_vs_val_chosen": round(100 * (val_chosen_accuracy - result.test_accuracy), 2),
+            "regret_vs_val_chosen": round(100 * (val_chosen_accuracy - facts["test_accuracy"]), 2),
             "test_examples": test_examples(data),
-            "expected_accuracy": (result.expected_accuracy or {}).get("accuracy", ""),
-            "time_ratio": round(result.elapsed_s / total, 4),
+            "expected_accuracy": (facts["expected_accuracy"] or {}).get("accuracy", ""),
+            "time_ratio": round(facts["elapsed_s"] / total, 4),
             "trials": sum(
-                1 for row in result.leaderboard if row["trial"] is not None and row["state"] in ("complete", "pruned")
+                1 for row in facts["leaderboard"] if row["trial"] is not None and row["state"] in ("complete", "pruned")
             ),
-            "decision": result.decision,
+            "decision": facts["decision"],
         },
     )
 

@@ -1,6 +1,7 @@
 """Progress: plain lines when nobody watches a terminal, live bars with rates and time left when someone does."""
 
 import io
+import re
 import time
 
 from rich.console import Console
@@ -36,3 +37,13 @@ def test_in_a_terminal_bars_show_how_far_how_fast_and_how_long_is_left():
             drawn = screen.getvalue()
     assert "Scoring 1 source(s)" in drawn
     assert "featurizing tiny" in drawn and "4/10" in drawn and "inputs/s" in drawn and "left" in drawn
+
+
+def test_in_a_terminal_a_long_progress_line_is_wrapped_at_its_width():
+    screen = io.StringIO()
+    terminal = TerminalProgress(Console(file=screen, force_terminal=True, width=80))
+    with terminal:
+        terminal("[  457s] Chosen: " + "a reason that goes on " * 10)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())  # the terminal's control codes
+    shown = [line for line in plain.splitlines() if line.strip()]
+    assert len(shown) > 1 and all(len(line) <= 80 for line in shown)
