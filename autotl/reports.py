@@ -133,7 +133,8 @@ def _scores_against_results(trials: Sequence[dict], combined: dict[str, float], 
         axis.axvline(score, color="grey", linewidth=0.5)
         axis.annotate(source, (score, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top", fontsize="small")
     axis.set(xlabel="combined transferability score (zero training)", ylabel=f"best val {metric} of its trials")
-    axis.legend(fontsize="small")
+    if best:  # a legend of no points is a warning, not a figure
+        axis.legend(fontsize="small")
     figure.tight_layout()
     return figure
 

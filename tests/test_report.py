@@ -208,3 +208,14 @@ def test_predict_with_labels_gives_the_macro_f1_and_each_class_recall(cli, tiny,
     assert re.fullmatch(r"Macro F1: \d\.\d{4}", err[accuracy + 1])
     assert re.fullmatch(r"Recall per class: (blue|red) \d\.\d\d, (blue|red) \d\.\d\d", err[accuracy + 2])
     assert not over_80(result.stderr)
+
+
+def test_the_figure_of_scores_against_results_of_a_search_without_trials_warns_nothing():
+    """A select whose budget ran no trial still draws each source's score; matplotlib warned of an empty legend."""
+    import warnings
+
+    from autotl import reports
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reports._scores_against_results([], {"tiny": 1.0, "twin": 2.0}, "accuracy")
