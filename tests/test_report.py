@@ -219,3 +219,11 @@ def test_the_figure_of_scores_against_results_of_a_search_without_trials_warns_n
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         reports._scores_against_results([], {"tiny": 1.0, "twin": 2.0}, "accuracy")
+
+
+def test_a_shortened_candidate_keeps_the_end_of_its_source_name_where_a_family_differs():
+    from autotl.cli.report import shorten
+
+    names = [f"efficientnet-lite{i} + linear_probe + none" for i in range(3)]
+    shown = [shorten(name, 32, len("efficientnet-lite0")) for name in names]
+    assert len(set(shown)) == 3 and all(len(text) == 32 and text.endswith(" + linear_probe + none") for text in shown)

@@ -162,11 +162,13 @@ def table(rows: list[dict[str, Any]], metric: str, width: int) -> list[str]:
 
 def shorten(text: str, width: int, head: int = 0) -> str:
     """``text`` in ``width`` characters: its first ``head`` characters (a candidate's source name)
-    are cut first, to keep the rest (its strategy and regularizer) whole; else it loses its end."""
+    lose their middle first, keeping both ends (``efficien…t-lite1``: sources of one family differ
+    at the end) and the rest (its strategy and regularizer) whole; else it loses its end."""
     if len(text) <= width:
         return text
     rest = text[head:]
     room = width - len(rest) - len(ELLIPSIS)
     if head and room >= 4:
-        return text[:room] + ELLIPSIS + rest
+        start = (room + 1) // 2
+        return text[:start] + ELLIPSIS + text[head - (room - start) : head] + rest
     return text[: width - len(ELLIPSIS)] + ELLIPSIS
