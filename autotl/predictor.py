@@ -19,6 +19,7 @@ from autotl.data.frames import Data
 from autotl.errors import AutotlError, WriteError
 from autotl.logged_model import URI_SCHEMES, AutotlModel, values
 from autotl.logged_model import load as load_model
+from autotl.registry import Names
 from autotl.tracking import RESULT_FILE
 
 """The run's facts, in the model folder that ``save`` writes (and, when logged there, in the run)."""
@@ -157,7 +158,7 @@ class Predictor:
 
     def __repr__(self) -> str:
         facts = self._facts or {}
-        chosen = " + ".join(filter(None, [facts.get(key) for key in ("source", "strategy", "regularizer")]))
+        chosen = str(Names(*(facts.get(key) or "" for key in ("source", "strategy", "regularizer"))))
         return f"Predictor({self.model_uri}{': ' + chosen if chosen else ''})"
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from autotl.training.calibration import Calibration  # noqa: E402
 from autotl.training.loop import Epoch  # noqa: E402
+from autotl.training.metrics import recall_by_class  # noqa: E402
 
 
 def log_class_recall(labels: Sequence[int], predictions: Sequence[int], classes: Sequence[str]) -> None:
@@ -24,10 +25,7 @@ def log_class_recall(labels: Sequence[int], predictions: Sequence[int], classes:
     imbalanced data, overall accuracy hides a small class that is never predicted."""
     import re
 
-    from sklearn.metrics import recall_score
-
-    recall = recall_score(labels, predictions, labels=list(range(len(classes))), average=None, zero_division=0)
-    by_class = {name: float(value) for name, value in zip(classes, recall)}
+    by_class = recall_by_class(labels, predictions, classes)
     mlflow.log_metrics({"test_recall/" + re.sub(r"[^\w.\- ]", "_", name): value for name, value in by_class.items()})
     mlflow.log_dict(by_class, "class_recall.json")
 

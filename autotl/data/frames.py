@@ -10,7 +10,6 @@ an existing image file; texts otherwise. A pair's inputs fill the ``text_column`
 
 import hashlib
 import os
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Union
@@ -20,8 +19,8 @@ import pandas as pd
 from autotl.contracts.data import Example, IntakeOptions, LoadedData
 from autotl.contracts.sources import Modality
 from autotl.data import shown
-from autotl.data.checks import reject_or_skip, spread
-from autotl.data.image_files import EXTENSIONS, inspect_image, max_pixels
+from autotl.data.checks import reject_or_skip, text_example, text_problem, text_summary
+from autotl.data.image_files import EXTENSIONS, image_summary, inspect_image, max_pixels
 from autotl.errors import AutotlError
 
 Data = Union[str, os.PathLike, pd.DataFrame, Mapping[str, Sequence], tuple[Sequence, Sequence]]
@@ -141,17 +140,16 @@ def _texts(values: pd.Series, labels: list[str | None], options: IntakeOptions) 
     bad: list[str] = []
     for row, value, label in zip(values.index, values, labels):
         text = "" if _missing(value) else str(value)
-        if not text.strip() or label == "":
-            bad.append(f"row {row}: {'empty text' if not text.strip() else 'no label'}")
+        problem = text_problem(text, label)
+        if problem:
+            bad.append(f"row {row}: {problem}")
             continue
-        examples.append(Example(text, label, hashlib.sha256(text.encode("utf-8")).hexdigest()))
+        examples.append(text_example(text, label))
     problems: list[str] = []
     reject_or_skip(bad, "row(s) with an empty text or label", options, problems)
     if not examples:
         raise AutotlError("the DataFrame holds no labelled texts")
-    texts = [e.input for e in examples]
-    summary = {"characters": spread([len(t) for t in texts]), "words": spread([len(t.split()) for t in texts])}
-    return LoadedData({"train": examples}, False, summary, problems)
+    return LoadedData({"train": examples}, False, text_summary([e.input for e in examples]), problems)
 
 
 def _images(values: pd.Series, labels: list[str | None], options: IntakeOptions) -> LoadedData:
@@ -177,15 +175,6 @@ def _images(values: pd.Series, labels: list[str | None], options: IntakeOptions)
     if not examples:
         raise AutotlError("the DataFrame holds no readable images")
     return LoadedData({"train": examples}, False, image_summary(infos), problems)
-
-
-def image_summary(infos: list[tuple[int, int, str]]) -> dict:
-    """Widths, heights and modes of (width, height, mode) triples, as the profile shows them."""
-    return {
-        "width": spread([width for width, _, _ in infos]),
-        "height": spread([height for _, height, _ in infos]),
-        "modes": dict(Counter(mode for _, _, mode in infos).most_common()),
-    }
 
 
 def _name(loaded: LoadedData) -> Path:

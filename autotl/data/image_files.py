@@ -6,11 +6,13 @@ import hashlib
 import io
 import os
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from autotl.data.checks import spread
 from autotl.errors import AutotlError
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
@@ -144,3 +146,12 @@ def inspect_image(path: Path, limit: int = DEFAULT_MAX_PIXELS) -> tuple[tuple[in
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         return None, str(error) or type(error).__name__
     return (width, height, mode, hashlib.sha256(data).hexdigest()), None
+
+
+def image_summary(infos: list[tuple[int, int, str]]) -> dict:
+    """Widths, heights and modes of (width, height, mode) triples, as the profile shows them."""
+    return {
+        "width": spread([width for width, _, _ in infos]),
+        "height": spread([height for _, height, _ in infos]),
+        "modes": dict(Counter(mode for _, _, mode in infos).most_common()),
+    }

@@ -131,13 +131,13 @@ def select_with(
         selection = selector.run()
         closing_started = clock_budget.elapsed()
         board, table = leaderboard_of(selection, left_out, metric)
-        model_uri = log_outcome(selection, selector, dataset, options, board, table)
+        baselines = [asdict(b) for b in selection.baselines]
+        model_uri = log_outcome(selection, selector, dataset, options, board, table, baselines)
         mlflow.log_metric(tracking.CLOSING_METRIC, clock_budget.elapsed() - closing_started)
         run_id = run.info.run_id
     if selection.exhausted:
         progress("The search space was exhausted before the budget ran out.")
     chosen = selection.chosen
-    baselines = [asdict(b) for b in selection.baselines]
     result = Result(
         **chosen_model(selection, selector, data, options),
         metric=metric,
@@ -186,7 +186,13 @@ def leaderboard_of(selection: Selection, left_out: list[LeftOut], metric: str) -
 
 
 def log_outcome(
-    selection: Selection, selector: Selector, dataset: Dataset, options: SelectOptions, board: list[dict], table: str
+    selection: Selection,
+    selector: Selector,
+    dataset: Dataset,
+    options: SelectOptions,
+    board: list[dict],
+    table: str,
+    baselines: list[dict],
 ) -> str:
     """Logs the final model, the leaderboard, the search's figures, the test and baselines'
     metrics and the choice's tags in the select run; returns the model's URI."""
@@ -214,14 +220,14 @@ def log_outcome(
             dataset.classes,
         )
     reports.log_search(selector.study, board, selector.combined, metric)
-    baselines = [asdict(b) for b in selection.baselines]
     metrics = {
         f"test_{metric}": selection.test_metric,
         "test_accuracy": selection.test_accuracy,
         f"val_{metric}": selection.chosen.val_metric,
     }
-    if best_baseline(baselines) is not None:
-        metrics["baseline_test_accuracy"] = best_baseline(baselines)
+    best = best_baseline(baselines)
+    if best is not None:
+        metrics["baseline_test_accuracy"] = best
     mlflow.log_metrics(metrics)
     mlflow.log_dict({"baselines": baselines}, "baselines.json")
     mlflow.set_tags(

@@ -5,14 +5,13 @@ folder of images. Every image is decoded once while reading, so corrupt files su
 than in the middle of training. Nothing that a link leads out of ROOT is read.
 """
 
-from collections import Counter
 from pathlib import Path
 
 import autotl
 from autotl.contracts.data import SPLITS, DataFormat, Example, IntakeOptions, LoadedData
 from autotl.data import refuse_link_out, shown, within, without_links_out
-from autotl.data.checks import reject_or_skip, spread
-from autotl.data.image_files import EXTENSIONS, inspect_image, max_pixels
+from autotl.data.checks import reject_or_skip
+from autotl.data.image_files import EXTENSIONS, image_summary, inspect_image, max_pixels
 from autotl.errors import AutotlError, listing
 
 
@@ -66,7 +65,7 @@ class ImageFolder(DataFormat):
         if not infos:
             left_out = f" ({'; '.join(problems)})" if problems else ""
             raise AutotlError(f"no readable images under {path}: expected {self.layout}{left_out}")
-        return LoadedData(splits, bool(split_dirs), _summary(infos), problems)
+        return LoadedData(splits, bool(split_dirs), image_summary(infos), problems)
 
 
 def _visible(paths) -> list[Path]:
@@ -145,16 +144,6 @@ def _check_loose_files(entries: list[Path], class_dirs: list[Path], root: Path, 
 
 def _hidden(path: Path, base: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(base).parts)
-
-
-def _summary(infos: list[tuple[int, int, str]]) -> dict:
-    widths = [w for w, _, _ in infos]
-    heights = [h for _, h, _ in infos]
-    return {
-        "width": spread(widths),
-        "height": spread(heights),
-        "modes": dict(Counter(mode for _, _, mode in infos).most_common()),
-    }
 
 
 @autotl.hookimpl

@@ -6,7 +6,6 @@ link leads out of the folder is refused unread. The text and label columns are `
 """
 
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -16,7 +15,7 @@ from pathlib import Path
 import autotl
 from autotl.contracts.data import SPLITS, DataFormat, Example, IntakeOptions, LoadedData
 from autotl.data import refuse_link_out
-from autotl.data.checks import reject_or_skip, spread
+from autotl.data.checks import reject_or_skip, text_example, text_problem, text_summary
 from autotl.errors import AutotlError
 
 DELIMITERS = {".csv": ",", ".tsv": "\t", ".jsonl": None}
@@ -47,21 +46,17 @@ class TextFile(DataFormat):
             for line, text, label in rows:
                 text = "" if text is None else str(text)
                 label = ("" if label is None else str(label).strip()) if labelled else None
-                if not text.strip() or label == "":
-                    bad.append(f"{file} line {line}: {'empty text' if not text.strip() else 'no label'}")
+                problem = text_problem(text, label)
+                if problem:
+                    bad.append(f"{file} line {line}: {problem}")
                     continue
-                fingerprint = hashlib.sha256(text.encode("utf-8")).hexdigest()
-                splits[split].append(Example(input=text, label=label, fingerprint=fingerprint))
+                splits[split].append(text_example(text, label))
         problems: list[str] = []
         reject_or_skip(bad, "row(s) with an empty text or label", options, problems)
         texts = [e.input for examples in splits.values() for e in examples]
         if not texts:
             raise AutotlError(f"{path} holds no labelled texts: expected {self.layout}")
-        summary = {
-            "characters": spread([len(t) for t in texts]),
-            "words": spread([len(t.split()) for t in texts]),
-        }
-        return LoadedData(splits, path.is_dir(), summary, problems)
+        return LoadedData(splits, path.is_dir(), text_summary(texts), problems)
 
 
 def _split_files(folder: Path) -> list[Path]:
