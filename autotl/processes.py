@@ -9,6 +9,7 @@ process started (the boot and the clock tick, where ``/proc`` tells them).
 
 import os
 import socket
+import time
 from pathlib import Path
 
 
@@ -21,6 +22,34 @@ def started(pid: int) -> str | None:
         return None
     fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
     return f"{boot[:8]}.{fields[19]}"
+
+
+_command_started: float | None = None
+"""When the ``autotl`` command of this process started (monotonic clock), once ``main`` said so."""
+
+
+def command_started() -> None:
+    """Called by the command line's entry point, once: a budget is the wall time of the whole
+    command, and importing torch and MLflow takes seconds (tens of them on a busy machine)."""
+    global _command_started
+    _command_started = time.monotonic() - _age()
+
+
+def start_up() -> float:
+    """Seconds since the command started (0 inside another program, such as a test's or a
+    notebook's, where a budget starts at the call)."""
+    return 0.0 if _command_started is None else time.monotonic() - _command_started
+
+
+def _age() -> float:
+    """Seconds since this process started (Linux; 0 where ``/proc`` cannot tell)."""
+    try:
+        since_boot = float(Path("/proc/uptime").read_text().split()[0])
+        stat = Path("/proc/self/stat").read_text()
+    except (OSError, ValueError):
+        return 0.0
+    ticks = int(stat.rsplit(")", 1)[1].split()[19])
+    return max(0.0, since_boot - ticks / os.sysconf("SC_CLK_TCK"))
 
 
 def this_process() -> str:

@@ -218,19 +218,26 @@ def kill_stale_runs(uri: str, experiment: str, study: str) -> int:
 
 
 CLOSING_METRIC = "closing_s"
-"""Logged on each select run: the seconds its closing took (the model, the leaderboard, the figures)."""
+"""Logged on each select run: the seconds its closing took (the model, the leaderboard, the
+figures, the result's facts)."""
+OPENING_METRIC = "opening_s"
+"""Logged on each select run: the seconds that opening it on the store took."""
 
 
-def last_closing_seconds(experiment_id: str) -> float | None:
-    """What the closing of the latest select run in this experiment took: the same store and,
-    most often, the same machine; None before the first."""
+def closing_per_opening(experiment_id: str) -> float | None:
+    """How long the latest select run's closing took for each second of its opening, in this
+    experiment (the same store, most often the same machine): both touch the same store, so the
+    ratio carries over to a machine busier or quieter now. None before the first such run."""
     found = mlflow.MlflowClient().search_runs(
         [experiment_id],
-        f"metrics.{CLOSING_METRIC} >= 0",
+        f"metrics.{CLOSING_METRIC} >= 0 and metrics.{OPENING_METRIC} > 0",
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
-    return found[0].data.metrics[CLOSING_METRIC] if found else None
+    if not found:
+        return None
+    metrics = found[0].data.metrics
+    return metrics[CLOSING_METRIC] / metrics[OPENING_METRIC]
 
 
 def kill_run(run_id: str) -> None:

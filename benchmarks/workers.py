@@ -36,15 +36,19 @@ FIELDS = [
 ]
 
 
-def run(data: Path, budget: str, processes: int, threads: int, seed: int, folder: Path, extra: list[str]) -> dict:
-    """One select, with ``processes - 1`` workers started before it on its study."""
+def run(
+    data: Path, budget: str, processes: int, threads: int | None, seed: int, folder: Path, extra: list[str]
+) -> dict:
+    """One select, with ``processes - 1`` workers started before it on its study, each process on
+    ``threads`` CPU threads (None: as many as torch takes by itself, as a user's would). The row
+    has the select's wall time from outside too (``wall_s``), start-up and exit included."""
     env = {
         **os.environ,
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
         "AUTOTL_CACHE_DIR": str(folder / "cache"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
     }
+    if threads:
+        env |= {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     study, storage = "scaling", f"sqlite:///{folder / 'optuna.db'}"
     autotl = [sys.executable, "-m", "autotl"]
     workers = [
@@ -59,10 +63,13 @@ def run(data: Path, budget: str, processes: int, threads: int, seed: int, folder
     ]
     command = [*autotl, "select", "--data", str(data), "--budget", budget, "--seed", str(seed), "--device", "cpu"]
     command += ["--study", study, "--storage", storage, "--json", *extra]
+    started = time.monotonic()
     with open(folder / "select.log", "w") as log:
         done = subprocess.run(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=folder, check=True)
+    wall = time.monotonic() - started
     for worker in workers:
         worker.wait(timeout=600)
+    workers_after = time.monotonic() - started - wall
     report = json.loads(done.stdout)
     trials = [r for r in report["leaderboard"] if r["trial"] is not None and r["state"] in ("complete", "pruned")]
     complete = [r for r in trials if r["state"] == "complete"]
@@ -73,6 +80,8 @@ def run(data: Path, budget: str, processes: int, threads: int, seed: int, folder
         "seed": seed,
         "budget_s": report["budget_s"],
         "elapsed_s": round(report["elapsed_s"], 1),
+        "wall_s": round(wall, 1),
+        "workers_after_s": round(workers_after, 1) if workers else "",
         "exhausted": report["exhausted"],
         "complete": len(complete),
         "pruned": len(trials) - len(complete),
@@ -113,7 +122,7 @@ def main() -> None:
             print(f"{row} ({time.monotonic() - started:.0f}s)", file=sys.stderr, flush=True)
             new = not args.results.is_file()
             with args.results.open("a", newline="") as handle:
-                writer = csv.DictWriter(handle, FIELDS)
+                writer = csv.DictWriter(handle, FIELDS, extrasaction="ignore")
                 if new:
                     writer.writeheader()
                 writer.writerow(row)

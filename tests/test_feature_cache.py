@@ -3,6 +3,7 @@ never what a process is using, and recovers from damaged files."""
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,26 @@ def test_a_cache_from_before_the_markers_is_adopted_and_cleared(tmp_path):
     (old / "a.npy").write_bytes(b"0" * 2000)
     cache = FeatureCache(tmp_path / "cache")
     assert cache.clear() == 2000 and not cache.folder.exists()
+
+
+def test_a_source_whose_features_are_all_cached_is_timed_on_a_few_inputs_without_writing(
+    tmp_path, source, colour_images
+):
+    """Every final model's test pass is priced from the seconds per input: with a warm cache they
+    are measured on a few cached inputs again, which leaves the cache as it was."""
+    from autotl.contracts.settings import TrainParams
+    from autotl.selection.costs import seconds_per_input
+    from autotl.training.job import TrainingJob
+
+    cache = FeatureCache(tmp_path / "cache")
+    inputs = examples(colour_images)
+    splits = {"train": inputs, "val": [], "test": []}
+    job = TrainingJob(source, None, ("a", "b"), splits, TrainParams(), torch.device("cpu"), "accuracy", cache)
+    backbone = source.load()
+    per_input, uncached = seconds_per_input(job, backbone, time.monotonic)
+    assert uncached and per_input > 0
+    written = sorted(p.name for folder in model_folders(cache) for p in folder.iterdir())
+    calls = source.forward_calls
+    per_input, uncached = seconds_per_input(job, backbone, time.monotonic)
+    assert not uncached and per_input > 0 and source.forward_calls > calls
+    assert sorted(p.name for folder in model_folders(cache) for p in folder.iterdir()) == written

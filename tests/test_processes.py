@@ -39,3 +39,21 @@ def test_a_reused_pid_is_not_taken_for_the_process_that_had_it():
     boot, tick = started(os.getpid()).split(".")
     assert is_gone(f"{socket.gethostname()}:{os.getpid()}@{boot}.{int(tick) + 1}")
     assert is_gone(f"{socket.gethostname()}:{os.getpid()}@00000000.{tick}")
+
+
+def test_a_commands_budget_counts_its_start_up_and_a_programs_call_does_not(monkeypatch):
+    """``autotl select`` on the command line spends its budget from the process's start (imports
+    take seconds, tens of them on a busy machine); a call from a program or a test starts it at
+    the call."""
+    import time
+
+    from autotl import processes
+    from autotl.selection.budget import Budget
+
+    monkeypatch.setattr(processes, "_command_started", None)
+    assert processes.start_up() == 0.0
+    processes.command_started()
+    assert processes.start_up() > 0.5  # this test process has been importing and running for longer
+    budget = Budget(60, spent=processes.start_up())
+    assert budget.elapsed() >= 0.5 and budget.left() <= 59.5
+    assert Budget(60, time.monotonic).elapsed() < 0.5

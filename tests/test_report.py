@@ -114,7 +114,7 @@ def many_rows(monkeypatch, colour_images):
         expected_accuracy={"accuracy": 0.83, "low": 0.7, "high": 0.92, "examples": 30, "compared": 14, "method": "x"},
     )
     result.class_recall = {"blue": 1.0, "green": 0.5, "red": 1.0}  # the field the lead adds to Result
-    monkeypatch.setattr(select, "select_with", lambda data, options, progress: result)
+    monkeypatch.setattr(select, "select_with", lambda data, options, progress, **_: result)
     return colour_images
 
 

@@ -272,18 +272,24 @@ def test_the_budget_is_honoured(select_setup, colour_images):
 def test_a_select_keeps_time_for_the_logging_that_the_last_one_on_its_store_took(
     select_setup, colour_images, monkeypatch
 ):
-    """Logging the model and the figures is priced at what it took last time, so that a short
-    budget still holds with it: the first select here overruns by its 30 (fake) seconds of
-    logging, the next keeps them back from its trials."""
+    """Logging the model and the figures is priced by how long it took last time for each second
+    of opening the run (which carries the machine's load now), so that a short budget still holds
+    with it: the first select here overruns by its 30 (fake) seconds of logging, the next keeps
+    them back from its trials. What is kept goes to the run, not the terminal."""
     from autotl import tracking
 
-    log_model = tracking.log_model
+    log_model, log_environment = tracking.log_model, tracking.log_environment
 
     def slow_log_model(*args, **kwargs):
         CLOCK.now += 30
         return log_model(*args, **kwargs)
 
+    def slow_log_environment(*args, **kwargs):
+        CLOCK.now += 5
+        return log_environment(*args, **kwargs)
+
     monkeypatch.setattr(tracking, "log_model", slow_log_model)
+    monkeypatch.setattr(tracking, "log_environment", slow_log_environment)
     elapsed, messages = [], []
     for _ in range(2):
         started = CLOCK.now
@@ -298,8 +304,10 @@ def test_a_select_keeps_time_for_the_logging_that_the_last_one_on_its_store_took
         )
         elapsed.append(CLOCK.now - started)
     assert elapsed[0] > 120 and elapsed[1] <= 132
-    assert "Keeping 24.0s for logging the result (the last select's logging took 30.0s)" in messages
-    assert [run.data.metrics["closing_s"] for run in runs() if "closing_s" in run.data.metrics] == [30.0, 30.0]
+    assert not [message for message in messages if "for logging" in message]
+    logged = [run.data.metrics for run in runs() if "closing_s" in run.data.metrics]
+    assert [metrics["closing_s"] for metrics in logged] == [30.0, 30.0]
+    assert sorted(metrics["closing_kept_s"] for metrics in logged) == [0.0, 30.0 / 5.0 * 5.0 - 0.05 * 120]
 
 
 def test_a_trial_that_runs_longer_than_predicted_is_stopped_when_the_budget_runs_out(select_setup, colour_images):
@@ -382,6 +390,44 @@ def test_after_a_start_that_spent_the_whole_budget_the_classical_baseline_is_the
     ] == []  # no trial could have been tested in time
     assert result.strategy == "classical" and "no transfer trial finished" in result.decision
     assert result.test_accuracy == result.baseline_test_accuracy and result.elapsed_s <= 101
+
+
+def test_a_source_whose_loading_would_spend_the_scoring_share_is_not_loaded(
+    select_setup, colour_images, tiny, register_plugin
+):
+    """Loading a model can take longer than featurizing a small data set (tens of seconds on a
+    busy machine): the first source's loading, scaled by parameters, decides whether the next
+    one is loaded at all. Its test pass is priced with the loading too."""
+    from fakes import FakeSource
+
+    loaded = []
+
+    class SlowLoading(FakeSource):
+        def load(self, pretrained: bool = True, folder=None):
+            if pretrained:
+                CLOCK.now += 40
+                loaded.append(self.spec.name)
+            return super().load(pretrained, folder)
+
+    class SlowPlugin:
+        @autotl.hookimpl
+        def register_sources(self, register):
+            register(SlowLoading("slow-a", checkpoint=tiny.checkpoint))
+            register(SlowLoading("slow-b", checkpoint=tiny.checkpoint))
+
+    register_plugin(SlowPlugin(), "slow-plugin")
+    result = autotl.select(
+        colour_images,
+        200,
+        models=["slow-a", "slow-b"],
+        strategies=["ticking"],
+        regularizers=["none"],
+        clock=CLOCK,
+        progress=lambda message: None,
+    )
+    dropped = {row["source"]: row["reason"] for row in result.result["leaderboard"] if row["state"] == "dropped"}
+    assert loaded[0] == "slow-a" and "slow-b" not in loaded
+    assert dropped["slow-b"].startswith("loading and featurizing it would take ~40s, with 40s of the scoring share")
 
 
 def test_scratch_trains_its_whole_schedule_or_is_reported_as_not_trained(select_setup, colour_images, monkeypatch):

@@ -55,6 +55,7 @@ def select_command(
 ) -> None:
     """Find the best source model, strategy and regularizer for your data within a budget."""
     parameters = dict(locals())  # the parameters alone: before any other name is bound here
+    from autotl.processes import start_up
     from autotl.progress import reporting
     from autotl.runs.select import select_with
 
@@ -67,7 +68,7 @@ def select_command(
         gpus=flags.gpu_list(gpus),
     )
     with reporting(quiet=json) as progress:
-        result = select_with(data, chosen, progress)
+        result = select_with(data, chosen, progress, spent=start_up())
     if json:
         flags.print_json(result.to_dict())
         return

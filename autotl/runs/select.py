@@ -32,16 +32,13 @@ from autotl.training.classifier import save
 from autotl.training.metrics import recall_by_class
 
 
-def keep_for_closing(budget: "Budget", experiment_id: str, opening: float, progress: Callable[[str], None]) -> None:
-    """Keeps time for logging the result, priced at what the last select's logging took on this
-    store, or, before the first, at what ``opening`` the run on this store took (the same store,
-    and this process's first touches of it)."""
-    measured = tracking.last_closing_seconds(experiment_id)
-    expected = opening if measured is None else measured
-    budget.keep_for_closing(expected)
-    if budget.closing:
-        basis = "opening the run took" if measured is None else "the last select's logging took"
-        progress(f"Keeping {budget.closing:.1f}s for logging the result ({basis} {expected:.1f}s)")
+def keep_for_closing(budget: "Budget", experiment_id: str, opening: float) -> None:
+    """Keeps time for logging the result: the ``opening`` of this run on the store scaled by how
+    much longer than its opening the last select's closing took there (the machine's load now is
+    in the opening), or the opening itself before the first. Both go to the run, not the terminal."""
+    ratio = tracking.closing_per_opening(experiment_id)
+    budget.keep_for_closing(opening * (1.0 if ratio is None else ratio))
+    mlflow.log_metrics({tracking.OPENING_METRIC: opening, "closing_kept_s": budget.closing})
 
 
 def select_with(
@@ -49,13 +46,15 @@ def select_with(
     options: SelectOptions,
     progress: Callable[[str], None] = lines,
     clock: Callable[[], float] = time.monotonic,
+    spent: float = 0.0,
 ) -> Result:
     """Scores every candidate on frozen features, probes every source and runs a proven portfolio,
     searches the rest within ``budget`` (the wall time of the whole call), decides under noise,
     refits the winner on train+val (or keeps its trial's model when that refit no longer fits),
-    and reports it beside the no-transfer baselines."""
+    and reports it beside the no-transfer baselines. ``spent``: the seconds of the budget that the
+    command spent before this call, its start-up."""
 
-    clock_budget = Budget(parse_budget(options.budget), clock)
+    clock_budget = Budget(parse_budget(options.budget), clock, spent)
     gpus = gpu_devices(options.gpus) if options.gpus else []
     if len(gpus) > 1 and in_memory(data):
         raise AutotlError(
@@ -115,7 +114,7 @@ def select_with(
         mlflow.set_tag(tracking.PROCESS_TAG, this_process())
         if workers:
             progress(f"Started {len(workers)} worker(s) on {', '.join(gpus[1:])}; this select works on {gpus[0]}")
-        keep_for_closing(clock_budget, run.info.experiment_id, clock_budget.elapsed() - tracking_started, progress)
+        keep_for_closing(clock_budget, run.info.experiment_id, clock_budget.elapsed() - tracking_started)
         selector = Selector(
             dataset,
             candidates,
@@ -133,40 +132,39 @@ def select_with(
         board, table = leaderboard_of(selection, left_out, metric)
         baselines = [asdict(b) for b in selection.baselines]
         model_uri = log_outcome(selection, selector, dataset, options, board, table, baselines)
+        chosen = selection.chosen
+        result = Result(
+            **chosen_model(selection, selector, data, options),
+            metric=metric,
+            val_metric=chosen.val_metric,
+            test_metric=selection.test_metric,
+            test_accuracy=selection.test_accuracy,
+            run_id=run.info.run_id,
+            model_uri=model_uri,
+            elapsed_s=clock_budget.elapsed(),
+            baseline_test_accuracy=best_baseline(baselines),
+            baselines=baselines,
+            decision=selection.decision,
+            val_se=chosen.val_se,
+            final_note=selection.final_note,
+            budget_s=clock_budget.seconds,
+            leaderboard=board,
+            exhausted=selection.exhausted,
+            calibration=asdict(selection.calibration) if selection.calibration else None,
+            expected_accuracy=asdict(selection.expected) if selection.expected else None,
+            advice=selection.advice,
+            class_recall=recall_by_class(
+                [dataset.classes.index(e.label) for e in dataset.splits["test"]],
+                selection.test_predictions,
+                dataset.classes,
+            ),
+            leaderboard_text=table,
+            tracking_uri=uri,
+        )
+        tracking.log_result(run.info.run_id, result.to_dict())
         mlflow.log_metric(tracking.CLOSING_METRIC, clock_budget.elapsed() - closing_started)
-        run_id = run.info.run_id
     if selection.exhausted:
         progress("The search space was exhausted before the budget ran out.")
-    chosen = selection.chosen
-    result = Result(
-        **chosen_model(selection, selector, data, options),
-        metric=metric,
-        val_metric=chosen.val_metric,
-        test_metric=selection.test_metric,
-        test_accuracy=selection.test_accuracy,
-        run_id=run_id,
-        model_uri=model_uri,
-        elapsed_s=clock_budget.elapsed(),
-        baseline_test_accuracy=best_baseline(baselines),
-        baselines=baselines,
-        decision=selection.decision,
-        val_se=chosen.val_se,
-        final_note=selection.final_note,
-        budget_s=clock_budget.seconds,
-        leaderboard=board,
-        exhausted=selection.exhausted,
-        calibration=asdict(selection.calibration) if selection.calibration else None,
-        expected_accuracy=asdict(selection.expected) if selection.expected else None,
-        advice=selection.advice,
-        class_recall=recall_by_class(
-            [dataset.classes.index(e.label) for e in dataset.splits["test"]],
-            selection.test_predictions,
-            dataset.classes,
-        ),
-        leaderboard_text=table,
-        tracking_uri=uri,
-    )
-    tracking.log_result(run_id, result.to_dict())
     return result
 
 

@@ -33,13 +33,16 @@ REFIT_OVERRUN = OVERRUN - CLOSING_SHARE
 class Budget:
     seconds: float
     clock: Callable[[], float] = time.monotonic
+    spent: float = 0.0
+    """Seconds the command spent before this budget was made: its process's start-up (importing
+    torch and MLflow takes seconds, and tens of them on a busy machine)."""
     started: float = field(init=False)
     closing: float = 0.0
     """Seconds kept back from the work for the command's closing, beyond its share of the overrun
     (``keep_for_closing``)."""
 
     def __post_init__(self) -> None:
-        self.started = self.clock()
+        self.started = self.clock() - self.spent
 
     def elapsed(self) -> float:
         return self.clock() - self.started

@@ -8,26 +8,34 @@ import torch
 
 from autotl.contracts.strategies import StepCost
 from autotl.training.convex import INNER_FOLDS
+from autotl.training.features import forward_seconds
 from autotl.training.job import TrainingJob
 
 TIMING_SAMPLE = 64
 """Inputs featurized to time a source before deciding whether to featurize the rest."""
 
 
+CACHED_SAMPLE = 16
+"""Inputs featurized again, uncached, to time a source whose features are all cached: every final
+model's test pass (never cached before the end) is priced from it."""
+
+
 def seconds_per_input(
     job: TrainingJob, backbone, clock: Callable[[], float], warmup: int = 2, sample: int = TIMING_SAMPLE
-) -> float | None:
-    """Featurizes a few uncached inputs (they stay cached: nothing is wasted) after a warm-up
-    batch that absorbs first-call costs; None when too few were missing to time."""
+) -> tuple[float, bool]:
+    """Seconds to featurize one input, and whether the inputs timed were uncached ones (they stay
+    cached: nothing is wasted) after a warm-up batch that absorbs first-call costs. When too few
+    are missing to time, a few cached ones go through the backbone again, uncached."""
     examples = [e for split in ("train", "val", "test") for e in job.splits[split]]
     missing = job.cache.missing(backbone, job.source, examples)
     timed = missing[warmup : warmup + sample]
     if not timed:
-        return None
+        inputs = [e.input for e in examples[:CACHED_SAMPLE]]
+        return forward_seconds(backbone, inputs, job.device, clock) / len(inputs), False
     job.cache.features(backbone, job.source, missing[:warmup], job.device)
     started = clock()
     job.cache.features(backbone, job.source, timed, job.device)
-    return (clock() - started) / len(timed)
+    return (clock() - started) / len(timed), True
 
 
 @dataclass(frozen=True)
@@ -171,6 +179,8 @@ class CostModel:
         self.frozen_guess_s = FROZEN_GUESS_S
         self.num_blocks: dict[str, int] = {}
         self.inference_s: dict[str, float] = {}
+        self.load_s: dict[str, float] = {}
+        """Seconds that loading each source's pretrained weights took in the zero-training stage."""
         self.step_times: dict[tuple[str, int, int], StepTimes] = {}
         """Calibrated step times by (source, image size, batch size)."""
         self.head_times: dict[tuple[str, str], list[tuple[int, float]]] = {}
@@ -266,8 +276,9 @@ class CostModel:
             self.trial_times.setdefault(candidate.source.name, []).append((modelled, seconds))
 
     def test_seconds(self, source: str) -> float:
-        """The final model's one pass over the test split: about what featurizing it takes."""
-        return len(self.dataset.splits["test"]) * self.inference_s.get(source, 0.0)
+        """The final model's one pass over the test split: about what loading the source and
+        featurizing the split take (a probe's test features need the backbone loaded again)."""
+        return self.load_s.get(source, 0.0) + len(self.dataset.splits["test"]) * self.inference_s.get(source, 0.0)
 
 
 def fixed_plus_proportional(seen: list[tuple[float, float]], amount: float) -> float:

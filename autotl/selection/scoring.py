@@ -36,18 +36,30 @@ def score_sources(
     sources = {c.source.name: c for c in candidates}
     scores: dict[str, dict[str, float]] = {}
     reasons: dict[str, str] = {}
+    first: Candidate | None = None  # the source loaded first, what the others' costs are guessed from
+    examples = 0
     for name, candidate in sorted(sources.items(), key=lambda item: item[1].source.spec.flops_per_sample):
+        if first is not None:
+            guessed = _guessed(cost_model, first, candidate, examples)
+            reason = _cannot_featurize(guessed, budget, first=False, work="loading and featurizing it")
+            if reason:
+                reasons[name] = reason
+                continue
         trial_job = job(candidate)
+        loading = budget.clock()
         backbone = trial_job.load_backbone(pretrained=True)
+        cost_model.load_s[name] = budget.clock() - loading
+        first = first or candidate
+        examples = sum(len(split) for split in trial_job.splits.values())
         cost_model.num_blocks[name] = len(backbone.blocks)
-        per_input = costs.seconds_per_input(trial_job, backbone, budget.clock)
+        per_input, uncached = costs.seconds_per_input(trial_job, backbone, budget.clock)
+        cost_model.inference_s[name] = per_input
         missing = trial_job.cache.missing(
             backbone, trial_job.source, [e for split in trial_job.splits.values() for e in split]
         )
-        predicted = (per_input or 0.0) * len(missing)
-        if per_input:
-            cost_model.inference_s[name] = per_input
-        progress(f"  {name}: featurizing the rest should take ~{predicted:.0f}s")
+        predicted = per_input * len(missing)
+        if missing:
+            progress(f"  {name}: featurizing {len(missing)} inputs should take ~{predicted:.0f}s")
         reason = _cannot_featurize(predicted, budget, first=not scores)
         if reason:
             reasons[name] = reason
@@ -60,7 +72,7 @@ def score_sources(
             features = trial_job.cache.features(
                 backbone, trial_job.source, trial_job.splits["train"], trial_job.device, on_batch=advance
             )
-        if per_input and missing:  # then the sample timed was a whole one
+        if uncached and missing:  # then the sample timed was a whole one
             # Every input featurized so far, not the first sample alone: inputs differ in cost (texts in length),
             # and the test pass that every final model pays is predicted from this.
             cost_model.inference_s[name] = (per_input * costs.TIMING_SAMPLE + budget.clock() - started) / (
@@ -82,19 +94,29 @@ def score_sources(
     return ranked[:TOP_SOURCES], scores, combined, rows
 
 
-def _cannot_featurize(predicted: float, budget: Budget, first: bool) -> str:
-    """Why featurizing a source is past its share of the budget ("" when it is not)."""
+def _guessed(cost_model: "costs.CostModel", first: Candidate, other: Candidate, examples: int) -> float:
+    """What loading and featurizing ``other`` should take, before it is loaded: the ``first``
+    source's measured times scaled by parameters (loading) and FLOPs (featurizing ``examples``),
+    so that a source whose loading alone would spend the scoring's share is not loaded at all."""
+    measured, spec = first.source.name, first.source.spec
+    loading = cost_model.load_s[measured] * other.source.spec.num_params / max(spec.num_params, 1)
+    per_input = cost_model.inference_s.get(measured, 0.0) * other.source.spec.flops_per_sample
+    return loading + per_input / max(spec.flops_per_sample, 1) * examples
+
+
+def _cannot_featurize(predicted: float, budget: Budget, first: bool, work: str = "featurizing it") -> str:
+    """Why ``work`` on a source is past its share of the budget ("" when it is not)."""
     if first:
         return (
             ""
             if budget.fits(predicted)
-            else f"featurizing it would take ~{predicted:.0f}s, more than the {budget.left():.0f}s left"
+            else f"{work} would take ~{predicted:.0f}s, more than the {budget.left():.0f}s left"
         )
     share = budget.seconds * SCORING_SHARE
     if budget.elapsed() + predicted <= share:
         return ""
     spent = budget.elapsed()
-    return f"featurizing it would take ~{predicted:.0f}s, with {spent:.0f}s of the scoring share ({share:.0f}s) spent"
+    return f"{work} would take ~{predicted:.0f}s, with {spent:.0f}s of the scoring share ({share:.0f}s) spent"
 
 
 def transferability(

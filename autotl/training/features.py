@@ -228,6 +228,17 @@ def weights_digest(backbone: Backbone) -> str:
 
 
 @torch.no_grad()
+def forward_seconds(backbone: Backbone, inputs: list, device: torch.device, clock: Callable[[], float]) -> float:
+    """Seconds of one uncached forward pass over ``inputs`` (preprocessing included), after a
+    pass over the first two that absorbs first-call costs; nothing is written."""
+    backbone.eval().to(device)
+    backbone(move_batch(backbone.preprocessor(inputs[:2]), device))
+    started = clock()
+    backbone(move_batch(backbone.preprocessor(inputs), device)).float().cpu()
+    return clock() - started
+
+
+@torch.no_grad()
 def _compute(
     backbone: Backbone,
     items: list[tuple[str, str]],
