@@ -31,6 +31,10 @@ from autotl.selection.study import heartbeat_seconds
 from autotl.training.classifier import save
 from autotl.training.metrics import recall_by_class
 
+START_UP_WORTH_SAYING = 0.1
+"""The share of the budget that starting up (imports, reading the data, building the candidates)
+must take before the first line says so: on a busy machine it can take half of a short budget."""
+
 
 def keep_for_closing(budget: "Budget", experiment_id: str, opening: float) -> None:
     """Keeps time for logging the result: the ``opening`` of this run on the store scaled by how
@@ -91,9 +95,16 @@ def select_with(
     stale = tracking.kill_stale_runs(uri, options.experiment, study)
     if stale:
         progress(f"Study {study}: {stale} run(s) left RUNNING by an earlier process marked KILLED")
+    starting = clock_budget.elapsed()
     progress(
         f"Selecting among {len(candidates)} candidates for {len(dataset.splits['train'])} {dataset.modality} "
-        f"examples within {clock_budget.seconds:.0f}s ({target_device})"
+        f"examples within {clock_budget.seconds:.0f}s ({target_device}"
+        + (
+            f"; {starting:.0f}s of it went on starting up"
+            if starting > START_UP_WORTH_SAYING * clock_budget.seconds
+            else ""
+        )
+        + ")"
     )
     with (
         local_workers(workers, progress, worker_environment(storage, uri)),

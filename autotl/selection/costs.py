@@ -21,21 +21,31 @@ model's test pass (never cached before the end) is priced from it."""
 
 
 def seconds_per_input(
-    job: TrainingJob, backbone, clock: Callable[[], float], warmup: int = 2, sample: int = TIMING_SAMPLE
-) -> tuple[float, bool]:
-    """Seconds to featurize one input, and whether the inputs timed were uncached ones (they stay
-    cached: nothing is wasted) after a warm-up batch that absorbs first-call costs. When too few
-    are missing to time, a few cached ones go through the backbone again, uncached."""
+    job: TrainingJob, backbone, clock: Callable[[], float], within: float = math.inf, sample: int = TIMING_SAMPLE
+) -> tuple[float, int]:
+    """Seconds to featurize one input, and how many uncached inputs it was timed on (they stay
+    cached: nothing is wasted; 0 when it was timed on cached ones), after a warm-up batch that
+    absorbs first-call costs. The timing goes by batches of ``CALIBRATION_BATCH`` inputs, then
+    twice as many each time (a busy CPU featurizes a large batch, as the test pass runs it, at up
+    to half the cost per input of a small one), and stops after the first batch that ends past
+    ``within`` seconds: on a busy machine 64 images can take longer than a short budget has left.
+    When too few are missing to time, a few cached ones go through the backbone again, uncached."""
     examples = [e for split in ("train", "val", "test") for e in job.splits[split]]
     missing = job.cache.missing(backbone, job.source, examples)
+    warmup = 2
     timed = missing[warmup : warmup + sample]
     if not timed:
         inputs = [e.input for e in examples[:CACHED_SAMPLE]]
-        return forward_seconds(backbone, inputs, job.device, clock) / len(inputs), False
+        return forward_seconds(backbone, inputs, job.device, clock) / len(inputs), 0
     job.cache.features(backbone, job.source, missing[:warmup], job.device)
-    started = clock()
-    job.cache.features(backbone, job.source, timed, job.device)
-    return (clock() - started) / len(timed), True
+    started, count, size = clock(), 0, CALIBRATION_BATCH
+    while count < len(timed):
+        batch = timed[count : count + size]
+        job.cache.features(backbone, job.source, batch, job.device)
+        count, size = count + len(batch), 2 * size
+        if clock() - started > within:
+            break
+    return (clock() - started) / count, count
 
 
 @dataclass(frozen=True)
@@ -175,7 +185,8 @@ class CostModel:
     ):
         self.dataset, self.job, self.clock, self.progress, self.source_data = dataset, job, clock, progress, source_data
         self.left = left
-        """Seconds of the budget left: a step is not timed for a trial that could not fit even so."""
+        """Seconds of the budget left for one fit (a trial's share of it on each fold): a step is
+        not timed for a fit that could not end in it even so."""
         self.frozen_guess_s = FROZEN_GUESS_S
         self.num_blocks: dict[str, int] = {}
         self.inference_s: dict[str, float] = {}

@@ -19,6 +19,9 @@ SCORING_SHARE = 0.35
 cheapest source, which may take whatever featurizing it needs within the budget: without one
 there is no transfer to try."""
 TOP_SOURCES = 3
+TIMING_SHARE = 0.1
+"""At most about this share of the time left goes to timing a source's featurizing (one batch at
+least), before the stage decides whether to featurize the rest."""
 
 
 def score_sources(
@@ -52,7 +55,7 @@ def score_sources(
         first = first or candidate
         examples = sum(len(split) for split in trial_job.splits.values())
         cost_model.num_blocks[name] = len(backbone.blocks)
-        per_input, uncached = costs.seconds_per_input(trial_job, backbone, budget.clock)
+        per_input, timed = costs.seconds_per_input(trial_job, backbone, budget.clock, TIMING_SHARE * budget.left())
         cost_model.inference_s[name] = per_input
         missing = trial_job.cache.missing(
             backbone, trial_job.source, [e for split in trial_job.splits.values() for e in split]
@@ -60,7 +63,11 @@ def score_sources(
         predicted = per_input * len(missing)
         if missing:
             progress(f"  {name}: featurizing {len(missing)} inputs should take ~{predicted:.0f}s")
-        reason = _cannot_featurize(predicted, budget, first=not scores)
+        reason = (  # the first source is worth featurizing only if a model on it can be tested too
+            _cannot_featurize(predicted + cost_model.test_seconds(name), budget, True, "featurizing and testing it")
+            if not scores
+            else _cannot_featurize(predicted, budget, first=False)
+        )
         if reason:
             reasons[name] = reason
             continue
@@ -72,12 +79,10 @@ def score_sources(
             features = trial_job.cache.features(
                 backbone, trial_job.source, trial_job.splits["train"], trial_job.device, on_batch=advance
             )
-        if uncached and missing:  # then the sample timed was a whole one
+        if timed and missing:
             # Every input featurized so far, not the first sample alone: inputs differ in cost (texts in length),
             # and the test pass that every final model pays is predicted from this.
-            cost_model.inference_s[name] = (per_input * costs.TIMING_SAMPLE + budget.clock() - started) / (
-                costs.TIMING_SAMPLE + len(missing)
-            )
+            cost_model.inference_s[name] = (per_input * timed + budget.clock() - started) / (timed + len(missing))
         scores[name] = transferability(
             scorers, candidate.source, backbone, features, trial_job.labels("train"), progress
         )

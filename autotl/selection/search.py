@@ -111,9 +111,13 @@ class Search:
             trials.progress(self.advice)
         done = len(tried & set(self.settings))
         if done < len(self.settings):
+            kept = self.reserve.keep()
             trials.progress(
                 f"Search stopped: {len(self.settings) - done} of {len(self.settings)} settings untried, for lack of "
-                "time"
+                f"time (of the {max(0.0, self.budget.left()):.0f}s left, ~{kept:.0f}s are kept for testing the final "
+                f"model on {len(trials.dataset.splits['test'])} test inputs"
+                + (" and the baselines" if self.reserve.baselines_s else "")
+                + ")"
             )
         return done >= len(self.settings)
 

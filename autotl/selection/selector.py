@@ -139,8 +139,9 @@ class Selector:
                     )
                 )
         if not judged:
+            why = f"; {dropped[0].source}: {dropped[0].reason}" if dropped and not kept else ""
             decision = (
-                f"no transfer: no transfer trial finished within the budget of {trials.budget.seconds:.0f}s "
+                f"no transfer: no transfer trial finished within the budget of {trials.budget.seconds:.0f}s{why} "
                 "(give a larger --budget to try transfer); the classical baseline is the final model"
             )
             return self.classical_choice(classical, decision, baselines, exhausted)

@@ -83,7 +83,7 @@ class Trials:
             budget.clock,
             self.progress,
             source_data is not None,
-            budget.left,
+            lambda: budget.left() / max(1, len(self.cv_folds)),  # a trial runs on every fold: one fold's share
         )
         self.rows: list[Row] = []
         self.budget_bar: Advance = lambda amount=1, completed=None: None
