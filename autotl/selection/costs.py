@@ -26,9 +26,10 @@ def seconds_per_input(
     """Seconds to featurize one input, and how many uncached inputs it was timed on (they stay
     cached: nothing is wasted; 0 when it was timed on cached ones), after a warm-up batch that
     absorbs first-call costs. The timing goes by batches of ``CALIBRATION_BATCH`` inputs, then
-    twice as many each time (a busy CPU featurizes a large batch, as the test pass runs it, at up
-    to half the cost per input of a small one), and stops after the first batch that ends past
-    ``within`` seconds: on a busy machine 64 images can take longer than a short budget has left.
+    twice as many each time, and stops after the first batch that ends past ``within`` seconds
+    (on a busy machine 64 images can take longer than a short budget has left); the rate is the
+    last batch's, the largest: a busy CPU featurizes a large batch, as the featurizing and the test
+    pass run them, at up to half the cost per input of a small one.
     When too few are missing to time, a few cached ones go through the backbone again, uncached."""
     examples = [e for split in ("train", "val", "test") for e in job.splits[split]]
     missing = job.cache.missing(backbone, job.source, examples)
@@ -40,12 +41,12 @@ def seconds_per_input(
     job.cache.features(backbone, job.source, missing[:warmup], job.device)
     started, count, size = clock(), 0, CALIBRATION_BATCH
     while count < len(timed):
-        batch = timed[count : count + size]
+        batch, batch_started = timed[count : count + size], clock()
         job.cache.features(backbone, job.source, batch, job.device)
-        count, size = count + len(batch), 2 * size
+        count, size, rate = count + len(batch), 2 * size, (clock() - batch_started) / len(batch)
         if clock() - started > within:
             break
-    return (clock() - started) / count, count
+    return rate, count
 
 
 @dataclass(frozen=True)
