@@ -430,6 +430,33 @@ def test_a_source_whose_loading_would_spend_the_scoring_share_is_not_loaded(
     assert dropped["slow-b"].startswith("loading and featurizing it would take ~40s, with 40s of the scoring share")
 
 
+@pytest.mark.parametrize("budget, early", [(200, True), (3600, False)])
+def test_a_test_pass_that_is_a_large_part_of_the_budget_is_featurized_early(
+    select_setup, colour_images, monkeypatch, budget, early
+):
+    """On a busy machine the final test pass took up to four times its prediction: when it is a
+    large part of the budget, the best source's test features are computed right after scoring,
+    while the budget can still adapt (a probe's test pass then reads them from the cache)."""
+    from autotl.selection import costs
+
+    seconds_per_input = costs.seconds_per_input
+    monkeypatch.setattr(costs, "seconds_per_input", lambda *a, **k: (2.0, seconds_per_input(*a, **k)[1]))
+    messages = []
+    result = autotl.select(
+        colour_images,
+        budget,
+        models=["tiny"],
+        strategies=["ticking"],
+        regularizers=["none"],
+        clock=CLOCK,
+        progress=messages.append,
+    )
+    featurized = [m for m in messages if "Featurizing the test split with tiny" in m]
+    assert bool(featurized) is early and result.elapsed_s <= budget
+    if early:
+        assert messages.index(featurized[0]) < min(i for i, m in enumerate(messages) if "] Trial " in m)
+
+
 def test_scratch_trains_its_whole_schedule_or_is_reported_as_not_trained(select_setup, colour_images, monkeypatch):
     from autotl.builtins.strategies.finetune import Finetune
     from autotl.selection import costs
@@ -491,7 +518,12 @@ def test_no_time_is_held_back_for_a_scratch_baseline_whose_schedule_exceeds_its_
         clock=CLOCK,
         progress=messages.append,
     )
-    assert any("none kept for the scratch baseline" in message for message in messages)
+    assert not any("kept for the scratch baseline" in message for message in messages)  # the run has it
+    assert (
+        mlflow.get_run(result.run_id)
+        .data.tags["autotl.baselines_reserve"]
+        .startswith("none kept for the scratch baseline")
+    )
     # Two 30 s trials and a 40 s refit: with 20 s held back for the baseline, only one trial would have fit.
     assert len([row for row in result.result["leaderboard"] if row["state"] == "complete"]) == 2
     assert result.final_note == "" and result.elapsed_s <= 100

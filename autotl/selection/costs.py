@@ -193,6 +193,8 @@ class CostModel:
         self.inference_s: dict[str, float] = {}
         self.load_s: dict[str, float] = {}
         """Seconds that loading each source's pretrained weights took in the zero-training stage."""
+        self.test_cached: set[str] = set()
+        """Sources whose frozen features of the test split are cached (``Selector.featurize_test``)."""
         self.step_times: dict[tuple[str, int, int], StepTimes] = {}
         """Calibrated step times by (source, image size, batch size)."""
         self.head_times: dict[tuple[str, str], list[tuple[int, float]]] = {}
@@ -287,9 +289,12 @@ class CostModel:
             modelled = self.modelled(candidate, replace(params, epochs=epochs_run))
             self.trial_times.setdefault(candidate.source.name, []).append((modelled, seconds))
 
-    def test_seconds(self, source: str) -> float:
+    def test_seconds(self, source: str, cached_features: bool = False) -> float:
         """The final model's one pass over the test split: about what loading the source and
-        featurizing the split take (a probe's test features need the backbone loaded again)."""
+        featurizing the split take (a probe's test features need the backbone loaded again), or
+        nothing for a model on cached features once the source's test features are cached."""
+        if cached_features and source in self.test_cached:
+            return 0.0
         return self.load_s.get(source, 0.0) + len(self.dataset.splits["test"]) * self.inference_s.get(source, 0.0)
 
 

@@ -2,6 +2,7 @@
 leading result's refit or test pass, and the no-transfer baselines."""
 
 from autotl.contracts.strategies import Strategy
+from autotl.registry import Candidate
 from autotl.selection import baselines
 from autotl.selection.trials import Trials
 
@@ -19,21 +20,23 @@ class Reserve:
         best_source = next(c for c in trials.candidates if c.source.name == kept_sources[0])
         return cls(trials, kept_sources, *baselines.reserve(trials, no_transfer, best_source))
 
-    def keep(self, source: str | None = None) -> float:
+    def keep(self, candidate: Candidate | None = None) -> float:
         """Seconds no trial may take: the baseline's, and the refit of the leading result while
         that still fits, else its test pass (before any result, the test pass of the trial's
-        ``source``, or of the quickest source when there is no trial yet to ask about). A trial
-        may leave no time to refit itself: if it wins, its own model is kept (``final_model``),
-        and the time left goes to more trials; but every final model is tested, and on a large
-        test split that takes a while."""
+        ``candidate``, or of a probe on the quickest source when there is no trial yet to ask
+        about: the first results are probes). A trial may leave no time to refit itself: if it
+        wins, its own model is kept (``final_model``), and the time left goes to more trials; but
+        every final model is tested, and on a large test split that takes a while."""
         costs, leader = self.trials.costs, self.trials.leader()
         if leader is None:  # the first result will be tested, whatever else happens
-            tested = [source] if source else self.kept_sources
-            return self.baselines_s + min(map(costs.test_seconds, tested))
+            if candidate is not None:
+                return self.baselines_s + costs.test_seconds(candidate.source.name, candidate.strategy.cached_features)
+            return self.baselines_s + min(costs.test_seconds(source, True) for source in self.kept_sources)
         refit = self.trials.refit_seconds(leader)
         if self.trials.budget.fits(refit, keep=self.baselines_s):
             return self.baselines_s + refit
-        return self.baselines_s + costs.test_seconds(leader.source)  # a refit already lost is not kept for
+        led = self.trials.candidate(leader.candidate)  # a refit already lost is not kept for
+        return self.baselines_s + costs.test_seconds(led.source.name, led.strategy.cached_features)
 
 
 class NothingKept:
@@ -42,5 +45,5 @@ class NothingKept:
     baselines_s = 0.0
     why = ""
 
-    def keep(self, source: str | None = None) -> float:
+    def keep(self, candidate: Candidate | None = None) -> float:
         return 0.0

@@ -9,6 +9,7 @@ import random
 import time
 from typing import Iterator
 
+import mlflow
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
@@ -91,12 +92,13 @@ class Search:
                     None,
                     (
                         "class-weighted losses too (imbalanced classes)" if trials.weigh_classes else "",
-                        self.reserve.why,
                         f"cheapest trial ~{self.cheapest:.0f}s",
                     ),
                 )
             )
         )
+        if self.reserve.why:  # what was kept for the no-transfer baselines: for the run, not the terminal
+            mlflow.set_tag("autotl.baselines_reserve", self.reserve.why[:5000])
         self.role.take_part(study, self.take_trials, self.running_elsewhere, self.storage.get_heartbeat_interval())
         self.take_up_others()
         trials.record(*left_over(trials, self.pool, self.too_long))
@@ -177,7 +179,7 @@ class Search:
         )
         params = trials.params(candidate, key.lr_scale, key.epochs_scale, chosen)
         predicted = trials.predicted(candidate, params)
-        if key not in self.seen and not self.budget.fits(predicted, keep=self.reserve.keep(candidate.source.name)):
+        if key not in self.seen and not self.budget.fits(predicted, keep=self.reserve.keep(candidate)):
             self.too_long[(key.candidate, key.epochs_scale)] = (
                 predicted,
                 f"predicted {predicted:.0f}s at {params.epochs} epochs would not leave time for the best "
@@ -206,7 +208,7 @@ class Search:
         )
         trials.record(row)
         self.ran.append(row)
-        trials.run(study, trial, candidate, params, row, keep=self.reserve.keep(candidate.source.name))
+        trials.run(study, trial, candidate, params, row, keep=self.reserve.keep(candidate))
 
     def is_too_long(self, key: TrialKey) -> bool:
         return (key.candidate, key.epochs_scale) in self.too_long
@@ -230,7 +232,7 @@ class Search:
         candidate = self.by_label[label]
         params = self.trials.params(candidate, 1.0, epochs_scale)
         return not self.trials.costs.can_predict(candidate, params) or self.budget.fits(
-            self.trials.predicted(candidate, params), keep=self.reserve.keep(candidate.source.name)
+            self.trials.predicted(candidate, params), keep=self.reserve.keep(candidate)
         )
 
     def fitting_now(self, keys: list[TrialKey]) -> list[TrialKey]:

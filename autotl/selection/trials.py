@@ -191,7 +191,8 @@ class Trials:
         """What training ``candidate`` on train+val at ``params`` and testing it should take."""
         trained_on = self.folds_for(candidate)[0]
         grown = (len(self.dataset.splits["train"]) + len(self.dataset.splits["val"])) / len(trained_on["train"])
-        return self.costs.predicted(candidate, params) * grown + self.costs.test_seconds(candidate.source.name)
+        tested = self.costs.test_seconds(candidate.source.name, candidate.strategy.cached_features)
+        return self.costs.predicted(candidate, params) * grown + tested
 
     def candidate(self, label: str) -> Candidate:
         return next(c for c in self.candidates if c.label == label)
