@@ -39,6 +39,7 @@ FIELDS = [
     "ratio",
     "elapsed_s",
     "workers_after_s",
+    "workers_stopped",
     "complete",
     "by_workers",
     "choice",
@@ -76,6 +77,7 @@ def measured(data: Path, condition: str, budget: str, folder: Path) -> dict:
         "ratio": round(row["wall_s"] / row["budget_s"], 3),
         "elapsed_s": row["elapsed_s"],
         "workers_after_s": row["workers_after_s"],
+        "workers_stopped": row["workers_stopped"],
         "complete": row["complete"],
         "by_workers": row["by_workers"],
         "choice": row["choice"],
@@ -121,16 +123,24 @@ def main() -> None:
     print_table(done)
 
 
+def _after(row: dict) -> str:
+    """Seconds the workers went on after the select, and how many had to be stopped."""
+    if not row["workers_after_s"]:
+        return "-"
+    stopped = row.get("workers_stopped") or "0"
+    return f"{float(row['workers_after_s']):.0f}s" + (f" ({stopped} stopped)" if stopped != "0" else "")
+
+
 def print_table(rows: list[dict]) -> None:
     print(
         "| target | condition | budget | wall time (from outside) | wall / budget | select's own clock "
-        "| workers ended after the select | trials complete | by workers | choice | test accuracy |"
+        "| workers ended after the select (stopped) | trials complete | by workers | choice | test accuracy |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(
             f"| {r['target']} | {r['condition']} | {float(r['budget_s']):.0f}s | {float(r['wall_s']):.1f}s | "
-            f"{float(r['ratio']):.2f} | {float(r['elapsed_s']):.1f}s | {r['workers_after_s'] or '-'} | "
+            f"{float(r['ratio']):.2f} | {float(r['elapsed_s']):.1f}s | {_after(r)} | "
             f"{r['complete']} | {r['by_workers']} | {r['choice']} | {r['test_accuracy']} |"
         )
     print()

@@ -36,6 +36,11 @@ FIELDS = [
 ]
 
 
+WORKERS_WAIT_S = 60
+"""How long a worker may go on after its select before it is stopped: one that never joined a
+trial (the select opened no study) waits for the next select, as ``autotl worker --wait`` says."""
+
+
 def run(
     data: Path, budget: str, processes: int, threads: int | None, seed: int, folder: Path, extra: list[str]
 ) -> dict:
@@ -67,8 +72,14 @@ def run(
     with open(folder / "select.log", "w") as log:
         done = subprocess.run(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=folder, check=True)
     wall = time.monotonic() - started
-    for worker in workers:
-        worker.wait(timeout=600)
+    stopped = 0
+    for worker in workers:  # a worker that never joined (the select opened no study) waits for the next select
+        try:
+            worker.wait(timeout=WORKERS_WAIT_S)
+        except subprocess.TimeoutExpired:
+            worker.terminate()
+            worker.wait()
+            stopped += 1
     workers_after = time.monotonic() - started - wall
     report = json.loads(done.stdout)
     trials = [r for r in report["leaderboard"] if r["trial"] is not None and r["state"] in ("complete", "pruned")]
@@ -82,6 +93,7 @@ def run(
         "elapsed_s": round(report["elapsed_s"], 1),
         "wall_s": round(wall, 1),
         "workers_after_s": round(workers_after, 1) if workers else "",
+        "workers_stopped": stopped,
         "exhausted": report["exhausted"],
         "complete": len(complete),
         "pruned": len(trials) - len(complete),

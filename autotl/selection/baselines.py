@@ -249,11 +249,12 @@ def median_side(dataset: Dataset) -> int:
 def classical_baseline(trials: "Trials") -> ClassicalResult:
     """The classical baseline, validated like the probes, so that it can be compared with them; its
     fold time is what a probe on cached features is first priced at. Shrunk, with a note, when the
-    whole of it is predicted to take more than its share of the budget."""
+    whole of it is predicted to take more than its share of the budget, or than the time left (a
+    busy machine's start-up can spend most of a short budget)."""
     budget, folds = trials.budget, trials.cv_folds or [trials.unseen_test]
     started = budget.clock()
     forecast = ClassicalForecast(trials.dataset, folds, trials.seed, budget.clock)
-    allowed = CLASSICAL_SHARE * budget.seconds - (budget.clock() - started)
+    allowed = min(CLASSICAL_SHARE * budget.seconds, budget.left()) - (budget.clock() - started)
     shrink = forecast.fitting(allowed)
     if shrink != Shrink():
         trials.progress(

@@ -42,6 +42,9 @@ def score_sources(
     first: Candidate | None = None  # the source loaded first, what the others' costs are guessed from
     examples = 0
     for name, candidate in sorted(sources.items(), key=lambda item: item[1].source.spec.flops_per_sample):
+        if not budget.fits(0.0):  # nothing is known of its cost, but no time at all is too little
+            reasons[name] = "no time was left for it after starting up and the classical baseline"
+            continue
         if first is not None:
             guessed = _guessed(cost_model, first, candidate, examples)
             reason = _cannot_featurize(guessed, budget, first=False, work="loading and featurizing it")
